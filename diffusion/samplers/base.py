@@ -1,0 +1,194 @@
+"""What every sampler shares: the trajectory record, NFE counting, the grid's
+coefficients, and the registry that maps names to sampler functions.
+
+A sampler is a plain function (the k-diffusion shape, DESIGN.md):
+
+    fn(model, x_T, timesteps, *, generator=None, record=True, callback=None, **options)
+        -> Trajectory
+
+``timesteps`` (S,) are the evaluation times, descending (schedules.make_timesteps);
+the sampler appends the clean endpoint (alpha = 1, sigma = 0) itself, so its last
+step outputs x0-hat. Samplers hold no state between calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from ..model import DiffusionModel, NonFiniteError, Prediction
+
+__all__ = [
+    "Trajectory",
+    "SamplerSpec",
+    "Counted",
+    "Grid",
+    "REGISTRY",
+    "register",
+    "get_sampler",
+    "resolve_sampler",
+    "finish",
+]
+
+
+@dataclass
+class Trajectory:
+    """The record of one sampling run.
+
+    x: (B, *D) final clean samples; xs: (S+1, B, *D) x_T then x after each step
+    (xs[-1] is x); x0_preds: (S, B, *D) the x0-hat each step computed from its first
+    model evaluation; timesteps: (S,) float64 evaluation times; nfe: exact number of
+    network evaluations. With record=False, xs holds only x_T and x, and x0_preds
+    only the last x0-hat.
+    """
+
+    x: Tensor
+    xs: Tensor
+    x0_preds: Tensor
+    timesteps: Tensor
+    nfe: int
+    sampler: str = ""
+    info: dict = field(default_factory=dict)
+
+
+class Counted:
+    """Counts network evaluations for one sampling run (the NFE), so that a model
+    shared between threads or sessions carries no counter of its own."""
+
+    __slots__ = ("model", "nfe")
+
+    def __init__(self, model: DiffusionModel) -> None:
+        self.model = model
+        self.nfe = 0
+
+    def __call__(self, x: Tensor, t: float, alpha: float, sigma: float) -> Prediction:
+        self.nfe += 1
+        return self.model.predict(x, t, alpha, sigma)
+
+
+class Grid:
+    """Schedule quantities along a grid, with the clean endpoint appended.
+
+    For timesteps (S,) this holds lists of length S+1 of Python floats: t, alpha,
+    sigma, lambda_ (=+inf at the end), sigma_bar (=0 at the end). Computed once per
+    run so the sampling loop does no schedule look-ups.
+    """
+
+    def __init__(self, model: DiffusionModel, timesteps: Tensor) -> None:
+        sch = model.schedule
+        ts = torch.as_tensor(timesteps, dtype=torch.float64).reshape(-1)
+        if ts.numel() < 1:
+            raise ValueError("a sampler needs at least one timestep")
+        if ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all()):
+            raise ValueError("timesteps must be strictly decreasing")
+        if float(ts.min()) < 0 or float(ts.max()) > sch.T - 1:
+            raise ValueError(f"timesteps must lie in [0, {sch.T - 1}]")
+        self.timesteps = ts
+        self.S = ts.numel()
+        self.t = ts.tolist() + [-1.0]
+        self.alpha = sch.alpha(ts).tolist() + [1.0]
+        self.sigma = sch.sigma(ts).tolist() + [0.0]
+        self.lambda_ = sch.lambda_(ts).tolist() + [float("inf")]
+        self.sigma_bar = sch.sigma_bar(ts).tolist() + [0.0]
+
+
+def finish(
+    name: str,
+    x: Tensor,
+    xs: list[Tensor],
+    x0_preds: list[Tensor],
+    grid: Grid,
+    counted: Counted,
+    **info,
+) -> Trajectory:
+    """Stack the record and check that the run stayed finite."""
+    if not bool(torch.isfinite(x).all()):
+        raise NonFiniteError(
+            f"{name}: the model returned NaN or infinite values; check the checkpoint"
+        )
+    return Trajectory(
+        x=x,
+        xs=torch.stack(xs),
+        x0_preds=torch.stack(x0_preds),
+        timesteps=grid.timesteps,
+        nfe=counted.nfe,
+        sampler=name,
+        info=info,
+    )
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A registered sampler.
+
+    name: registry key; label: display name; fn: the sampler function;
+    nfe: steps -> exact NFE of a run with that many timesteps; stochastic: whether
+    it draws fresh noise (needs a generator); order: the ODE solver's order (0 for
+    stochastic samplers); citation: paper and algorithm/equation; options: the
+    default keyword options the registry passes to fn.
+    """
+
+    name: str
+    label: str
+    fn: Callable[..., Trajectory]
+    nfe: Callable[[int], int]
+    stochastic: bool
+    order: int
+    citation: str
+    options: dict = field(default_factory=dict)
+    family: str = "training-free"
+
+    def __call__(self, model, x_T, timesteps, **kwargs) -> Trajectory:
+        return self.fn(model, x_T, timesteps, **{**self.options, **kwargs})
+
+    def steps_for_nfe(self, nfe: int) -> int | None:
+        """The number of timesteps whose run costs exactly ``nfe`` evaluations, or None."""
+        for s in range(1, nfe + 1):
+            if self.nfe(s) == nfe:
+                return s
+            if self.nfe(s) > nfe:
+                return None
+        return None
+
+
+REGISTRY: dict[str, SamplerSpec] = {}
+
+# "--sampler dpm-solver --order 3" and friends map to registry names.
+_ORDER_ALIASES = {
+    "dpm-solver": {1: "dpm-solver-1", 2: "dpm-solver-2", 3: "dpm-solver-3"},
+    "dpm-solver++": {2: "dpm-solver++2m", 3: "dpm-solver++3m"},
+}
+
+
+def register(spec: SamplerSpec) -> SamplerSpec:
+    if spec.name in REGISTRY:
+        raise ValueError(f"sampler {spec.name!r} registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def resolve_sampler(name: str, order: int | None = None) -> str:
+    """Registry name for a sampler name and optional order, or a ValueError naming
+    the valid choices."""
+    if name in _ORDER_ALIASES:
+        orders = _ORDER_ALIASES[name]
+        k = order if order is not None else max(orders)
+        if k not in orders:
+            raise ValueError(
+                f"{name} has no order {k}; choose --order from {', '.join(map(str, orders))}"
+            )
+        return orders[k]
+    if name not in REGISTRY:
+        choices = sorted(REGISTRY) + sorted(_ORDER_ALIASES)
+        raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(choices)}")
+    spec = REGISTRY[name]
+    if order is not None and spec.order and order != spec.order:
+        raise ValueError(f"sampler {name} has fixed order {spec.order}, not {order}")
+    return name
+
+
+def get_sampler(name: str, order: int | None = None) -> SamplerSpec:
+    return REGISTRY[resolve_sampler(name, order)]
