@@ -1,0 +1,562 @@
+"""The command line: ``python -m diffusion <command> ...`` (reference: docs/cli.md).
+
+Commands: describe, data, train, sample, evaluate, bench, list; plus the
+sub-commands that other parts of the package plug in (``distill``, ``images ...``)
+through a ``register(subparsers)`` function in their own ``cli`` module.
+
+Bad input never produces a traceback: a handler raises ValueError (or
+FileNotFoundError, NonFiniteError, DivergedError) with a message that names the
+problem and the valid choices, and ``main`` prints it as one ``error: ...`` line on
+stderr and returns exit code 2. Output files are written atomically
+(``diffusion.io``), and checked for a writable folder before any work starts, so a
+failed command leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import inspect
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "describe_model", "EXIT_BAD_INPUT"]
+
+EXIT_BAD_INPUT = 2
+
+# Sub-CLIs owned by other parts of the package; each module has register(subparsers).
+PLUGINS = ("diffusion.distill.cli", "diffusion.images.cli")
+
+
+class UsageError(Exception):
+    """A command line that argparse could not parse."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage block and exits; we want one 'error: ...' line.
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+# ----- helpers shared by the handlers ------------------------------------------------
+
+
+def _check_out(path: str) -> Path:
+    """Fail before any work when the output cannot be written."""
+    out = Path(path)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder {str(folder)!r} does not exist (for --out {path})")
+    if out.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name")
+    return out
+
+
+def _positive(name: str, value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _check_dataset(name: str) -> str:
+    from .toy.datasets import DATASETS
+
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return name
+
+
+def _load_model(spec: str):
+    """W's load_model, with any failure to read a checkpoint turned into a ValueError."""
+    from .checkpoints import load_model
+
+    try:
+        return load_model(spec)
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as e:  # a corrupt file can fail in the parser, torch or safetensors
+        raise ValueError(f"cannot load model {spec!r}: {type(e).__name__}: {e}") from e
+
+
+def _load_array(path: str, what: str, key: str | None = None) -> np.ndarray:
+    """An array from a .npy file, or ``key`` of a .npz file, never unpickling."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} file {path!r} not found")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise ValueError(f"cannot read {what} file {path!r}: {e}") from e
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            if key is None or key not in data.files:
+                raise ValueError(
+                    f"{what} file {path!r} has no array {key!r}; it holds {', '.join(data.files)}"
+                )
+            return data[key]
+    return data
+
+
+def _sampler_accepts(fn, option: str) -> bool:
+    params = inspect.signature(fn).parameters
+    return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+class _Progress:
+    """A tqdm-like progress line on stderr without tqdm: redrawn in place on a
+    terminal, one line per tenth of the run otherwise (logs stay readable)."""
+
+    def __init__(self, total: int, label: str, quiet: bool = False) -> None:
+        self.total, self.label, self.quiet = total, label, quiet
+        self.start = time.perf_counter()
+        self.last_draw = 0.0
+        self.last_tenth = -1
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, step: int, loss: float) -> None:
+        if self.quiet:
+            return
+        now = time.perf_counter()
+        elapsed = now - self.start
+        frac = step / self.total
+        line = (
+            f"{self.label} {step}/{self.total} [{frac:4.0%}] loss {loss:.4f} "
+            f"{elapsed:.1f}s ({step / max(elapsed, 1e-9):.0f} it/s)"
+        )
+        if self.tty:
+            if now - self.last_draw > 0.1 or step == self.total:
+                sys.stderr.write("\r" + line)
+                sys.stderr.flush()
+                self.last_draw = now
+        elif int(frac * 10) > self.last_tenth:
+            self.last_tenth = int(frac * 10)
+            sys.stderr.write(line + "\n")
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            sys.stderr.write("\n")
+
+
+# ----- describe ------------------------------------------------------------------------
+
+
+def describe_model(model, spec: str = "") -> dict:
+    """Everything a script needs to know about a model: its schedule (alpha_bar for
+    every integer t), prediction type, sample shape, config, and for the analytic
+    oracle the Gaussian mixture (weights, means, covariances)."""
+    from .oracle import GaussianMixture
+
+    sch = model.schedule
+    info: dict = {
+        "model": spec or model.name,
+        "name": model.name,
+        "prediction": model.prediction,
+        "sample_shape": list(getattr(model, "sample_shape", (2,))),
+        "schedule": {
+            "name": sch.name,
+            "T": sch.T,
+            "alpha_bar": sch.alphas_cumprod.tolist(),
+        },
+    }
+    config = getattr(model, "config", None)
+    if config is not None:
+        info["config"] = config
+    gmm = getattr(model.net, "gmm", None)
+    if isinstance(gmm, GaussianMixture):
+        info["kind"] = "oracle"
+        info["mixture"] = gmm.to_dict()
+    return info
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    info = describe_model(_load_model(args.model), args.model)
+    if args.json:
+        print(json.dumps(info, default=str))
+        return 0
+    sch = info["schedule"]
+    abar = sch["alpha_bar"]
+    print(f"model       {info['model']}")
+    print(f"prediction  {info['prediction']}")
+    print(f"shape       {tuple(info['sample_shape'])}")
+    print(
+        f"schedule    {sch['name']}, T={sch['T']}, "
+        f"alpha_bar[0]={abar[0]:.6g}, alpha_bar[T-1]={abar[-1]:.6g}"
+    )
+    if "mixture" in info:
+        mix = info["mixture"]
+        print(f"mixture     {len(mix['weights'])} Gaussian components in {len(mix['means'][0])}-D")
+    for key, value in (info.get("config") or {}).items():
+        if key not in ("sha256",):
+            print(f"  {key}: {value}")
+    return 0
+
+
+# ----- data ----------------------------------------------------------------------------
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .io import save_npy
+    from .toy.datasets import sample_dataset
+
+    _check_dataset(args.dataset)
+    _positive("--n", args.n)
+    out = _check_out(args.out)
+    x = sample_dataset(args.dataset, args.n, args.seed)
+    save_npy(out, x.detach().cpu().numpy().astype(np.float32))
+    print(f"wrote {out} ({args.n} points of {args.dataset}, seed {args.seed})", file=sys.stderr)
+    return 0
+
+
+# ----- train ---------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoints import save_checkpoint
+    from .toy.train2d import train_toy
+
+    _check_dataset(args.dataset)
+    _positive("--steps", args.steps)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {args.out} exists and is not a folder")
+    if not out_dir.parent.is_dir():
+        raise FileNotFoundError(
+            f"folder {str(out_dir.parent)!r} does not exist (for --out {args.out})"
+        )
+    if args.max_seconds is not None and args.max_seconds <= 0:
+        raise ValueError(f"--max-seconds must be positive, got {args.max_seconds}")
+
+    hparams = {}
+    if args.batch_size is not None:
+        hparams["batch_size"] = _positive("--batch-size", args.batch_size)
+    for key in ("width", "depth"):
+        if getattr(args, key) is not None:
+            hparams[key] = _positive(f"--{key}", getattr(args, key))
+    if args.lr is not None:
+        if not args.lr > 0:
+            raise ValueError(f"--lr must be positive, got {args.lr}")
+        hparams["lr"] = args.lr
+    progress = _Progress(args.steps, f"train {args.dataset}", quiet=args.quiet)
+    try:
+        model, result = train_toy(
+            args.dataset,
+            steps=args.steps,
+            seed=args.seed,
+            callback=progress,
+            max_seconds=args.max_seconds,
+            **hparams,
+        )
+    finally:
+        progress.close()
+
+    # The folder is created only now, so a failed run leaves nothing behind.
+    out_dir.mkdir(exist_ok=True)
+    stem = out_dir / "model"
+    config = dict(getattr(model, "config", None) or {})
+    config.setdefault("kind", "diffusion")
+    config.setdefault("dataset", args.dataset)
+    config.setdefault("prediction", model.prediction)
+    config.setdefault("schedule", {"name": model.schedule.name, "T": model.schedule.T})
+    training = dict(config.get("training") or {})
+    for key, value in (
+        ("steps", result.steps),
+        ("seconds", round(result.seconds, 2)),
+        ("seed", args.seed),
+        *hparams.items(),
+    ):
+        training.setdefault(key, value)
+    training["stopped_early"] = result.stopped
+    config["training"] = training
+    save_checkpoint(str(stem), result.net, config)
+    print(
+        f"trained {args.dataset} for {result.steps} steps in {result.seconds:.1f}s; "
+        f"saved {stem}.safetensors (use --model {stem})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# ----- sample --------------------------------------------------------------------------
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from .io import save_npz
+    from .samplers import REGISTRY, resolve_sampler, sample
+    from .schedules import SPACINGS
+
+    out = _check_out(args.out)
+    name = resolve_sampler(args.sampler, args.order)
+    spec = REGISTRY[name]
+    if args.spacing not in SPACINGS:
+        raise ValueError(f"unknown spacing {args.spacing!r}; choose one of {', '.join(SPACINGS)}")
+    options: dict = {}
+    if args.eta is not None:
+        if not _sampler_accepts(spec.fn, "eta"):
+            raise ValueError(f"--eta does not apply to sampler {name}; it applies to ddim")
+        if not (math.isfinite(args.eta) and 0.0 <= args.eta <= 1.0):
+            raise ValueError(f"--eta must lie in [0, 1], got {args.eta}")
+        options["eta"] = args.eta
+    if args.variance is not None:
+        if not _sampler_accepts(spec.fn, "variance"):
+            raise ValueError(f"--variance does not apply to sampler {name}; it applies to ddpm")
+        options["variance"] = args.variance
+
+    model = _load_model(args.model)
+    T = model.schedule.T
+    if not 1 <= args.steps <= T:
+        raise ValueError(f"--steps must be between 1 and T={T}, got {args.steps}")
+    shape = tuple(getattr(model, "sample_shape", (2,)))
+
+    x_T = None
+    n = args.n
+    if args.x_T is not None:
+        arr = _load_array(args.x_T, "--x-T", key="x_T")
+        if arr.ndim != 1 + len(shape) or tuple(arr.shape[1:]) != shape:
+            raise ValueError(
+                f"--x-T has shape {tuple(arr.shape)}; this model needs (n, "
+                f"{', '.join(map(str, shape))})"
+            )
+        if n is not None and arr.shape[0] != n:
+            raise ValueError(f"--x-T holds {arr.shape[0]} points but --n is {n}")
+        if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
+            raise ValueError("--x-T must hold finite floating-point numbers")
+        x_T = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        n = arr.shape[0]
+    n = _positive("--n", 2000 if n is None else n)
+
+    traj = sample(
+        model,
+        args.sampler,
+        args.steps,
+        n=n,
+        seed=args.seed,
+        spacing=args.spacing,
+        order=args.order,
+        x_T=x_T,
+        **options,
+    )
+    arrays = {
+        "x": traj.x.detach().cpu().numpy(),
+        "timesteps": traj.timesteps.detach().cpu().numpy(),
+        "nfe": np.int64(traj.nfe),
+        "sampler": np.str_(name),
+        "model": np.str_(args.model),
+        "seed": np.int64(args.seed),
+        "spacing": np.str_(args.spacing),
+    }
+    if args.trajectory:
+        arrays["xs"] = traj.xs.detach().cpu().numpy()
+        arrays["x0_preds"] = traj.x0_preds.detach().cpu().numpy()
+    save_npz(out, **arrays)
+    print(
+        f"wrote {out}: {n} samples, {name}, {len(traj.timesteps)} steps, NFE {traj.nfe}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# ----- evaluate ------------------------------------------------------------------------
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .metrics import evaluate_2d
+
+    _check_dataset(args.dataset)
+    x = _load_array(args.samples, "samples", key="x")
+    if x.ndim != 2 or x.shape[1] != 2 or x.shape[0] < 2:
+        raise ValueError(f"samples must have shape (n >= 2, 2) for a 2-D dataset, got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all():
+        raise ValueError(f"samples in {args.samples!r} are not all finite numbers")
+    if args.n_ref is not None:
+        _positive("--n-ref", args.n_ref)
+    metrics = evaluate_2d(
+        torch.from_numpy(x.astype(np.float32)), args.dataset, n_ref=args.n_ref, seed=args.seed
+    )
+    metrics = {
+        k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in metrics.items()
+    }
+    if args.out:
+        from .io import write_json
+
+        write_json(_check_out(args.out), metrics)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            print(f"{key:16s} {value:.6g}" if isinstance(value, float) else f"{key:16s} {value}")
+    return 0
+
+
+# ----- bench ---------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import SECTIONS, run_bench
+
+    sections = args.section or list(SECTIONS)
+    for s in sections:
+        if s not in SECTIONS:
+            raise ValueError(f"unknown bench section {s!r}; choose one of {', '.join(SECTIONS)}")
+    _check_out(args.out)
+    problems = run_bench(sections, quick=args.quick, out=args.out, log=sys.stderr)
+    for line in problems:
+        print(f"bench: {line}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+# ----- list ----------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "samplers":
+        from .samplers import REGISTRY
+
+        for name, spec in sorted(REGISTRY.items()):
+            kind = "stochastic" if spec.stochastic and not spec.order else f"order {spec.order}"
+            print(f"{name:16s} {spec.label:24s} {kind:12s} {spec.citation}")
+    elif args.what == "datasets":
+        from .toy.datasets import DATASETS, ORACLE_DATASETS
+
+        for name in DATASETS:
+            print(f"{name:16s} {'exact oracle' if name in ORACLE_DATASETS else ''}".rstrip())
+    elif args.what == "spacings":
+        from .schedules import SPACINGS
+
+        print("\n".join(SPACINGS))
+    else:
+        from .checkpoints import list_models
+
+        for entry in list_models():
+            name, kind = entry.get("name", ""), entry.get("kind", "")
+            print(f"{name:24s} {kind:12s} {entry.get('description', '')}")
+    return 0
+
+
+# ----- the parser ----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m diffusion",
+        description="Accelerated sampling of diffusion models: data, training, sampling, metrics.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("describe", help="a model's schedule, prediction type and (oracle) mixture")
+    p.add_argument(
+        "--model", required=True, help="oracle:<dataset>, a shipped name or a checkpoint path"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON (alpha_bar for every t)")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("data", help="draw points of a 2-D dataset into a .npy file")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="FILE.npy, (n, 2) float32")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("train", help="train a 2-D denoiser and save it as a checkpoint")
+    p.add_argument("--dataset", required=True)
+    p.add_argument(
+        "--out", required=True, help="folder; the checkpoint is DIR/model.{safetensors,json}"
+    )
+    p.add_argument("--steps", type=int, default=3000, help="optimiser steps (default 3000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--width", type=int, default=None, help="hidden units of the MLP")
+    p.add_argument("--depth", type=int, default=None, help="hidden layers of the MLP")
+    p.add_argument(
+        "--max-seconds", type=float, default=None, help="stop early after this wall time"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="run a sampler and save the samples (and trajectory) as .npz")
+    p.add_argument(
+        "--model", required=True, help="oracle:<dataset>, a shipped name or a checkpoint path"
+    )
+    p.add_argument(
+        "--sampler", required=True, help="a registry name (python -m diffusion list samplers)"
+    )
+    p.add_argument(
+        "--order", type=int, default=None, help="solver order for dpm-solver / dpm-solver++"
+    )
+    p.add_argument("--steps", type=int, required=True, help="number of timesteps (1..T)")
+    p.add_argument("--spacing", default="leading", help="timestep spacing (default leading)")
+    p.add_argument("--eta", type=float, default=None, help="DDIM stochasticity in [0, 1]")
+    p.add_argument("--variance", default=None, help="DDPM variance: beta or beta_tilde")
+    p.add_argument("--n", type=int, default=None, help="number of samples (default 2000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--x-T", dest="x_T", default=None, help="initial noise, a .npy of shape (n, *D)")
+    p.add_argument("--out", required=True, help="FILE.npz")
+    p.add_argument("--trajectory", action="store_true", help="also save xs and x0_preds")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("evaluate", help="2-D metrics of samples against fresh data")
+    p.add_argument("--samples", required=True, help="a .npz from 'sample' (array x) or a .npy")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--n-ref", type=int, default=None, help="reference points (default: as many)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fresh reference data")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", default=None, help="also write the metrics to this JSON file")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="run the benchmarks and write BENCHMARKS.md")
+    p.add_argument(
+        "--section", action="append", default=None, help="core, fewstep, app or images; repeatable"
+    )
+    p.add_argument("--quick", action="store_true", help="small budgets, for a smoke run")
+    p.add_argument("--out", default="BENCHMARKS.md")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("list", help="list samplers, datasets, spacings or shipped models")
+    p.add_argument("what", choices=("samplers", "datasets", "spacings", "models"))
+    p.set_defaults(func=cmd_list)
+
+    for module in PLUGINS:
+        plugin = _find_plugin(module)
+        if plugin is not None:
+            plugin.register(sub)
+    return parser
+
+
+def _find_plugin(module: str):
+    """Import a sub-CLI module if it exists. Only its absence is tolerated: an
+    ImportError raised inside an existing module propagates."""
+    package = module.rsplit(".", 1)[0]
+    if importlib.util.find_spec(package) is None or importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 ok, 2 bad input, 1 failed benchmark)."""
+    from .model import NonFiniteError
+    from .training import DivergedError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except (UsageError, ValueError, OSError, NonFiniteError, DivergedError) as e:
+        message = " ".join(str(e).split())
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
