@@ -332,17 +332,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
         n = arr.shape[0]
     n = _positive("--n", 2000 if n is None else n)
 
-    traj = sample(
-        model,
-        args.sampler,
-        args.steps,
-        n=n,
-        seed=args.seed,
-        spacing=args.spacing,
-        order=args.order,
-        x_T=x_T,
-        **options,
-    )
+    # No autograd graph: a loaded network may still have trainable parameters.
+    with torch.no_grad():
+        traj = sample(
+            model,
+            args.sampler,
+            args.steps,
+            n=n,
+            seed=args.seed,
+            spacing=args.spacing,
+            order=args.order,
+            x_T=x_T,
+            **options,
+        )
     arrays = {
         "x": traj.x.detach().cpu().numpy(),
         "timesteps": traj.timesteps.detach().cpu().numpy(),
@@ -408,10 +410,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if s not in SECTIONS:
             raise ValueError(f"unknown bench section {s!r}; choose one of {', '.join(SECTIONS)}")
     _check_out(args.out)
-    problems = run_bench(sections, quick=args.quick, out=args.out, log=sys.stderr)
-    for line in problems:
-        print(f"bench: {line}", file=sys.stderr)
-    return 1 if problems else 0
+    statuses = run_bench(sections, quick=args.quick, out=args.out, log=sys.stderr)
+    for name, status in statuses.items():
+        print(f"bench: section {name}: {status}", file=sys.stderr)
+    return 1 if any(s.startswith("failed") for s in statuses.values()) else 0
 
 
 # ----- list ----------------------------------------------------------------------------
