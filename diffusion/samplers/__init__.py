@@ -1,6 +1,65 @@
-"""Samplers: stateless functions sharing one signature, and a registry by name."""
+"""Samplers: stateless functions sharing one signature, a registry by name, and the
+convenience entry ``sample``.
 
-from . import ddim  # noqa: F401  (registers)
+Registered names: ddpm, ddim, euler, heun, dpm-solver-1/2/3, dpm-solver++2m,
+dpm-solver++3m, dpm-solver++2s, unipc (and consistency, from the few-step models).
+Every sampler ends on clean data: its last step, to alpha = 1 and sigma = 0, is the
+first-order step, which returns the x0-hat of one evaluation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..model import DiffusionModel
+from ..schedules import make_timesteps
+from . import ddim, ddpm, dpm_solver, dpm_solver_pp, euler_heun, unipc  # noqa: F401  (registers)
 from .base import REGISTRY, Grid, SamplerSpec, Trajectory, get_sampler, resolve_sampler
 
-__all__ = ["REGISTRY", "Grid", "SamplerSpec", "Trajectory", "get_sampler", "resolve_sampler"]
+__all__ = [
+    "REGISTRY",
+    "Grid",
+    "SamplerSpec",
+    "Trajectory",
+    "get_sampler",
+    "resolve_sampler",
+    "sample",
+]
+
+
+def sample(
+    model: DiffusionModel,
+    sampler: str,
+    steps: int,
+    *,
+    n: int,
+    seed: int,
+    spacing: str = "leading",
+    order: int | None = None,
+    x_T: torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
+    **options,
+) -> Trajectory:
+    """Draw ``n`` samples with a registered sampler on a ``steps``-point grid.
+
+    x_T ~ N(0, I) of shape (n, *model.sample_shape) from ``torch.Generator`` seeded with
+    ``seed`` unless x_T is given; stochastic samplers draw their noise from a second
+    generator seeded with ``seed + 1``, so the same seed gives the same samples.
+    ``options`` go to the sampler (eta for ddim, variance for ddpm, ...).
+    """
+    spec = get_sampler(sampler, order)
+    spec.check_options(options)
+    shape = tuple(getattr(model, "sample_shape", (2,)))
+    if x_T is None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        gen = torch.Generator().manual_seed(seed)
+        x_T = torch.randn((n, *shape), generator=gen, dtype=dtype)
+    else:
+        x_T = torch.as_tensor(x_T).to(dtype)
+        if tuple(x_T.shape[1:]) != shape:
+            need = ", ".join(map(str, shape))
+            raise ValueError(f"x_T has shape {tuple(x_T.shape)}; this model needs (n, {need})")
+    timesteps = make_timesteps(model.schedule, steps, spacing)
+    noise = torch.Generator().manual_seed(seed + 1)
+    return spec(model, x_T, timesteps, generator=noise, **options)

@@ -13,6 +13,7 @@ step outputs x0-hat. Samplers hold no state between calls.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ __all__ = [
     "SamplerSpec",
     "Counted",
     "Grid",
+    "Recorder",
     "REGISTRY",
     "register",
     "get_sampler",
@@ -95,6 +97,34 @@ class Grid:
         self.sigma_bar = sch.sigma_bar(ts).tolist() + [0.0]
 
 
+class Recorder:
+    """Collects the per-step record of a run and calls the progress callback.
+
+    ``step(i, x, x0)`` after step i with the new x and the x0-hat of the step's first
+    evaluation; with record=False only x_T, the final x and the last x0-hat are kept
+    (list appends only: no copies inside the sampling loop).
+    """
+
+    __slots__ = ("xs", "x0s", "record", "callback", "last")
+
+    def __init__(self, x_T: Tensor, S: int, record: bool, callback) -> None:
+        self.xs = [x_T]
+        self.x0s: list[Tensor] = []
+        self.record = record
+        self.callback = callback
+        self.last = S - 1
+
+    def step(self, i: int, x: Tensor, x0: Tensor) -> None:
+        if self.record:
+            self.xs.append(x)
+            self.x0s.append(x0)
+        elif i == self.last:
+            self.xs.append(x)
+            self.x0s.append(x0)
+        if self.callback is not None:
+            self.callback(i, x, x0)
+
+
 def finish(
     name: str,
     x: Tensor,
@@ -142,7 +172,22 @@ class SamplerSpec:
     family: str = "training-free"
 
     def __call__(self, model, x_T, timesteps, **kwargs) -> Trajectory:
+        self.check_options(kwargs)
         return self.fn(model, x_T, timesteps, **{**self.options, **kwargs})
+
+    def option_names(self) -> list[str]:
+        """The sampler-specific keyword options of fn (eta, variance, order, ...)."""
+        common = {"generator", "record", "callback"}
+        params = inspect.signature(self.fn).parameters.values()
+        return [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in common]
+
+    def check_options(self, options: dict) -> None:
+        """ValueError naming the valid options when an option does not apply."""
+        valid = set(self.option_names()) | {"generator", "record", "callback"}
+        for key in options:
+            if key not in valid:
+                names = ", ".join(self.option_names()) or "none"
+                raise ValueError(f"sampler {self.name} has no option {key!r}; its options: {names}")
 
     def steps_for_nfe(self, nfe: int) -> int | None:
         """The number of timesteps whose run costs exactly ``nfe`` evaluations, or None."""

@@ -1,0 +1,73 @@
+"""DDPM ancestral sampling (Ho et al. 2020, Alg. 2) on any timestep subsequence."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ..model import DiffusionModel
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+
+VARIANCES = ("beta", "beta_tilde")
+
+
+@torch.no_grad()
+def ddpm(
+    model: DiffusionModel,
+    x_T: Tensor,
+    timesteps: Tensor,
+    *,
+    variance: str = "beta_tilde",
+    generator: torch.Generator | None = None,
+    record: bool = True,
+    callback=None,
+) -> Trajectory:
+    """Ancestral sampling from the posterior q(x_s | x_t, x0-hat) (DDPM eqs. 6-7).
+
+    On a subsequence t > s the step's beta is beta_ts = 1 - abar_t / abar_s, so
+      mean = sqrt(abar_s) beta_ts / (1 - abar_t) x0-hat
+             + sqrt(abar_t / abar_s) (1 - abar_s) / (1 - abar_t) x_t,
+    with variance beta_ts ('beta', DDPM's sigma_t^2 = beta_t) or the posterior
+    beta-tilde = (1 - abar_s) / (1 - abar_t) beta_ts ('beta_tilde'). On the full grid
+    these are DDPM's two choices (Sec. 3.2). The last step, to alpha = 1, returns
+    x0-hat without noise. x_T: (B, *D).
+    """
+    if variance not in VARIANCES:
+        raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
+    g = Grid(model, timesteps)
+    f = Counted(model)
+    c_x0, c_xt, c_z = [], [], []
+    for i in range(g.S - 1):
+        abar_t, abar_s = g.alpha[i] ** 2, g.alpha[i + 1] ** 2
+        beta_ts = 1.0 - abar_t / abar_s
+        c_x0.append(math.sqrt(abar_s) * beta_ts / (1.0 - abar_t))
+        c_xt.append(math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t))
+        var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
+        c_z.append(math.sqrt(var))
+    x = x_T
+    rec = Recorder(x_T, g.S, record, callback)
+    for i in range(g.S):
+        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
+        if i == g.S - 1:
+            x = pred.x0
+        else:
+            z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            x = torch.add(pred.x0 * c_x0[i], x, alpha=c_xt[i]).add_(z, alpha=c_z[i])
+        rec.step(i, x, pred.x0)
+    return finish("ddpm", x, rec.xs, rec.x0s, g, f, variance=variance)
+
+
+register(
+    SamplerSpec(
+        name="ddpm",
+        label="DDPM (ancestral)",
+        fn=ddpm,
+        nfe=lambda steps: steps,
+        stochastic=True,
+        order=0,
+        citation="Ho, Jain & Abbeel 2020, Alg. 2 and eqs. 6-7",
+        options={"variance": "beta_tilde"},
+    )
+)

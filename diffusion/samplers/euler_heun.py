@@ -1,0 +1,108 @@
+"""Euler and Heun on the probability-flow ODE in sigma-bar space (Karras et al. 2022).
+
+With y = x / alpha and sigma_bar = sigma / alpha the PF-ODE of a VP diffusion reads
+dy / d sigma_bar = eps(x, t) (Song et al. 2020 DDIM eq. 14; EDM eq. 4 with s = 1),
+the variance-exploding view of k-diffusion, EDM and diffusers' Euler/Heun schedulers.
+The model is evaluated at the grid's timesteps (and, for Heun's corrector, at the
+next grid timestep), as those implementations do.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..model import DiffusionModel
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+
+
+def _euler_coefficients(g: Grid) -> tuple[list[float], list[float]]:
+    """x_next = c_x x + c_eps eps: the Euler step y' = y + (sb_next - sb) eps with
+    y = x / alpha, written back in x = alpha y."""
+    c_x = [g.alpha[i + 1] / g.alpha[i] for i in range(g.S)]
+    c_eps = [g.alpha[i + 1] * (g.sigma_bar[i + 1] - g.sigma_bar[i]) for i in range(g.S)]
+    return c_x, c_eps
+
+
+@torch.no_grad()
+def euler(
+    model: DiffusionModel,
+    x_T: Tensor,
+    timesteps: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    record: bool = True,
+    callback=None,
+) -> Trajectory:
+    """Euler's method for dy/d sigma_bar = eps (EDM Alg. 1 without the correction).
+
+    Algebraically identical to DDIM with eta = 0 and to DPM-Solver-1. x_T: (B, *D).
+    """
+    g = Grid(model, timesteps)
+    f = Counted(model)
+    c_x, c_eps = _euler_coefficients(g)
+    x = x_T
+    rec = Recorder(x_T, g.S, record, callback)
+    for i in range(g.S):
+        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
+        x = pred.x0 if i == g.S - 1 else torch.add(x * c_x[i], pred.eps, alpha=c_eps[i])
+        rec.step(i, x, pred.x0)
+    return finish("euler", x, rec.xs, rec.x0s, g, f)
+
+
+@torch.no_grad()
+def heun(
+    model: DiffusionModel,
+    x_T: Tensor,
+    timesteps: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    record: bool = True,
+    callback=None,
+) -> Trajectory:
+    """Heun's 2nd-order method (EDM Alg. 1, deterministic): an Euler predictor to the
+    next grid time, then the trapezoidal corrector with the slope evaluated there.
+    The last step, to sigma_bar = 0, is a plain Euler step (= x0-hat), as in EDM.
+    NFE = 2S - 1. x_T: (B, *D).
+    """
+    g = Grid(model, timesteps)
+    f = Counted(model)
+    c_x, c_eps = _euler_coefficients(g)
+    x = x_T
+    rec = Recorder(x_T, g.S, record, callback)
+    for i in range(g.S):
+        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
+        if i == g.S - 1:
+            x = pred.x0
+        else:
+            x_scaled = x * c_x[i]
+            # Euler predictor, then the slope at the predicted point (EDM Alg. 1 l. 5-8).
+            x_pred = torch.add(x_scaled, pred.eps, alpha=c_eps[i])
+            eps_next = f(x_pred, g.t[i + 1], g.alpha[i + 1], g.sigma[i + 1]).eps
+            x = torch.add(x_scaled, pred.eps + eps_next, alpha=0.5 * c_eps[i])
+        rec.step(i, x, pred.x0)
+    return finish("heun", x, rec.xs, rec.x0s, g, f)
+
+
+register(
+    SamplerSpec(
+        name="euler",
+        label="Euler (PF-ODE)",
+        fn=euler,
+        nfe=lambda steps: steps,
+        stochastic=False,
+        order=1,
+        citation="Karras et al. 2022, Alg. 1 (Euler step only)",
+    )
+)
+register(
+    SamplerSpec(
+        name="heun",
+        label="Heun (EDM)",
+        fn=heun,
+        nfe=lambda steps: 2 * steps - 1,
+        stochastic=False,
+        order=2,
+        citation="Karras et al. 2022, Alg. 1",
+    )
+)
