@@ -1,0 +1,247 @@
+"""Cached access to models and sampling results for the pages.
+
+``st.cache_resource`` holds only read-only shipped models and oracles, shared by
+every session; ``st.cache_data`` holds results as NumPy arrays, keyed by every
+setting that changes them. Models a user trains live in ``st.session_state``
+(see ``ui.jobs``) and are sampled through the uncached ``run_model``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from diffusion.model import DiffusionModel
+from diffusion.samplers import REGISTRY, get_sampler
+from diffusion.schedules import make_timesteps
+
+# Streamlit serves each session from its own thread; one intra-op thread per
+# computation keeps concurrent sessions from oversubscribing the cores (measured
+# 10-50x slower per call on a loaded 2-core machine with the default).
+torch.set_num_threads(1)
+
+MAX_POINTS = 5000
+MAX_STEPS = 1000
+MAX_FRAMES = 80
+"""Bounds that keep one browser tab from stalling a shared classroom server."""
+
+DEFAULT_MODEL = "8gaussians"
+
+
+def _checkpoints():
+    """W's checkpoint module, or None while it is absent from this build."""
+    try:
+        from diffusion import checkpoints
+    except ImportError:
+        return None
+    return checkpoints
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def list_shipped() -> list[dict]:
+    ck = _checkpoints()
+    if ck is None:
+        return []
+    try:
+        return list(ck.list_models())
+    except (OSError, ValueError):
+        return []
+
+
+def oracle_datasets() -> tuple[str, ...]:
+    from diffusion.toy.datasets import ORACLE_DATASETS
+
+    return tuple(ORACLE_DATASETS)
+
+
+def model_choices(kind: str = "diffusion") -> list[str]:
+    """Shipped 2-D models of this kind, then (for 'diffusion') the exact oracles."""
+    names = [
+        m["name"] for m in list_shipped()
+        if m.get("kind", "diffusion") == kind and m.get("dataset") not in (None, "images")
+        and "image" not in str(m.get("dataset", "")) and "digits" not in str(m.get("dataset", ""))
+    ]
+    if kind == "diffusion":
+        names += [f"oracle:{d}" for d in oracle_datasets()]
+    return names
+
+
+def default_model() -> str:
+    choices = model_choices()
+    for name in (DEFAULT_MODEL, f"oracle:{DEFAULT_MODEL}"):
+        if name in choices:
+            return name
+    return choices[0]
+
+
+def model_label(spec: str) -> str:
+    if spec.startswith("oracle:"):
+        return f"{spec[7:]} (exact oracle)"
+    for m in list_shipped():
+        if m["name"] == spec:
+            return f"{spec} (trained, {m.get('kind', 'diffusion')})"
+    return spec
+
+
+def dataset_of(spec: str) -> str:
+    if spec.startswith("oracle:"):
+        return spec[7:]
+    for m in list_shipped():
+        if m["name"] == spec and m.get("dataset"):
+            return str(m["dataset"])
+    return spec.split("-")[0].split("@")[0]
+
+
+@st.cache_resource(show_spinner="Loading model…")
+def load(spec: str) -> DiffusionModel:
+    """A shipped model or an oracle; shared read-only by all sessions."""
+    if spec.startswith("oracle:"):
+        from diffusion.oracle import oracle_model
+        from diffusion.schedules import linear_schedule
+        from diffusion.toy.datasets import gaussian_mixture
+
+        model = oracle_model(gaussian_mixture(spec[7:]), linear_schedule(), name=spec)
+        model.sample_shape = (2,)
+        return model
+    ck = _checkpoints()
+    if ck is None:
+        raise ValueError(f"model {spec!r} needs diffusion.checkpoints, which is not installed")
+    model = ck.load_model(spec)
+    if hasattr(model.net, "eval"):
+        model.net.eval()
+    return model
+
+
+def sampler_choices(names: list[str]) -> list[str]:
+    """Those of ``names`` that are registered in this build, in the given order."""
+    return [n for n in names if n in REGISTRY]
+
+
+def sampler_label(name: str) -> str:
+    return REGISTRY[name].label if name in REGISTRY else name
+
+
+def initial_noise(n: int, seed: int, shape: tuple[int, ...] = (2,)) -> torch.Tensor:
+    """x_T ~ N(0, I): (n, *shape) from its own seeded generator, as diffusion.samplers.sample."""
+    return torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
+
+
+def few_step_grid(model: DiffusionModel, steps: int) -> torch.Tensor | None:
+    """The grid a distilled or consistency model was trained for, else None."""
+    try:
+        from diffusion.distill.timesteps import recommended_timesteps
+    except ImportError:
+        return None
+    return recommended_timesteps(model, steps)
+
+
+def run_model(
+    model: DiffusionModel,
+    sampler: str,
+    steps: int,
+    *,
+    n: int,
+    seed: int,
+    spacing: str = "leading",
+    options: dict[str, Any] | None = None,
+    keep: int = 300,
+) -> dict[str, Any]:
+    """Sample and return NumPy arrays: x (n, 2), xs (F, keep, 2) at most MAX_FRAMES+1
+    recorded states of the first ``keep`` particles, x0_preds (F-1, keep, 2),
+    timesteps, nfe and the wall time in seconds (of the whole run)."""
+    if not 1 <= n <= MAX_POINTS:
+        raise ValueError(f"points must be between 1 and {MAX_POINTS}, got {n}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+    spec = get_sampler(sampler)
+    shape = tuple(getattr(model, "sample_shape", (2,)))
+    x_T = initial_noise(n, seed, shape)
+    ts = few_step_grid(model, steps)
+    if ts is None:
+        ts = make_timesteps(model.schedule, steps, spacing)
+    gen = torch.Generator().manual_seed(seed + 1)
+    start = time.perf_counter()
+    with torch.no_grad():
+        traj = spec(model, x_T, ts, generator=gen, **(options or {}))
+    seconds = time.perf_counter() - start
+    xs = traj.xs[:, :keep]
+    x0s = traj.x0_preds[:, :keep]
+    if len(xs) > MAX_FRAMES + 1:  # animation frames: evenly spaced, keeping both ends
+        idx = np.unique(np.linspace(0, len(xs) - 1, MAX_FRAMES + 1).round().astype(int))
+        xs, x0s = xs[idx], x0s[np.clip(idx[1:] - 1, 0, len(x0s) - 1)]
+    return {
+        "x": traj.x.detach().float().numpy(),
+        "xs": xs.detach().float().numpy(),
+        "x0_preds": x0s.detach().float().numpy(),
+        "timesteps": traj.timesteps.numpy(),
+        "nfe": int(traj.nfe),
+        "seconds": seconds,
+        "sampler": sampler,
+    }
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def sample(
+    spec: str,
+    sampler: str,
+    steps: int,
+    n: int,
+    seed: int,
+    spacing: str = "leading",
+    options: tuple[tuple[str, Any], ...] = (),
+) -> dict[str, Any]:
+    """Cached ``run_model`` on a shipped model or oracle."""
+    return run_model(load(spec), sampler, steps, n=n, seed=seed, spacing=spacing,
+                     options=dict(options))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def data(dataset: str, n: int, seed: int = 12345) -> np.ndarray:
+    """n fresh points of a dataset: (n, 2), for the grey background of plots."""
+    from diffusion.toy.datasets import sample_dataset
+
+    return sample_dataset(dataset, n, seed=seed).numpy()
+
+
+def quality_of(x: np.ndarray, dataset: str, seed: int = 0) -> dict[str, float]:
+    from diffusion.metrics import evaluate_2d
+
+    return {k: float(v) for k, v in evaluate_2d(torch.as_tensor(x), dataset, seed=seed).items()}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def quality(
+    spec: str,
+    sampler: str,
+    steps: int,
+    n: int,
+    seed: int,
+    spacing: str = "leading",
+    options: tuple[tuple[str, Any], ...] = (),
+) -> dict[str, float]:
+    """2-D metrics (sliced W2, MMD, Frechet, log-likelihood when exact) of one run."""
+    out = sample(spec, sampler, steps, n, seed, spacing, options)
+    return {**quality_of(out["x"], dataset_of(spec), seed), "nfe": out["nfe"],
+            "seconds": out["seconds"]}
+
+
+@st.cache_data(show_spinner=False)
+def schedule_curves(spec: str) -> dict[str, np.ndarray]:
+    """alpha_bar_t and lambda_t at every integer t of the model's schedule."""
+    sch = load(spec).schedule
+    t = torch.arange(sch.T, dtype=torch.float64)
+    return {"t": t.numpy(), "alpha_bar": sch.alpha_bar(t).numpy(),
+            "lambda_": sch.lambda_(t).numpy(), "T": sch.T}
+
+
+@st.cache_data(show_spinner=False)
+def grid(spec: str, steps: int, spacing: str) -> np.ndarray:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the page reports the distinct count itself
+        return make_timesteps(load(spec).schedule, steps, spacing).numpy()

@@ -1,0 +1,182 @@
+"""The whole page state in the URL, so a link reproduces a figure.
+
+Each control is read once per session from ``st.query_params`` (validated: an
+invalid value falls back to the default and leaves a visible note), bound to a
+widget through ``st.session_state``, and written back to the URL on every run.
+Lecturer mode and presets live here too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
+STEP_LADDER = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100,
+               125, 150, 200, 250, 300, 400, 500, 600, 800, 1000)
+"""Steps on a roughly logarithmic ladder: a log slider from 1 to T = 1000."""
+
+
+def lecture_mode() -> bool:
+    """Whether lecturer mode is on (sidebar toggle, kept in the URL as lecture=1)."""
+    if "lecture" not in st.session_state:
+        st.session_state["lecture"] = st.query_params.get("lecture") == "1"
+    return bool(st.session_state["lecture"])
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (list, tuple)):
+        return ",".join(_fmt(e) for e in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+class PageState:
+    """URL-backed controls of one page.
+
+    Usage: ``ps = PageState("ddim")``, then ``ps.select(...)``, ``ps.slider(...)``
+    for each control, and ``ps.finish()`` at the end of the page, which writes the
+    URL and shows a note for every parameter that was invalid.
+    """
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+        self.keys: dict[str, str] = {}  # URL key -> widget key
+        # Notes about invalid URL parameters stay visible for the whole session.
+        self.notes: list[str] = st.session_state.setdefault(f"{page}.__notes", [])
+        self.defaults: dict[str, Any] = {}
+
+    # ----- binding ------------------------------------------------------------------
+    def _bind(self, key: str, default: Any, parse: Callable[[str], Any]) -> str:
+        wkey = f"{self.page}.{key}"
+        self.keys[key] = wkey
+        self.defaults[key] = default
+        if wkey not in st.session_state:
+            raw = st.query_params.get(key)
+            value = default
+            if raw is not None:
+                try:
+                    value = parse(raw)
+                except ValueError as err:
+                    self.notes.append(f"URL parameter {key}={raw!r} ignored ({err}); "
+                                      f"using the default {_fmt(default)}.")
+            st.session_state[wkey] = value
+        return wkey
+
+    @staticmethod
+    def _choice_parser(options: Sequence[Any]) -> Callable[[str], Any]:
+        by_text = {_fmt(o): o for o in options}
+
+        def parse(raw: str) -> Any:
+            if raw not in by_text:
+                raise ValueError(f"choose one of {', '.join(by_text)}")
+            return by_text[raw]
+
+        return parse
+
+    @staticmethod
+    def _number_parser(lo: float, hi: float, cast: type) -> Callable[[str], Any]:
+        def parse(raw: str) -> Any:
+            try:
+                v = cast(raw)
+            except (TypeError, ValueError):
+                raise ValueError(f"not a number between {lo:g} and {hi:g}") from None
+            if not (isinstance(v, int) or math.isfinite(v)) or not lo <= v <= hi:
+                raise ValueError(f"must lie between {lo:g} and {hi:g}")
+            return v
+
+        return parse
+
+    # ----- controls -------------------------------------------------------------------
+    def select(self, key: str, label: str, options: Sequence[Any], default: Any,
+               *, radio: bool = False, container=st, **kw) -> Any:
+        if default not in options:
+            default = options[0]
+        wkey = self._bind(key, default, self._choice_parser(options))
+        if st.session_state[wkey] not in options:
+            st.session_state[wkey] = default
+        widget = container.radio if radio else container.selectbox
+        return widget(label, list(options), key=wkey, **kw)
+
+    def multiselect(self, key: str, label: str, options: Sequence[str], default: Sequence[str],
+                    *, max_selections: int | None = None, container=st, **kw) -> list[str]:
+        def parse(raw: str) -> list[str]:
+            vals = [v for v in raw.split(",") if v]
+            bad = [v for v in vals if v not in options]
+            if bad or not vals:
+                raise ValueError(f"choose from {', '.join(options)}")
+            return vals[:max_selections] if max_selections else vals
+
+        wkey = self._bind(key, list(default), parse)
+        st.session_state[wkey] = [v for v in st.session_state[wkey] if v in options]
+        return container.multiselect(label, list(options), key=wkey,
+                                     max_selections=max_selections, **kw)
+
+    def steps(self, key: str, label: str, default: int, *, lo: int = 1, hi: int = 1000,
+              container=st, **kw) -> int:
+        """A log-scale steps slider on STEP_LADDER between lo and hi."""
+        ladder = [s for s in STEP_LADDER if lo <= s <= hi]
+        wkey = self._bind(key, default, self._choice_parser(ladder))
+        return container.select_slider(label, ladder, key=wkey, **kw)
+
+    def slider(self, key: str, label: str, lo: float, hi: float, default: float,
+               step: float | int, *, container=st, **kw) -> float | int:
+        cast = int if isinstance(step, int) and isinstance(default, int) else float
+        wkey = self._bind(key, default, self._number_parser(lo, hi, cast))
+        return container.slider(label, cast(lo), cast(hi), step=step, key=wkey, **kw)
+
+    def number(self, key: str, label: str, lo: int, hi: int, default: int,
+               *, container=st, **kw) -> int:
+        wkey = self._bind(key, default, self._number_parser(lo, hi, int))
+        return int(container.number_input(label, lo, hi, step=1, key=wkey, **kw))
+
+    def toggle(self, key: str, label: str, default: bool, *, container=st, **kw) -> bool:
+        def parse(raw: str) -> bool:
+            if raw not in ("0", "1"):
+                raise ValueError("use 0 or 1")
+            return raw == "1"
+
+        wkey = self._bind(key, default, parse)
+        return container.toggle(label, key=wkey, **kw)
+
+    # ----- presets and URL ---------------------------------------------------------------
+    def presets(self, container=st) -> None:
+        """Buttons for the page's presets (assets/presets/<page>.json: name -> values)."""
+        path = PRESETS_DIR / f"{self.page}.json"
+        if not path.exists():
+            return
+        presets: dict[str, dict[str, Any]] = json.loads(path.read_text())
+        if not presets:
+            return
+
+        def apply(values: dict[str, Any]) -> None:
+            for k, v in values.items():
+                st.session_state[f"{self.page}.{k}"] = v
+
+        container.caption("Presets")
+        cols = container.columns(len(presets))
+        for col, (name, values) in zip(cols, presets.items(), strict=True):
+            col.button(name, key=f"{self.page}.preset.{name}", on_click=apply, args=(values,),
+                       width="stretch")
+
+    def finish(self) -> None:
+        """Write the current values to the URL; show a note for each invalid parameter."""
+        for note in self.notes:
+            st.warning(note, icon="⚠️")
+        params = {k: _fmt(st.session_state[w]) for k, w in self.keys.items()}
+        if lecture_mode():
+            params["lecture"] = "1"
+        for k, v in params.items():
+            if st.query_params.get(k) != v:
+                st.query_params[k] = v
+        for k in list(st.query_params):
+            if k not in params:
+                del st.query_params[k]
