@@ -20,7 +20,9 @@ import importlib.util
 import inspect
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +145,32 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+class _StopOnInterrupt:
+    """The first Ctrl-C asks training to stop after the current step (the model
+    trained so far is then saved); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        sys.stderr.write("\nstopping after this step; press Ctrl-C again to abort\n")
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 # ----- describe ------------------------------------------------------------------------
 
 
@@ -243,17 +271,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"--lr must be positive, got {args.lr}")
         hparams["lr"] = args.lr
     progress = _Progress(args.steps, f"train {args.dataset}", quiet=args.quiet)
-    try:
-        model, result = train_toy(
-            args.dataset,
-            steps=args.steps,
-            seed=args.seed,
-            callback=progress,
-            max_seconds=args.max_seconds,
-            **hparams,
-        )
-    finally:
-        progress.close()
+    with _StopOnInterrupt() as stop:
+        try:
+            model, result = train_toy(
+                args.dataset,
+                steps=args.steps,
+                seed=args.seed,
+                callback=progress,
+                should_stop=stop,
+                max_seconds=args.max_seconds,
+                **hparams,
+            )
+        finally:
+            progress.close()
 
     # The folder is created only now, so a failed run leaves nothing behind.
     out_dir.mkdir(exist_ok=True)

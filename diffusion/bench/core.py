@@ -15,7 +15,9 @@ Models: the shipped ``swissroll`` checkpoint when present, else the model traine
 
 from __future__ import annotations
 
+import inspect
 import statistics
+import sys
 import time
 
 import torch
@@ -57,6 +59,10 @@ DIFFUSERS_ROWS = [
     ("heun", "HeunDiscreteScheduler", {}, 10, "linspace"),
     ("ddpm", "DDPMScheduler", {"clip_sample": False}, 100, "leading"),
 ]
+
+
+def _note(what: str) -> None:
+    print(f"bench core: {time.strftime('%H:%M:%S')} {what} ...", file=sys.stderr, flush=True)
 
 
 def _fmt(seconds: float) -> str:
@@ -133,13 +139,14 @@ def _sampling_rows(model, quick: bool) -> list[list[object]]:
         if not _registered(name):
             rows.append([label, f"<= {_fmt(target)}", f"sampler {name} not registered", "**fail**"])
             continue
-        repeats = 1 if (quick and steps >= 1000) else (3 if quick else 7)
+        long_run = steps >= 1000
+        repeats = 1 if (quick and long_run) else (3 if quick or long_run else 7)
 
         def run(name=name, steps=steps, spacing=spacing):
             with torch.no_grad():
                 return sample(model, name, steps, n=N_POINTS, seed=0, spacing=spacing)
 
-        t = median_time(run, repeats=repeats, warmup=1)
+        t = median_time(run, repeats=repeats, warmup=0 if long_run else 1)
         rows.append([label, f"<= {_fmt(target)}", _fmt(t), _verdict(t <= target)])
     return rows
 
@@ -210,16 +217,18 @@ def _diffusers_loop(model, cls_name: str, config: dict, steps: int, x_T: torch.T
         **config,
     )
     net = model.net
+    # Only the stochastic schedulers take a generator in step().
+    takes_generator = "generator" in inspect.signature(scheduler.step).parameters
 
     def run():
         with torch.no_grad():
             scheduler.set_timesteps(steps)
-            g = torch.Generator().manual_seed(1)
+            extra = {"generator": torch.Generator().manual_seed(1)} if takes_generator else {}
             x = x_T * scheduler.init_noise_sigma
             for t in scheduler.timesteps:
                 inp = scheduler.scale_model_input(x, t)
                 eps = net(inp, torch.full((x.shape[0],), float(t), dtype=x.dtype))
-                x = scheduler.step(eps, t, x, generator=g).prev_sample
+                x = scheduler.step(eps, t, x, **extra).prev_sample
             return x
 
     return run
@@ -245,7 +254,11 @@ def _diffusers_rows(model, quick: bool) -> tuple[list[list[object]], str]:
             with torch.no_grad():
                 return sample(model, name, steps, n=N_POINTS, seed=1, spacing=spacing, x_T=x_T)
 
-        med = interleaved_medians({"ours": ours, "diffusers": theirs}, repeats=repeats)
+        try:
+            med = interleaved_medians({"ours": ours, "diffusers": theirs}, repeats=repeats)
+        except Exception as e:  # an API change in diffusers: show it in the table
+            rows.append([name, cls_name, "", "", "", f"error: {type(e).__name__}: {e}"])
+            continue
         rows.append(
             [
                 name,
@@ -268,6 +281,7 @@ def run(quick: bool = False) -> str:
         f"Machine: {machine_info()}.",
         "",
     ]
+    _note("training to quality")
     train_rows, trained, note = _train_rows(quick)
     model, source = _bench_model(trained)
     out += ["### Training to quality (swiss roll)", ""]
@@ -282,6 +296,7 @@ def run(quick: bool = False) -> str:
         "and sampler; no gradients), median of repeated runs.",
         "",
     ]
+    _note("sampling")
     out += [md_table(["sampler", "target", "median", "result"], _sampling_rows(model, quick)), ""]
 
     out += [
@@ -293,6 +308,7 @@ def run(quick: bool = False) -> str:
         "",
     ]
     header = ["sampler", "NFE", "sampler median", "bare calls median", "ratio", "<= 1.10"]
+    _note("sampler overhead")
     out += [md_table(header, _overhead_rows(model, quick)), ""]
 
     out += [
@@ -303,6 +319,7 @@ def run(quick: bool = False) -> str:
         "for each timestep. Ratio = ours / diffusers (below 1: ours is faster).",
         "",
     ]
+    _note("diffusers comparison")
     rows, missing = _diffusers_rows(model, quick)
     if missing:
         out += [missing, ""]
