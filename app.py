@@ -29,6 +29,6 @@ PAGES = [
 if (HERE / "pages" / "7_images.py").exists():  # written by the images track
     PAGES.append(st.Page(HERE / "pages" / "7_images.py", title="7 · Images", url_path="images"))
 
-page = st.navigation(PAGES)
 sidebar_common()
+page = st.navigation(PAGES)
 page.run()

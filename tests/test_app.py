@@ -1,0 +1,289 @@
+"""The app's pages under streamlit.testing.v1.AppTest, and its pure helpers.
+
+Every page renders without an exception; moving the main control changes the
+figure; URL parameters reach the widgets, invalid ones fall back to the default
+with a visible note; live training runs in a background job. Point counts are
+kept small through the URL so the whole file runs in a minute or two.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from diffusion import figures
+from diffusion.samplers import get_sampler
+from diffusion.schedules import make_timesteps
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ["pages/1_why.py", "pages/2_ddim.py", "pages/3_solvers.py", "pages/4_progressive.py",
+         "pages/5_consistency.py", "pages/6_compare.py"]
+TIMEOUT = 240  # the CPU is shared with other jobs in CI; first renders fill the caches
+
+
+def _app(params: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    return at
+
+
+def _open(page: str, params: dict[str, str] | None = None, state: dict | None = None) -> AppTest:
+    """Run the app, switch to ``page`` and render it with URL ``params``."""
+    at = _app({"n": "200"})
+    for k, v in (state or {}).items():
+        at.session_state[k] = v
+    at.run()
+    at.switch_page(page)
+    at.query_params.clear()
+    for k, v in (params or {"n": "200"}).items():
+        at.query_params[k] = v
+    at.run()
+    return at
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _arr(v) -> np.ndarray:
+    """A plotly JSON array: a plain list, or {'bdata': base64, 'dtype': ...}."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v, dtype=float)
+
+
+def _same(a, b) -> bool:
+    a, b = _arr(a), _arr(b)
+    return a.shape == b.shape and np.allclose(a, b)
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.exception] + [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_exception(page):
+    at = _open(page)
+    assert not _errors(at), _errors(at)
+    assert at.title, f"{page} shows no title"
+    if page in ("pages/1_why.py", "pages/2_ddim.py", "pages/3_solvers.py", "pages/6_compare.py"):
+        assert _figures(at), f"{page} draws no figure"
+
+
+def test_ddim_steps_slider_changes_the_samples_and_the_url():
+    at = _open("pages/2_ddim.py", {"n": "200", "steps": "20"})
+    before = _figures(at)
+    at.select_slider(key="ddim.steps").set_value(5).run()
+    after = _figures(at)
+    assert not _errors(at)
+    assert at.query_params["steps"] == ["5"] or at.query_params["steps"] == "5"
+    # figure 0: timesteps on the schedule curves; figure 1: the samples
+    assert len(_arr(after[0]["data"][2]["x"])) == 5
+    assert len(_arr(before[0]["data"][2]["x"])) == 20
+    assert not _same(after[1]["data"][1]["x"], before[1]["data"][1]["x"])
+
+
+def test_ddim_eta_changes_the_samples():
+    at = _open("pages/2_ddim.py", {"n": "200", "steps": "10"})
+    before = _figures(at)[1]["data"][1]["x"]
+    at.slider(key="ddim.eta").set_value(1.0).run()
+    assert not _errors(at)
+    assert not _same(_figures(at)[1]["data"][1]["x"], before)
+
+
+def test_leading_spacing_reports_that_t_max_is_never_evaluated():
+    at = _open("pages/2_ddim.py", {"n": "200", "steps": "10", "spacing": "leading"})
+    assert any("never evaluates the model at t = T-1" in i.value for i in at.info)
+    at.selectbox(key="ddim.spacing").set_value("trailing").run()
+    assert not any("never evaluates" in i.value for i in at.info)
+
+
+def test_invalid_url_parameter_falls_back_with_a_note():
+    at = _open("pages/2_ddim.py", {"n": "200", "steps": "7", "eta": "abc", "spacing": "nope"})
+    notes = " ".join(w.value for w in at.warning)
+    assert "steps='7'" in notes and "eta='abc'" in notes and "spacing='nope'" in notes
+    assert at.session_state["ddim.steps"] == 20
+    assert at.session_state["ddim.eta"] == 0.0
+    assert not _errors(at)
+
+
+def test_url_parameters_set_the_controls():
+    at = _open("pages/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5",
+                                   "spacing": "quadratic"})
+    assert at.select_slider(key="ddim.steps").value == 8
+    assert at.slider(key="ddim.eta").value == 0.5
+    assert at.selectbox(key="ddim.spacing").value == "quadratic"
+    assert len(_arr(_figures(at)[1]["data"][1]["x"])) == 300
+
+
+def test_lecturer_mode_enlarges_the_figure_fonts():
+    at = _open("pages/1_why.py", {"n": "200"})
+    small = _figures(at)[0]["layout"]["font"]["size"]
+    # AppTest drops the main script's sidebar widgets on reruns under st.navigation,
+    # so the toggle is driven through its session-state key (the browser test clicks it).
+    at.session_state["lecture"] = True
+    at.run()
+    assert _figures(at)[0]["layout"]["font"]["size"] > small
+    assert at.query_params["lecture"] in ("1", ["1"])
+    lectured = _app({"n": "200", "lecture": "1"})  # a shared link opens page 1 lectured
+    lectured.run()
+    assert _figures(lectured)[0]["layout"]["font"]["size"] > small
+
+
+def test_solver_page_nfe_changes_the_samples():
+    at = _open("pages/3_solvers.py", {"n": "200", "nfe": "10", "solvers": "ddim,heun"})
+    before = _figures(at)[0]
+    at.selectbox(key="solvers.nfe").set_value(4).run()
+    after = _figures(at)[0]
+    assert not _errors(at)
+    assert not _same(after["data"][1]["x"], before["data"][1]["x"])
+    # Heun at NFE 4 can afford 2 steps (2*2-1 = 3 NFE), shown in its subtitle
+    assert "NFE 3" in json.dumps(after["layout"]["annotations"])
+
+
+def test_compare_page_methods_change_the_panels():
+    at = _open("pages/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
+    one = len(_figures(at)[0]["data"])
+    at.multiselect(key="compare.methods").select("Heun (EDM)").run()
+    assert not _errors(at)
+    assert len(_figures(at)[0]["data"]) > one
+
+
+# ----- live training and the few-step pages ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny 2-D DDPM, one PD round and a CD model, trained through the app's jobs."""
+    from ui import live
+
+    ddpm = live.train_ddpm("8gaussians", seconds=20.0, steps=150, seed=0).start()
+    _wait(ddpm)
+    assert ddpm.error is None, ddpm.error
+    teacher = ddpm.result
+    teacher.config = {**teacher.config, "kind": "diffusion", "dataset": "8gaussians"}
+    state = {"live.models": {"session:t": teacher}}
+    pd = _job_with_state(lambda: live.train_pd("session:t", 4, 1, 20, 10.0, 0), state)
+    cd = _job_with_state(lambda: live.train_consistency("cd", "session:t", 30, 10.0, 0), state)
+    for job in (pd, cd):
+        _wait(job)
+        assert job.error is None, job.error
+    (steps, student), = pd.result
+    student.config = {**student.config, "kind": "pd-student", "dataset": "8gaussians"}
+    cd.result.config = {**cd.result.config, "kind": "consistency", "dataset": "8gaussians"}
+    return teacher, steps, student, cd.result
+
+
+def _job_with_state(make, state):
+    import streamlit as st
+
+    for k, v in state.items():
+        st.session_state[k] = v
+    return make().start()
+
+
+def _wait(job, limit: float = 120.0) -> None:
+    start = time.perf_counter()
+    while job.running and time.perf_counter() - start < limit:
+        time.sleep(0.05)
+    assert not job.running, "training job did not finish"
+
+
+def test_job_stop_ends_training_early():
+    from ui import live
+
+    job = live.train_ddpm("moons", seconds=60.0, steps=100_000, seed=1).start()
+    time.sleep(0.5)
+    job.stop()
+    _wait(job, 60.0)
+    assert job.stopped and job.error is None and job.seconds < 30
+
+
+def test_progressive_page_shows_live_rounds(trained):
+    teacher, steps, student, _ = trained
+    state = {"live.models": {"session:t": teacher, "session:s": student},
+             "pd.live": {"8gaussians": {steps: "session:s"}}}
+    at = _open("pages/4_progressive.py", {"n": "200", "dataset": "8gaussians"}, state)
+    assert not _errors(at), _errors(at)
+    figs = _figures(at)
+    assert len(figs) >= 2  # samples per round, two-steps-vs-one
+    assert any("student: 1 step" in json.dumps(f["data"]) for f in figs)
+
+
+def test_consistency_page_shows_live_model(trained):
+    teacher, _, _, cd = trained
+    state = {"live.models": {"session:t": teacher, "session:cd": cd},
+             "cm.live": {("8gaussians", "cd"): "session:cd"}}
+    at = _open("pages/5_consistency.py", {"n": "200", "dataset": "8gaussians", "steps": "2"},
+               state)
+    assert not _errors(at), _errors(at)
+    figs = _figures(at)
+    assert any("f(x_t, t)" in json.dumps(f["data"]) for f in figs)
+    before = json.dumps(figs[1]["data"])
+    at.selectbox(key="consistency.steps").set_value(4).run()
+    assert json.dumps(_figures(at)[1]["data"]) != before
+
+
+# ----- pure helpers of diffusion.figures ----------------------------------------------------
+
+
+def test_fit_order_recovers_a_known_power_law():
+    nfe = np.array([4, 8, 16, 32])
+    assert figures.fit_order(nfe, 3.0 * nfe**-2.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        figures.fit_order([4], [0.1])
+
+
+def _oracle():
+    from diffusion.oracle import oracle_model
+    from diffusion.schedules import linear_schedule
+    from diffusion.toy.datasets import gaussian_mixture
+
+    return oracle_model(gaussian_mixture("8gaussians"), linear_schedule())
+
+
+def test_heun_points_are_the_registered_heun_step():
+    model = _oracle()
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ts = make_timesteps(model.schedule, 4, "logsnr")
+    traj = get_sampler("heun")(model, x, ts)
+    _, x_heun = figures.heun_points(model, x, float(ts[0]), float(ts[1]))
+    torch.testing.assert_close(x_heun, traj.xs[1], rtol=1e-10, atol=1e-10)
+
+
+def test_ddim_step_is_the_registered_ddim_step():
+    model = _oracle()
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ts = make_timesteps(model.schedule, 3, "trailing")
+    traj = get_sampler("ddim")(model, x, ts)
+    torch.testing.assert_close(figures.ddim_step(model, x, float(ts[0]), float(ts[1])),
+                               traj.xs[1])
+    torch.testing.assert_close(figures.ddim_step(model, traj.xs[2], float(ts[2]), -1.0), traj.x)
+
+
+def test_trajectory_exports():
+    xs = np.cumsum(np.random.default_rng(0).normal(size=(6, 50, 2)), axis=0)
+    gif = figures.trajectory_gif({"a": xs, "b": xs[:3]}, n_show=50)
+    assert gif[:6] in (b"GIF87a", b"GIF89a")
+    mp4 = figures.trajectory_mp4({"a": xs}, n_show=50)
+    assert (mp4 is None) == (not figures.ffmpeg_available())
+
+
+def test_animation_pads_shorter_runs_and_keeps_the_noise_shared():
+    xs = np.random.default_rng(0).normal(size=(5, 30, 2))
+    fig = figures.trajectory_animation({"long": xs, "short": xs[[0, -1]]})
+    assert len(fig.frames) == 5
+    last = fig.frames[-1].data
+    np.testing.assert_allclose(last[0].x, xs[-1, :, 0])
+    np.testing.assert_allclose(last[1].x, xs[-1, :, 0])  # the short run waits on its samples
+    with pytest.raises(ValueError):
+        figures.export_config("f", "jpeg")
