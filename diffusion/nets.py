@@ -46,7 +46,7 @@ class MLPDenoiser(nn.Module):
     x: (B, dim), t: (B,) float timesteps in [0, T-1] -> (B, dim).
     """
 
-    def __init__(self, dim: int = 2, width: int = 128, depth: int = 3, emb_dim: int = 32) -> None:
+    def __init__(self, dim: int = 2, width: int = 64, depth: int = 4, emb_dim: int = 32) -> None:
         super().__init__()
         if depth < 1 or width < 1 or emb_dim < 2 or emb_dim % 2:
             raise ValueError("MLPDenoiser needs depth >= 1, width >= 1 and an even emb_dim >= 2")
@@ -99,7 +99,7 @@ def register_net(name: str, constructor: Callable[..., nn.Module]) -> None:
 
 def build_net(config: dict) -> nn.Module:
     """A fresh (untrained) network from its config, e.g.
-    ``{"type": "mlp", "dim": 2, "width": 128, "depth": 3, "emb_dim": 32}``."""
+    ``{"type": "mlp", "dim": 2, "width": 64, "depth": 4, "emb_dim": 32}``."""
     if not isinstance(config, dict) or "type" not in config:
         raise ValueError("a network config must be a dict with a 'type' key")
     kind = config["type"]

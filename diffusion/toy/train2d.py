@@ -21,8 +21,8 @@ from .datasets import check_dataset, draw
 __all__ = ["DEFAULT_HPARAMS", "train_toy", "toy_config"]
 
 DEFAULT_HPARAMS: dict = {
-    "width": 128,
-    "depth": 3,
+    "width": 64,
+    "depth": 4,
     "emb_dim": 32,
     "batch_size": 1024,
     "lr": 3e-3,
