@@ -185,3 +185,36 @@ def test_evaluate_2d_floors_and_keys():
     assert "loglik" not in evaluate_2d(sample_dataset("moons", 500, 1), "moons")
     with pytest.raises(ValueError, match="unknown dataset"):
         evaluate_2d(fresh, "mon")
+
+
+# ----- sweep ------------------------------------------------------------------------------
+
+
+def test_sweep_rows_cover_the_grid_and_note_unreachable_nfe():
+    from diffusion.checkpoints import load_model
+    from diffusion.sweep import sweep
+
+    model = load_model("oracle:8gaussians")
+    seen = []
+    rows = sweep(
+        model,
+        ["ddim", "heun"],
+        [4, 20],
+        [0, 1],
+        "8gaussians",
+        n=300,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert len(rows) == 8 and seen[-1] == (8, 8)
+    by_key = {(r["sampler"], r["nfe"], r["seed"]): r for r in rows}
+    assert by_key[("ddim", 20, 0)]["steps"] == 20 and by_key[("ddim", 20, 0)]["seconds"] > 0
+    # Heun costs 2 per step and 1 on the last: odd NFE only
+    assert (
+        by_key[("heun", 4, 1)]["metrics"] is None and "exactly 4" in by_key[("heun", 4, 1)]["note"]
+    )
+    ddim = [by_key[("ddim", nfe, 0)]["metrics"]["sliced_w2"] for nfe in (4, 20)]
+    assert ddim[1] < ddim[0]  # more evaluations, better samples
+    with pytest.raises(ValueError, match="unknown sampler"):
+        sweep(model, ["ddim", "magic"], [4], [0], "8gaussians")
+    with pytest.raises(ValueError, match="positive integer"):
+        sweep(model, ["ddim"], [0], [0], "8gaussians")
