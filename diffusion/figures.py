@@ -150,7 +150,7 @@ def schedule_timesteps(
     lambda_t curves. t, alpha_bar, lambda_: (T,) the schedule at every integer t;
     grids: label -> descending evaluation times (S,)."""
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("alpha_bar_t", "log-SNR lambda_t = log(alpha_t / sigma_t)")
+        rows=1, cols=2, subplot_titles=("ᾱ_t (alpha_bar)", "λ_t = log(α_t / σ_t)")
     )
     for col, curve in ((1, alpha_bar), (2, lambda_)):
         fig.add_trace(

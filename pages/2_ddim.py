@@ -41,7 +41,8 @@ T = int(curves["T"])
 
 st.latex(r"x_{\tau_{i-1}} = \sqrt{\bar\alpha_{\tau_{i-1}}}\,\hat x_0 + "
          r"\sqrt{1-\bar\alpha_{\tau_{i-1}}-\sigma_{\tau_i}^2}\;\epsilon_\theta(x_{\tau_i},\tau_i)"
-         r" + \sigma_{\tau_i} z,\qquad \hat x_0 = \frac{x_{\tau_i} - \sqrt{1-\bar\alpha_{\tau_i}}"
+         r" + \sigma_{\tau_i} z")
+st.latex(r"\hat x_0 = \frac{x_{\tau_i} - \sqrt{1-\bar\alpha_{\tau_i}}"
          r"\,\epsilon_\theta(x_{\tau_i},\tau_i)}{\sqrt{\bar\alpha_{\tau_i}}}")
 st.latex(r"\sigma_{\tau_i}(\eta) = \eta\sqrt{\frac{1-\bar\alpha_{\tau_{i-1}}}"
          r"{1-\bar\alpha_{\tau_i}}}"

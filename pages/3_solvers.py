@@ -58,27 +58,35 @@ st.caption("Heun and the singlestep DPM-Solvers spend two or three evaluations p
            "at equal NFE they take fewer, more accurate steps.")
 
 
-@st.cache_data(show_spinner="Solving the exact ODE and every solver on the oracle…")
-def error_curves(oracle: str, names: tuple[str, ...], spacing: str, B: int = 64):
+B_ERR = 64  # particles for the error curves
+
+
+def _x_T() -> torch.Tensor:
+    return torch.randn((B_ERR, 2), generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+
+
+@st.cache_data(show_spinner="Solving the exact ODE on the oracle…")
+def exact_solution(oracle: str) -> np.ndarray:
     from diffusion.reference import reference_solve
 
+    return reference_solve(models.load(oracle), _x_T(), rtol=1e-9, atol=1e-9).numpy()
+
+
+@st.cache_data(show_spinner="Running the solver on the oracle…")
+def error_curve(oracle: str, name: str, spacing: str) -> list[tuple[int, float]]:
+    """(NFE, RMS error against the exact solution) for grids of 2 ... 32 steps."""
     model = models.load(oracle)
-    x_T = torch.randn((B, 2), generator=torch.Generator().manual_seed(7), dtype=torch.float64)
-    exact = reference_solve(model, x_T, rtol=1e-9, atol=1e-9)
-    out = {}
-    for name in names:
-        sp = models.REGISTRY[name]
-        pts = []
-        for steps in (2, 3, 4, 6, 8, 12, 16, 24, 32):
-            cost = sp.nfe(steps)
-            if cost > 64:
-                break
-            ts = make_timesteps(model.schedule, steps, spacing)
-            x = sp(model, x_T, ts, record=False).x
-            err = float(((x - exact) ** 2).sum(-1).mean().sqrt())
-            pts.append((cost, err))
-        out[name] = pts
-    return out
+    exact = torch.as_tensor(exact_solution(oracle))
+    sp = models.REGISTRY[name]
+    pts = []
+    for steps in (2, 3, 4, 6, 8, 12, 16, 24, 32):
+        cost = sp.nfe(steps)
+        if cost > 64:
+            break
+        ts = make_timesteps(model.schedule, steps, spacing)
+        x = sp(model, _x_T(), ts, record=False).x
+        pts.append((cost, float(((x - exact) ** 2).sum(-1).mean().sqrt())))
+    return pts
 
 
 st.subheader("Error against NFE on the exact oracle")
@@ -92,7 +100,7 @@ with c2:
     st.markdown("A solver of order $k$ has global error $\\propto \\mathrm{NFE}^{-k}$: a "
                 "straight line of slope $-k$ on log-log axes. The measured order is the "
                 "slope over the four largest NFEs above round-off.")
-curves = error_curves(oracle, tuple(chosen), spacing)
+curves = {name: error_curve(oracle, name, spacing) for name in chosen}
 series, orders = {}, {}
 for name, pts in curves.items():
     label = models.sampler_label(name)
@@ -118,8 +126,7 @@ with c2:
 with c1:
     model = models.load(oracle)
     ts = make_timesteps(model.schedule, h_steps, spacing).tolist()
-    x0 = torch.randn((64, 2), generator=torch.Generator().manual_seed(7),
-                     dtype=torch.float64)[particle:particle + 1]
+    x0 = _x_T()[particle:particle + 1]
     from diffusion.reference import reference_trajectory
 
     x_i = reference_trajectory(model, x0, [ts[h_i]])[0] if h_i else x0

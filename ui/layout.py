@@ -15,9 +15,12 @@ from .state import lecture_mode
 
 LECTURE_CSS = """
 <style>
-html, body, [class*="st-"], .stMarkdown, .stCaption, label { font-size: 1.3rem !important; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
-h3 { font-size: 1.9rem !important; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+[data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p {
+  font-size: 1.35rem !important; }
+h1, h1 span { font-size: 3.2rem !important; }
+h2, h2 span { font-size: 2.4rem !important; }
+h3, h3 span { font-size: 1.9rem !important; }
 .katex { font-size: 1.5em !important; }
 </style>
 """

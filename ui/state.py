@@ -125,6 +125,8 @@ class PageState:
         """A log-scale steps slider on STEP_LADDER between lo and hi."""
         ladder = [s for s in STEP_LADDER if lo <= s <= hi]
         wkey = self._bind(key, default, self._choice_parser(ladder))
+        if st.session_state[wkey] not in ladder:
+            st.session_state[wkey] = default
         return container.select_slider(label, ladder, key=wkey, **kw)
 
     def slider(self, key: str, label: str, lo: float, hi: float, default: float,

@@ -1,0 +1,239 @@
+"""App benchmark: the Streamlit server driven by headless Chromium on localhost.
+
+Measures cold start to first render, each page's render time, slider change to
+updated figure on the DDIM page (2,000 points, <= 100 steps; target <= 300 ms), and
+20 concurrent sessions against one server (p95 latency, errors; target zero).
+The server runs as a subprocess (``streamlit run app.py``); this module never
+imports streamlit, and the browser is Debian's /usr/bin/chromium through the
+``playwright`` package (no browser download). The test suite reuses the helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from .common import machine_info, md_table
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PAGES", "streamlit_server", "launch_chromium",
+           "wait_rendered", "run"]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PAGES = {"": "1 Why accelerate", "ddim": "2 DDIM step skipping",
+         "solvers": "3 Higher-order solvers", "progressive": "4 Progressive distillation",
+         "consistency": "5 Consistency models", "compare": "6 Compare"}
+ROOT = Path(__file__).resolve().parents[2]
+DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(root: Path = ROOT, timeout_s: float = 120.0) -> Iterator[str]:
+    """``streamlit run app.py`` on a free localhost port; yields its URL, stops it after."""
+    port = _free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(root / "app.py"),
+         "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=root, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        start = time.perf_counter()
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"streamlit exited early:\n{log.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() - start > timeout_s:
+                raise RuntimeError(f"streamlit did not answer on {url} within {timeout_s:.0f} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def launch_chromium(playwright, profile_dir: str, height: int = 1000):
+    """A persistent headless Chromium context on a fresh profile folder; a tall
+    ``height`` makes screenshots show a whole page (Streamlit scrolls inside it)."""
+    if not os.path.exists(CHROMIUM):
+        raise FileNotFoundError(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    return playwright.chromium.launch_persistent_context(
+        profile_dir, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        viewport={"width": 1400, "height": height})
+
+
+def wait_rendered(page, timeout_s: float = 60.0) -> None:
+    """Wait until the script has run to completion and the page shows its title."""
+    page.wait_for_selector(DONE, timeout=timeout_s * 1000)
+    page.wait_for_selector("h1", timeout=timeout_s * 1000)
+    page.wait_for_selector(DONE, timeout=timeout_s * 1000)
+
+
+def _wait_rerun(page, timeout_s: float) -> None:
+    """After an input: wait for the rerun to start (it may already be over), then end."""
+    with contextlib.suppress(Exception):
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']",
+                               timeout=1500)
+    page.wait_for_selector(DONE, timeout=timeout_s * 1000)
+
+
+def _render_time(context, url: str, timeout_s: float = 180.0) -> float:
+    page = context.new_page()
+    try:
+        t0 = time.perf_counter()
+        page.goto(url, wait_until="domcontentloaded")
+        wait_rendered(page, timeout_s)
+        page.wait_for_selector(".js-plotly-plot, [data-testid='stDataFrame'], h1",
+                               timeout=timeout_s * 1000)
+        return time.perf_counter() - t0
+    finally:
+        page.close()
+
+
+def _slider_times(context, url: str, presses: int) -> list[float]:
+    """Key presses on the DDIM steps slider: time from the key to the rerun's end."""
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/ddim?n=2000&steps=10&spacing=leading", wait_until="domcontentloaded")
+        wait_rendered(page, 240)
+        thumb = page.locator("[data-testid='stSidebar'] [role='slider']").nth(0)
+        times = []
+        for i in range(presses):
+            key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"  # 10 <-> 12 steps
+            thumb.focus()
+            t0 = time.perf_counter()
+            page.keyboard.press(key)
+            _wait_rerun(page, 120)
+            times.append(time.perf_counter() - t0)
+        return times
+    finally:
+        page.close()
+
+
+async def _session(browser, url: str, i: int) -> tuple[float, bool]:
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    t0 = time.perf_counter()
+    try:
+        await page.goto(f"{url}/ddim?n=2000&steps=20&seed={i % 4}",
+                        wait_until="domcontentloaded")
+        await page.wait_for_selector(DONE, timeout=300_000)
+        await page.wait_for_selector("h1", timeout=300_000)
+        await page.wait_for_selector(DONE, timeout=300_000)
+        ok = await page.locator("[data-testid='stException']").count() == 0
+        return time.perf_counter() - t0, ok
+    except Exception:
+        return time.perf_counter() - t0, False
+    finally:
+        await ctx.close()
+
+
+async def _concurrent(url: str, n: int) -> list[tuple[float, bool]]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                           headless=True)
+        try:
+            return await asyncio.gather(*(_session(browser, url, i) for i in range(n)))
+        finally:
+            await browser.close()
+
+
+def _p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
+
+
+def run(quick: bool = False) -> str:
+    """The app section of BENCHMARKS.md (Markdown)."""
+    from playwright.sync_api import sync_playwright
+
+    repeats = 1 if quick else 3
+    presses = 4 if quick else 10
+    sessions = 5 if quick else 20
+    out = [f"Machine: {machine_info()}", ""]
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        context = launch_chromium(pw, profile)
+        try:
+            t_start = time.perf_counter()
+            with streamlit_server() as url:
+                server_up = time.perf_counter() - t_start
+                first = _render_time(context, f"{url}/")
+                cold = time.perf_counter() - t_start
+                out += ["### Cold start", "",
+                        md_table(["measure", "seconds"], [
+                            ["`streamlit run` to health endpoint", f"{server_up:.2f}"],
+                            ["first page: navigation to rendered (caches cold)", f"{first:.2f}"],
+                            ["process start to first render", f"{cold:.2f}"]]), ""]
+                rows = []
+                for path, title in PAGES.items():
+                    cold_page = _render_time(context, f"{url}/{path}")
+                    warm = [_render_time(context, f"{url}/{path}") for _ in range(repeats)]
+                    med = statistics.median(warm)
+                    rows.append([title, f"{cold_page:.2f}", f"{med:.2f}",
+                                 "yes" if med <= 1.0 else "no"])
+                out += ["### Page render (navigation to rendered, default controls)", "",
+                        md_table(["page", "first visit (s)", f"cached, median of {repeats} (s)",
+                                  "<= 1 s cached"], rows), "",
+                        "The first visit includes filling the shared caches; later visits, "
+                        "from any session, hit them.", ""]
+                slider = _slider_times(context, url, presses)
+                med = statistics.median(slider)
+                out += ["### Slider change to updated figure", "",
+                        "DDIM page, 2,000 points, steps slider moved 10 <-> 12 by key presses "
+                        f"({presses} presses; the first of each value samples, later ones hit "
+                        "the cache).", "",
+                        md_table(["measure", "ms"], [
+                            ["median", f"{med * 1e3:.0f}"], ["max", f"{max(slider) * 1e3:.0f}"],
+                            ["target", "<= 300"],
+                            ["meets target (median)", "yes" if med <= 0.3 else "no"]]), ""]
+                results = asyncio.run(_concurrent(url, sessions))
+                lat = [r[0] for r in results]
+                errors = sum(not r[1] for r in results)
+                out += [f"### {sessions} concurrent sessions", "",
+                        f"{sessions} browser contexts open the DDIM page (2,000 points, 20 steps, "
+                        "4 distinct seeds) at once against one server.", "",
+                        md_table(["measure", "value"], [
+                            ["median latency (s)", f"{statistics.median(lat):.2f}"],
+                            ["p95 latency (s)", f"{_p95(lat):.2f}"],
+                            ["max latency (s)", f"{max(lat):.2f}"],
+                            ["errors", f"{errors} (target 0)"]]), ""]
+        finally:
+            context.close()
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(run(quick="--quick" in sys.argv))

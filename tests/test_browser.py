@@ -1,0 +1,74 @@
+"""The app in a real browser: `streamlit run` on a free localhost port, every page
+opened in headless Debian Chromium through Playwright, no exception on any page,
+a screenshot of each saved under artifacts/screenshots/.
+
+Chromium comes from the distribution (apt-get install chromium), never from a
+download; a missing /usr/bin/chromium is a failure with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from diffusion.bench.app import CHROMIUM, PAGES, launch_chromium, streamlit_server, wait_rendered
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server(ROOT) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package "
+                    "(apt-get install -y chromium) to run the browser test")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        context = launch_chromium(pw, profile, height=2600)
+        yield context
+        context.close()
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_opens_without_exception(server, browser, path):
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/{path}?n=300", wait_until="domcontentloaded")
+        wait_rendered(page, timeout_s=240)
+        text = page.inner_text("body")
+        assert page.locator("[data-testid='stException']").count() == 0, text[:2000]
+        assert not re.search(r"Traceback \(most recent call last\)|Error:", text), text[:2000]
+        assert page.locator("h1").count() >= 1
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_lecturer_toggle_and_url_state_in_the_browser(server, browser):
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/ddim?n=300&steps=10&spacing=bogus", wait_until="domcontentloaded")
+        wait_rendered(page, timeout_s=240)
+        assert "spacing='bogus' ignored" in page.inner_text("body")
+        page.get_by_text("Lecturer mode").click()
+        page.wait_for_url(re.compile(r"lecture=1"), timeout=60_000)
+        wait_rendered(page, timeout_s=120)
+        assert "steps=10" in page.url
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "ddim-lecture.png"), full_page=True)
+    finally:
+        page.close()
