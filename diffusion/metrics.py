@@ -70,7 +70,8 @@ def frechet_distance(a, b) -> float:
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
     ra = _sqrtm_psd(ca)
-    cross = _sqrtm_psd(ra @ cb @ ra)
+    inner = ra @ cb @ ra
+    cross = _sqrtm_psd(0.5 * (inner + inner.T))  # symmetric up to round-off; make it exact
     d = (mu_a - mu_b).pow(2).sum() + torch.trace(ca + cb - 2 * cross)
     return float(d.clamp(min=0.0))
 
