@@ -59,7 +59,11 @@ def run_section(name: str, quick: bool = False) -> tuple[str, str]:
     took = time.perf_counter() - t0
     command = f"python -m diffusion bench --section {name}" + (" --quick" if quick else "")
     stamp = f"_Run {started} with `{command}`; the section took {took:.0f} s._\n\n"
-    return "ok", stamp + body.strip() + "\n"
+    body = body.strip()
+    if body.startswith("## "):  # keep the section's own heading first
+        heading, _, rest = body.partition("\n")
+        return "ok", f"{heading}\n\n{stamp}{rest.strip()}\n"
+    return "ok", stamp + body + "\n"
 
 
 def merge_report(old: str, new_sections: dict[str, str]) -> str:
