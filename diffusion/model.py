@@ -72,7 +72,9 @@ class DiffusionModel:
         self.name = name
 
     def __repr__(self) -> str:
-        return f"DiffusionModel(name={self.name!r}, prediction={self.prediction!r}, {self.schedule})"
+        return (
+            f"DiffusionModel(name={self.name!r}, prediction={self.prediction!r}, {self.schedule})"
+        )
 
     def _t_batch(self, x: Tensor, t: Tensor | float) -> Tensor:
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
@@ -96,6 +98,9 @@ class DiffusionModel:
             if alpha.ndim == 0:
                 alpha, sigma = float(alpha), float(sigma)
         out = self.net(x, self._t_batch(x, t))
+        if self.prediction == "eps" and isinstance(alpha, float) and isinstance(sigma, float):
+            # the samplers' path: one fused op and one in-place scale per evaluation
+            return Prediction(eps=out, x0=torch.add(x, out, alpha=-sigma).div_(alpha))
         a, s = _bcast(alpha, x), _bcast(sigma, x)
         if self.prediction == "eps":
             return Prediction(eps=out, x0=(x - s * out) / a)

@@ -13,6 +13,7 @@ step outputs x0-hat. Samplers hold no state between calls.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,19 +83,24 @@ class Grid:
     def __init__(self, model: DiffusionModel, timesteps: Tensor) -> None:
         sch = model.schedule
         ts = torch.as_tensor(timesteps, dtype=torch.float64).reshape(-1)
-        if ts.numel() < 1:
+        tl = ts.tolist()
+        if not tl:
             raise ValueError("a sampler needs at least one timestep")
-        if ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all()):
+        if any(b >= a for a, b in zip(tl, tl[1:], strict=False)):
             raise ValueError("timesteps must be strictly decreasing")
-        if float(ts.min()) < 0 or float(ts.max()) > sch.T - 1:
+        if min(tl) < 0 or max(tl) > sch.T - 1:
             raise ValueError(f"timesteps must lie in [0, {sch.T - 1}]")
         self.timesteps = ts
         self.S = ts.numel()
-        self.t = ts.tolist() + [-1.0]
-        self.alpha = sch.alpha(ts).tolist() + [1.0]
-        self.sigma = sch.sigma(ts).tolist() + [0.0]
-        self.lambda_ = sch.lambda_(ts).tolist() + [float("inf")]
-        self.sigma_bar = sch.sigma_bar(ts).tolist() + [0.0]
+        # One interpolation for the whole grid; the rest follows from log(alpha).
+        log_alpha = sch.log_alpha(ts)
+        var = -torch.expm1(2.0 * log_alpha)  # sigma^2 = 1 - alpha^2
+        lambda_ = log_alpha - 0.5 * torch.log(var)
+        self.t = tl + [-1.0]
+        self.alpha = torch.exp(log_alpha).tolist() + [1.0]
+        self.sigma = torch.sqrt(var).tolist() + [0.0]
+        self.lambda_ = lambda_.tolist() + [float("inf")]
+        self.sigma_bar = torch.exp(-lambda_).tolist() + [0.0]
 
 
 class Recorder:
@@ -150,6 +156,17 @@ def finish(
     )
 
 
+_COMMON_OPTIONS = ("generator", "record", "callback")
+
+
+@functools.cache
+def _option_names(fn: Callable) -> tuple[str, ...]:
+    params = inspect.signature(fn).parameters.values()
+    return tuple(
+        p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _COMMON_OPTIONS
+    )
+
+
 @dataclass(frozen=True)
 class SamplerSpec:
     """A registered sampler.
@@ -177,15 +194,13 @@ class SamplerSpec:
 
     def option_names(self) -> list[str]:
         """The sampler-specific keyword options of fn (eta, variance, order, ...)."""
-        common = {"generator", "record", "callback"}
-        params = inspect.signature(self.fn).parameters.values()
-        return [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in common]
+        return list(_option_names(self.fn))
 
     def check_options(self, options: dict) -> None:
         """ValueError naming the valid options when an option does not apply."""
-        valid = set(self.option_names()) | {"generator", "record", "callback"}
+        valid = _option_names(self.fn)
         for key in options:
-            if key not in valid:
+            if key not in valid and key not in _COMMON_OPTIONS:
                 names = ", ".join(self.option_names()) or "none"
                 raise ValueError(f"sampler {self.name} has no option {key!r}; its options: {names}")
 
