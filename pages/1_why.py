@@ -17,7 +17,7 @@ ps = PageState("why")
 c1, c2, c3 = st.columns(3)
 spec = ps.select("model", "Model", models.model_choices(), models.default_model(),
                  container=c1, format_func=models.model_label)
-n = ps.slider("n", "Points", 200, 3000, 1500, 100, container=c2)
+n = ps.slider("n", "Points", 200, 3000, 1000, 100, container=c2)
 fast = ps.steps("steps", "Steps of the fast sampler", 10, lo=1, hi=100, container=c3)
 ps.presets()
 

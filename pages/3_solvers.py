@@ -29,7 +29,8 @@ with st.sidebar:
     nfe = ps.select("nfe", "NFE budget (equal for every solver)", NFE_LADDER, 10)
     chosen = ps.multiselect("solvers", "Solvers", SOLVERS,
                             [s for s in ("ddim", "heun", "dpm-solver-2", "dpm-solver++2m", "unipc")
-                             if s in SOLVERS], max_selections=6)
+                             if s in SOLVERS], max_selections=6,
+                            format_func=models.sampler_label)
     spacing = ps.select("spacing", "Timestep spacing", list(SPACINGS), "logsnr")
     n = ps.slider("n", "Points", 200, models.MAX_POINTS, 1500, 100)
 ps.presets()
@@ -46,16 +47,18 @@ for name in chosen:
     out = models.sample(spec, name, steps, n, 0, spacing, ())
     label = models.sampler_label(name)
     panels[label] = out["x"]
-    extra = " (2 NFE per step, last step 1)" if name in ("heun", "dpm-solver-2",
-                                                            "dpm-solver++2s") else ""
-    subtitles[label] = f"{steps} steps · NFE {out['nfe']}{extra} · {out['seconds']:.3f} s"
+    per_step = sp.nfe(2) - sp.nfe(1)  # evaluations per step after the first
+    subtitles[label] = (f"{steps} steps × {per_step} NFE<br>= NFE {out['nfe']} · "
+                        f"{out['seconds'] * 1e3:.0f} ms")
 if panels:
     show(figures.samples_grid(panels, data=models.data(models.dataset_of(spec), n),
                               subtitles=subtitles, lecture=lecture), "solvers-samples")
 else:
     st.info("Choose at least one solver in the sidebar.")
-st.caption("Heun and the singlestep DPM-Solvers spend two or three evaluations per step, so "
-           "at equal NFE they take fewer, more accurate steps.")
+st.caption("Heun and the singlestep DPM-Solvers spend two or three evaluations per step (Heun's "
+           "last step, to sigma = 0, is a single Euler evaluation), so at equal NFE they take "
+           "fewer, more accurate steps. Multistep solvers (DPM-Solver++ 2M/3M, UniPC) reuse "
+           "the previous steps' evaluations and spend one per step.")
 
 
 B_ERR = 64  # particles for the error curves
@@ -123,17 +126,26 @@ with c2:
     h_steps = st.slider("Heun steps on the grid", 3, 10, 4, key="solvers.heun_steps")
     h_i = st.slider("Which step", 0, h_steps - 2, 0, key="solvers.heun_i")
     particle = st.number_input("Particle", 0, 63, 3, key="solvers.particle")
-with c1:
-    model = models.load(oracle)
-    ts = make_timesteps(model.schedule, h_steps, spacing).tolist()
-    x0 = _x_T()[particle:particle + 1]
+
+
+@st.cache_data(show_spinner=False)
+def heun_picture(oracle: str, spacing: str, h_steps: int, h_i: int, particle: int):
+    """One particle's state at the chosen grid time, its Euler predictor and Heun
+    corrector, and the exact ODE path over the step; all (2,) or (40, 2) arrays."""
     from diffusion.reference import reference_trajectory
 
-    x_i = reference_trajectory(model, x0, [ts[h_i]])[0] if h_i else x0
+    model = models.load(oracle)
+    ts = make_timesteps(model.schedule, h_steps, spacing).tolist()
+    x_T = _x_T()[particle:particle + 1]
+    x_i = reference_trajectory(model, x_T, [ts[h_i]])[0] if h_i else x_T
     x_eu, x_he = figures.heun_points(model, x_i, ts[h_i], ts[h_i + 1])
     path = reference_trajectory(model, x_i, np.linspace(ts[h_i], ts[h_i + 1], 40),
                                 t_start=ts[h_i])[:, 0]
-    show(figures.heun_step(x_i[0].numpy(), x_eu[0].numpy(), x_he[0].numpy(), path.numpy(),
+    return x_i[0].numpy(), x_eu[0].numpy(), x_he[0].numpy(), path.numpy()
+
+
+with c1:
+    show(figures.heun_step(*heun_picture(oracle, spacing, h_steps, h_i, int(particle)),
                            lecture=lecture), "solvers-heun-step")
 published(SOLVER_TABLE, SOLVER_SOURCE, "Published: solvers on CIFAR-10 (FID vs NFE)")
 ps.finish()

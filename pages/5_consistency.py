@@ -32,6 +32,30 @@ def teacher_for(dataset: str) -> str | None:
     return (names + live.choices("diffusion", dataset) + [None])[0]
 
 
+def property_along_path(base: str, cms: tuple, teacher: str | None, particle: int, seed: int):
+    """Times ts (M,), the exact ODE path x_t (M, 2) of one particle under ``base``, and
+    what each model maps the path's points to: label -> (M, 2)."""
+    from diffusion.reference import reference_trajectory
+
+    ref_model = live.get(base)
+    T = ref_model.schedule.T
+    ts = np.unique(np.concatenate([np.geomspace(1, T - 1, 24), [0.0]]))[::-1].copy()
+    x_T = models.initial_noise(100, seed)[particle:particle + 1].double()
+    path = reference_trajectory(ref_model, x_T, ts.tolist())[:, 0]
+    outs = {}
+    named = [(f"{label}: f(x_t, t)", spec) for label, spec in cms]
+    if teacher:
+        named.append(("diffusion model: x0-hat", teacher))
+    with torch.no_grad():
+        for label, spec in named:
+            m = live.get(spec)
+            outs[label] = np.stack([m.predict(p[None].float(), float(t)).x0[0].double().numpy()
+                                    for p, t in zip(path, ts, strict=True)])
+    return ts, path.numpy(), outs
+
+
+property_cached = st.cache_data(show_spinner=False)(property_along_path)
+
 cd_models, ct_models = shipped("cd"), shipped("ct")
 live_cm = st.session_state.get("cm.live", {})  # (dataset, method) -> session spec
 for (ds, method), spec in live_cm.items():
@@ -68,28 +92,12 @@ else:
                     "consistency model sends them all to (nearly) the same point; the "
                     "diffusion model's one-step $\\hat x_0$ only reaches it as $t \\to 0$.")
     with c1:
-        from diffusion.reference import reference_trajectory
-
         base = teacher or next(iter(cms.values()))
-        ref_model = live.get(base)
-        T = ref_model.schedule.T
-        ts = np.unique(np.concatenate([np.geomspace(1, T - 1, 24)[::-1], [0.0]]))[::-1]
-        x_T = models.initial_noise(100, seed)[particle:particle + 1].double()
-        path = reference_trajectory(ref_model, x_T, ts.tolist())[:, 0]
-        outs = {}
-        with torch.no_grad():
-            for label, spec in cms.items():
-                m = live.get(spec)
-                outs[f"{label}: f(x_t, t)"] = np.stack([
-                    m.predict(p[None].float(), float(t)).x0[0].double().numpy()
-                    for p, t in zip(path, ts, strict=True)])
-            if teacher:
-                tm = live.get(teacher)
-                outs["diffusion model: x0-hat"] = np.stack([
-                    tm.predict(p[None].float(), float(t)).x0[0].double().numpy()
-                    for p, t in zip(path, ts, strict=True)])
-        show(figures.consistency_property(ts, path.numpy(), outs, lecture=lecture),
-             "cm-property")
+        args = (base, tuple(cms.items()), teacher, int(particle), int(seed))
+        shared = not any(str(a).startswith("session:") for a in (base, teacher, *cms.values()))
+        # results of session-trained models stay in this session (no shared cache)
+        ts, path, outs = (property_cached if shared else property_along_path)(*args)
+        show(figures.consistency_property(ts, path, outs, lecture=lecture), "cm-property")
 
     st.subheader("One step against multistep")
     st.latex(r"x_{\tau_n} = \alpha_{\tau_n}\big(\hat x_0 + \sqrt{\bar\sigma_{\tau_n}^2 - "

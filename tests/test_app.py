@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 PAGES = ["pages/1_why.py", "pages/2_ddim.py", "pages/3_solvers.py", "pages/4_progressive.py",
          "pages/5_consistency.py", "pages/6_compare.py"]
+if (ROOT / "pages" / "7_images.py").exists():  # the image track's page, listed in app.py
+    PAGES.append("pages/7_images.py")
 TIMEOUT = 240  # the CPU is shared with other jobs in CI; first renders fill the caches
 
 

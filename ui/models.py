@@ -207,7 +207,10 @@ def data(dataset: str, n: int, seed: int = 12345) -> np.ndarray:
     return sample_dataset(dataset, n, seed=seed).numpy()
 
 
+@st.cache_data(max_entries=1024, show_spinner=False)
 def quality_of(x: np.ndarray, dataset: str, seed: int = 0) -> dict[str, float]:
+    """2-D metrics of samples x: (N, 2) against fresh data (a pure function of x, so
+    it is safe to share between sessions)."""
     from diffusion.metrics import evaluate_2d
 
     return {k: float(v) for k, v in evaluate_2d(torch.as_tensor(x), dataset, seed=seed).items()}

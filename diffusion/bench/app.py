@@ -32,10 +32,13 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"": "1 Why accelerate", "ddim": "2 DDIM step skipping",
          "solvers": "3 Higher-order solvers", "progressive": "4 Progressive distillation",
          "consistency": "5 Consistency models", "compare": "6 Compare"}
-ROOT = Path(__file__).resolve().parents[2]
+if (ROOT / "pages" / "7_images.py").exists():  # the image track's page, when installed
+    PAGES["images"] = "7 Images"
+STEPS_THUMB = "[data-testid='stSidebar'] [data-testid='stSlider'] input[type='range']"
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
@@ -127,7 +130,8 @@ def _slider_times(context, url: str, presses: int) -> list[float]:
     try:
         page.goto(f"{url}/ddim?n=2000&steps=10&spacing=leading", wait_until="domcontentloaded")
         wait_rendered(page, 240)
-        thumb = page.locator("[data-testid='stSidebar'] [role='slider']").nth(0)
+        # the steps slider: the first range input in the sidebar
+        thumb = page.locator(STEPS_THUMB).nth(0)
         times = []
         for i in range(presses):
             key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"  # 10 <-> 12 steps
