@@ -100,6 +100,14 @@ def test_3m_with_the_halved_second_difference_is_second_order(setup):
     assert 1.7 <= order <= 2.4, pts
 
 
+@pytest.mark.parametrize("p,band", [(1, (1.7, 2.4)), (3, (3.5, 4.5))])
+def test_unipc_corrector_adds_one_order(setup, p, band):
+    """UniP-p followed by UniC-p converges with order p + 1 (Zhao et al. 2023, Cor. 3.2)."""
+    order, pts = measured_order(setup, "unipc", [20, 40, 80], order=p)
+    print(f"unipc order={p}: measured order {order:.2f}")
+    assert band[0] <= order <= band[1], pts
+
+
 def test_errors_shrink_with_nfe_and_higher_order_wins(setup):
     model, x_T, ref = setup
     ts = make_timesteps(model.schedule, 40, "logsnr")

@@ -31,7 +31,10 @@ def intermediate_points(
     if lam.numel() == 0:
         return [], [], []
     t = schedule.t_from_lambda(lam).clamp(schedule.t_min, schedule.t_max)
-    return t.tolist(), schedule.alpha(t).tolist(), schedule.sigma(t).tolist()
+    # alpha^2 = sigmoid(2 lambda), sigma^2 = sigmoid(-2 lambda): no further look-ups
+    alpha = torch.sigmoid(2.0 * lam).sqrt()
+    sigma = torch.sigmoid(-2.0 * lam).sqrt()
+    return t.tolist(), alpha.tolist(), sigma.tolist()
 
 
 @torch.no_grad()

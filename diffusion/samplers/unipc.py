@@ -34,13 +34,20 @@ def _rhos(rks: list[float], hh: float, p: int, corrector: bool) -> list[float]:
         b.append(h_phi_k * factorial / B_h)
         factorial *= q + 1
         h_phi_k = h_phi_k / hh - 1.0 / factorial
-    R_, b_ = np.array(R), np.array(b)
     if corrector:
-        return [0.5] if p == 1 else np.linalg.solve(R_, b_).tolist()
+        return [0.5] if p == 1 else _solve(R, b)
     if p == 1:
         return []
     # For p = 2 the reference implementation fixes rho = 1/2 (its limit as h -> 0).
-    return [0.5] if p == 2 else np.linalg.solve(R_[:-1, :-1], b_[:-1]).tolist()
+    return [0.5] if p == 2 else _solve([row[:-1] for row in R[:-1]], b[:-1])
+
+
+def _solve(R: list[list[float]], b: list[float]) -> list[float]:
+    """R rho = b; the 2x2 case (UniPC-2's corrector) by Cramer's rule, no numpy call."""
+    if len(b) == 2:
+        det = R[0][0] * R[1][1] - R[0][1] * R[1][0]
+        return [(b[0] * R[1][1] - R[0][1] * b[1]) / det, (R[0][0] * b[1] - b[0] * R[1][0]) / det]
+    return np.linalg.solve(np.array(R), np.array(b)).tolist()
 
 
 def _update(g: Grid, src: int, dst: int, p: int, corrector: bool) -> tuple[float, list[float]]:
