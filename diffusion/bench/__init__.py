@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 import time
 import traceback
 from pathlib import Path
 from typing import TextIO
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent runs are then unguarded
+    fcntl = None
 
 __all__ = ["SECTIONS", "run_section", "run_bench", "merge_report"]
 
@@ -104,8 +110,16 @@ def run_bench(
             print(f"bench: running section {name}{' (quick)' if quick else ''} ...", file=log)
         status, body = run_section(name, quick)
         fresh[name], statuses[name] = body, status
-    old = out.read_text(encoding="utf-8") if out.is_file() else ""
-    write_text(out, merge_report(old, fresh))
+    # Sections may be run by separate processes at once: read, merge and write
+    # under a lock on the folder, so no run drops another's fresh section.
+    folder = os.open(out.parent if str(out.parent) else ".", os.O_RDONLY)
+    try:
+        if fcntl is not None:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        old = out.read_text(encoding="utf-8") if out.is_file() else ""
+        write_text(out, merge_report(old, fresh))
+    finally:
+        os.close(folder)  # releases the lock
     if log is not None:
         print(f"bench: wrote {out}", file=log)
     return statuses
