@@ -13,7 +13,7 @@ import torch
 
 from ..model import DiffusionModel
 from ..schedules import make_timesteps
-from . import ddim, ddpm, dpm_solver, dpm_solver_pp, euler_heun, unipc  # noqa: F401  (registers)
+from . import consistency, ddim, ddpm, dpm_solver, dpm_solver_pp, euler_heun, unipc  # noqa: F401
 from .base import REGISTRY, Grid, SamplerSpec, Trajectory, get_sampler, resolve_sampler
 
 __all__ = [
