@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
 
 
 @torch.no_grad()
@@ -35,26 +35,30 @@ def ddim(
     g = Grid(model, timesteps)
     f = Counted(model)
     # Per-step coefficients as Python floats, before the loop.
-    sig_eta, c_eps = [], []
-    for i in range(g.S):
+    # Per-step coefficients as Python floats, before the loop:
+    # x_s = c_x x_t + c_e eps-hat (+ sigma_eta z), with x0-hat = (x_t - sigma_t eps-hat) / alpha_t.
+    sig_eta, c_x, c_e = [], [], []
+    for i in range(g.S - 1):
         a, s, a_next, s_next = g.alpha[i], g.sigma[i], g.alpha[i + 1], g.sigma[i + 1]
         # sigma_eta from DDIM eq. 16, written with alpha = sqrt(abar), sigma = sqrt(1 - abar)
         sig = eta * (s_next / s) * math.sqrt(max(0.0, 1.0 - (a / a_next) ** 2)) if eta else 0.0
         sig_eta.append(sig)
-        c_eps.append(math.sqrt(max(0.0, s_next**2 - sig**2)))
+        c_x.append(a_next / a)
+        c_e.append(math.sqrt(max(0.0, s_next**2 - sig**2)) - a_next * s / a)
     x = x_T
-    rec = Recorder(x_T, g.S, record, callback)
-    for i in range(g.S):
-        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
-        if i == g.S - 1:
-            x = pred.x0  # the clean endpoint: alpha = 1, sigma = 0
-        else:
-            x = torch.add(pred.x0 * g.alpha[i + 1], pred.eps, alpha=c_eps[i])
-            if sig_eta[i] > 0:
-                z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-                x.add_(z, alpha=sig_eta[i])
-        rec.step(i, x, pred.x0)
-    return finish("ddim", x, rec.xs, rec.x0s, g, f, eta=eta)
+    rec = Recorder(x_T, g, record, callback)
+    for i in range(g.S - 1):
+        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        x_next = torch.add(x * c_x[i], eps, alpha=c_e[i])
+        if sig_eta[i] > 0:
+            z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            x_next.add_(z, alpha=sig_eta[i])
+        rec.step_eps(i, x_next, x, eps)
+        x = x_next
+    # the clean endpoint, alpha = 1 and sigma = 0: x0-hat
+    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0
+    rec.step(g.S - 1, x, x)
+    return rec.finish("ddim", x, f, eta=eta)
 
 
 register(

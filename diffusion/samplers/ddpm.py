@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
 
 VARIANCES = ("beta", "beta_tilde")
 
@@ -38,25 +38,30 @@ def ddpm(
         raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
     g = Grid(model, timesteps)
     f = Counted(model)
-    c_x0, c_xt, c_z = [], [], []
+    # mean = c_x0 x0-hat + c_xt x_t with x0-hat = (x_t - sigma_t eps) / alpha_t, folded
+    # into mean = c_x x_t + c_e eps before the loop.
+    c_x, c_e, c_z = [], [], []
     for i in range(g.S - 1):
-        abar_t, abar_s = g.alpha[i] ** 2, g.alpha[i + 1] ** 2
+        a, s = g.alpha[i], g.sigma[i]
+        abar_t, abar_s = a**2, g.alpha[i + 1] ** 2
         beta_ts = 1.0 - abar_t / abar_s
-        c_x0.append(math.sqrt(abar_s) * beta_ts / (1.0 - abar_t))
-        c_xt.append(math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t))
+        c_x0 = math.sqrt(abar_s) * beta_ts / (1.0 - abar_t)
+        c_xt = math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t)
+        c_x.append(c_x0 / a + c_xt)
+        c_e.append(-c_x0 * s / a)
         var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
         c_z.append(math.sqrt(var))
     x = x_T
-    rec = Recorder(x_T, g.S, record, callback)
-    for i in range(g.S):
-        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
-        if i == g.S - 1:
-            x = pred.x0
-        else:
-            z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-            x = torch.add(pred.x0 * c_x0[i], x, alpha=c_xt[i]).add_(z, alpha=c_z[i])
-        rec.step(i, x, pred.x0)
-    return finish("ddpm", x, rec.xs, rec.x0s, g, f, variance=variance)
+    rec = Recorder(x_T, g, record, callback)
+    for i in range(g.S - 1):
+        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        x_next = torch.add(x * c_x[i], eps, alpha=c_e[i]).add_(z, alpha=c_z[i])
+        rec.step_eps(i, x_next, x, eps)
+        x = x_next
+    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0  # the last step returns x0-hat, no noise
+    rec.step(g.S - 1, x, x)
+    return rec.finish("ddpm", x, f, variance=variance)
 
 
 register(

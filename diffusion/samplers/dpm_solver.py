@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..model import DiffusionModel
 from ..schedules import VPSchedule
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
 
 
 def intermediate_points(
@@ -80,28 +80,26 @@ def dpm_solver(
         u2_d1 = [s2[i] * r2 / r1 * (math.expm1(r2 * h[i]) / (r2 * h[i]) - 1) for i in range(n)]
         c_d2 = [g.sigma[i + 1] / r2 * (math.expm1(h[i]) / h[i] - 1) for i in range(n)]
     x = x_T
-    rec = Recorder(x_T, g.S, record, callback)
-    for i in range(g.S):
-        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
-        eps = pred.eps
-        if i == n:
-            x = pred.x0
-        elif order == 1:
-            x = torch.add(x * c_x[i], eps, alpha=-phi1[i])
+    rec = Recorder(x_T, g, record, callback)
+    for i in range(n):
+        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        if order == 1:
+            x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i])
         elif order == 2:
-            x_scaled = x * c_x[i]
             u = torch.add(x * u_x[i], eps, alpha=-u_eps[i])
-            d1 = f(u, t1[i], a1[i], s1[i]).eps - eps
-            x = torch.add(x_scaled, eps, alpha=-phi1[i]).add_(d1, alpha=-c_d1[i])
+            d1 = f.eps(u, t1[i], a1[i], s1[i]) - eps
+            x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i]).add_(d1, alpha=-c_d1[i])
         else:
-            x_scaled = x * c_x[i]
             u1 = torch.add(x * u1_x[i], eps, alpha=-u1_eps[i])
-            d1 = f(u1, t1[i], a1[i], s1[i]).eps - eps
+            d1 = f.eps(u1, t1[i], a1[i], s1[i]) - eps
             u2 = torch.add(x * u2_x[i], eps, alpha=-u2_eps[i]).add_(d1, alpha=-u2_d1[i])
-            d2 = f(u2, t2[i], a2[i], s2[i]).eps - eps
-            x = torch.add(x_scaled, eps, alpha=-phi1[i]).add_(d2, alpha=-c_d2[i])
-        rec.step(i, x, pred.x0)
-    return finish(f"dpm-solver-{order}", x, rec.xs, rec.x0s, g, f, order=order)
+            d2 = f.eps(u2, t2[i], a2[i], s2[i]) - eps
+            x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i]).add_(d2, alpha=-c_d2[i])
+        rec.step_eps(i, x_next, x, eps)
+        x = x_next
+    x = f(x, g.t[n], g.alpha[n], g.sigma[n]).x0  # first order to sigma = 0: x0-hat
+    rec.step(n, x, x)
+    return rec.finish(f"dpm-solver-{order}", x, f, order=order)
 
 
 def _dpm_solver_k(k: int):

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
 from .dpm_solver import intermediate_points
 
 
@@ -88,7 +88,7 @@ def dpm_solver_pp_multistep(
     coef = multistep_coefficients(g, order, half_d2)
     x = x_T
     hist: list[Tensor] = []  # x0-hats, newest first
-    rec = Recorder(x_T, g.S, record, callback)
+    rec = Recorder(x_T, g, record, callback)
     for i in range(g.S):
         x0 = f(x, g.t[i], g.alpha[i], g.sigma[i]).x0
         if i == g.S - 1:
@@ -101,7 +101,7 @@ def dpm_solver_pp_multistep(
             for c, m in zip(cs, hist, strict=False):
                 x.add_(m, alpha=c)
         rec.step(i, x, x0)
-    return finish(f"dpm-solver++{order}m", x, rec.xs, rec.x0s, g, f, order=order)
+    return rec.finish(f"dpm-solver++{order}m", x, f, order=order)
 
 
 @torch.no_grad()
@@ -127,7 +127,7 @@ def dpm_solver_pp_2s(
     c_x = [g.sigma[i + 1] / g.sigma[i] for i in range(n)]
     c_m = [-g.alpha[i + 1] * math.expm1(-h[i]) for i in range(n)]
     x = x_T
-    rec = Recorder(x_T, g.S, record, callback)
+    rec = Recorder(x_T, g, record, callback)
     for i in range(g.S):
         x0 = f(x, g.t[i], g.alpha[i], g.sigma[i]).x0
         if i == n:
@@ -139,7 +139,7 @@ def dpm_solver_pp_2s(
             d = x0_mid if r1 == 0.5 else (1 - 0.5 / r1) * x0 + (0.5 / r1) * x0_mid
             x = torch.add(x * c_x[i], d, alpha=c_m[i])
         rec.step(i, x, x0)
-    return finish("dpm-solver++2s", x, rec.xs, rec.x0s, g, f)
+    return rec.finish("dpm-solver++2s", x, f)
 
 
 def dpm_solver_pp_2m(

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
 
 
 def _euler_coefficients(g: Grid) -> tuple[list[float], list[float]]:
@@ -42,12 +42,15 @@ def euler(
     f = Counted(model)
     c_x, c_eps = _euler_coefficients(g)
     x = x_T
-    rec = Recorder(x_T, g.S, record, callback)
-    for i in range(g.S):
-        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
-        x = pred.x0 if i == g.S - 1 else torch.add(x * c_x[i], pred.eps, alpha=c_eps[i])
-        rec.step(i, x, pred.x0)
-    return finish("euler", x, rec.xs, rec.x0s, g, f)
+    rec = Recorder(x_T, g, record, callback)
+    for i in range(g.S - 1):
+        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        x_next = torch.add(x * c_x[i], eps, alpha=c_eps[i])
+        rec.step_eps(i, x_next, x, eps)
+        x = x_next
+    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0  # Euler to sigma_bar = 0 is x0-hat
+    rec.step(g.S - 1, x, x)
+    return rec.finish("euler", x, f)
 
 
 @torch.no_grad()
@@ -69,19 +72,19 @@ def heun(
     f = Counted(model)
     c_x, c_eps = _euler_coefficients(g)
     x = x_T
-    rec = Recorder(x_T, g.S, record, callback)
-    for i in range(g.S):
-        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
-        if i == g.S - 1:
-            x = pred.x0
-        else:
-            x_scaled = x * c_x[i]
-            # Euler predictor, then the slope at the predicted point (EDM Alg. 1 l. 5-8).
-            x_pred = torch.add(x_scaled, pred.eps, alpha=c_eps[i])
-            eps_next = f(x_pred, g.t[i + 1], g.alpha[i + 1], g.sigma[i + 1]).eps
-            x = torch.add(x_scaled, pred.eps + eps_next, alpha=0.5 * c_eps[i])
-        rec.step(i, x, pred.x0)
-    return finish("heun", x, rec.xs, rec.x0s, g, f)
+    rec = Recorder(x_T, g, record, callback)
+    for i in range(g.S - 1):
+        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        x_scaled = x * c_x[i]
+        # Euler predictor, then the slope at the predicted point (EDM Alg. 1 l. 5-8).
+        x_pred = torch.add(x_scaled, eps, alpha=c_eps[i])
+        eps_next = f.eps(x_pred, g.t[i + 1], g.alpha[i + 1], g.sigma[i + 1])
+        x_next = torch.add(x_scaled, eps + eps_next, alpha=0.5 * c_eps[i])
+        rec.step_eps(i, x_next, x, eps)
+        x = x_next
+    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0  # the last step is Euler: x0-hat
+    rec.step(g.S - 1, x, x)
+    return rec.finish("heun", x, f)
 
 
 register(

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, finish, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
 
 
 def _rhos(rks: list[float], hh: float, p: int, corrector: bool) -> list[float]:
@@ -100,7 +100,7 @@ def unipc(
     x = x_T
     x_prev: Tensor | None = None
     hist: list[Tensor] = []  # x0-hats at grid points, newest first
-    rec = Recorder(x_T, g.S, record, callback)
+    rec = Recorder(x_T, g, record, callback)
     for i in range(g.S):
         m = f(x, g.t[i], g.alpha[i], g.sigma[i]).x0
         if i == n:
@@ -121,7 +121,7 @@ def unipc(
         for c, mj in zip(cs, hist, strict=False):
             x.add_(mj, alpha=c)
         rec.step(i, x, m)
-    return finish("unipc", x, rec.xs, rec.x0s, g, f, order=order)
+    return rec.finish("unipc", x, f, order=order)
 
 
 register(
