@@ -182,6 +182,15 @@ def test_order_aliases():
         resolve_sampler("heun", 3)
 
 
+def test_order_is_passed_to_samplers_that_take_it(oracle):
+    a = sample(oracle, "unipc", 6, n=8, seed=0, order=3, spacing="logsnr")
+    b = sample(oracle, "unipc", 6, n=8, seed=0, spacing="logsnr")
+    assert a.info["order"] == 3 and b.info["order"] == 2
+    assert not torch.allclose(a.x, b.x)
+    with pytest.raises(ValueError, match="UniPC order must be 1, 2 or 3"):
+        sample(oracle, "unipc", 6, n=8, seed=0, order=4)
+
+
 @pytest.mark.parametrize("eta", [-0.1, 1.5])
 def test_eta_outside_unit_interval(oracle, eta):
     with pytest.raises(ValueError, match=r"eta must lie in \[0, 1\]"):

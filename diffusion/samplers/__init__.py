@@ -48,6 +48,8 @@ def sample(
     ``options`` go to the sampler (eta for ddim, variance for ddpm, ...).
     """
     spec = get_sampler(sampler, order)
+    if order is not None and "order" in spec.option_names():
+        options.setdefault("order", order)  # samplers whose order is an option (unipc)
     spec.check_options(options)
     shape = tuple(getattr(model, "sample_shape", (2,)))
     if x_T is None:

@@ -279,7 +279,8 @@ def resolve_sampler(name: str, order: int | None = None) -> str:
         choices = sorted(REGISTRY) + sorted(_ORDER_ALIASES)
         raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(choices)}")
     spec = REGISTRY[name]
-    if order is not None and spec.order and order != spec.order:
+    takes_order = "order" in _option_names(spec.fn)  # e.g. unipc: order is an option
+    if order is not None and spec.order and order != spec.order and not takes_order:
         raise ValueError(f"sampler {name} has fixed order {spec.order}, not {order}")
     return name
 
