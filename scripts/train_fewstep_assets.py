@@ -16,6 +16,7 @@ Datasets run in parallel processes (``--parallel``), each with ``--threads`` thr
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import multiprocessing as mp
 import sys
@@ -27,28 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 DATASETS = ("swissroll", "8gaussians", "checkerboard", "moons")
 
-# The recipe (see docs/fewstep.md). Budgets are optimiser steps.
-RECIPE = {
-    "pd": {
-        "start_steps": 1024,
-        "steps_per_round": 800,
-        "first_round_steps": 2000,
-        "batch_size": 512,
-        "lr": 1e-3,
-        "ema_decay": 0.995,
-    },
-    "cd": {
-        "steps": 4000,
-        "N": 40,
-        "solver": "heun",
-        "distance": "l2",
-        "mu": 0.95,
-        "batch_size": 512,
-        "lr": 1e-3,
-        "ema_decay": 0.995,
-    },
-    "ct": {"steps": 5000, "batch_size": 512, "lr": 1e-3, "ema_decay": 0.995, "improved": True},
-}
+# The recipe (see docs/fewstep.md); the benchmark uses the same one.
+from diffusion.distill.recipe import TOY_RECIPE  # noqa: E402
+
+RECIPE = copy.deepcopy(TOY_RECIPE)
+
 # Re-noising levels (sigma_bar) tried for 2-step consistency sampling; the paper also picks
 # its intermediate times by search. Chosen on data seeds the tests never use.
 TWO_STEP_SIGMA_BARS = (2.0, 1.0, 0.5, 0.25, 0.1, 0.05)

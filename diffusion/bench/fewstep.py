@@ -1,0 +1,203 @@
+"""Benchmark section 'fewstep': wall time to the few-step quality bars, and one-step sampling.
+
+Trains, on the swiss roll from the shipped teacher, with the shipped recipe
+(diffusion.distill.recipe.TOY_RECIPE): the progressive-distillation chain 1024 -> 1
+(time per round), consistency distillation and consistency training, then checks each
+against the bars the tests use (sliced W2 of 10k samples against fresh data). Targets on
+the 2-core machine: each PD round <= 10 s, the chain <= 90 s, CD <= 60 s, CT <= 90 s, one
+step of sampling 2,000 points <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+
+from .common import interleaved_medians, machine_info, md_table
+
+DATASET = "swissroll"
+N_EVAL = 10_000
+
+
+def _sw(x, ref) -> float:
+    from ..metrics import sliced_wasserstein
+
+    return sliced_wasserstein(x, ref, seed=0)
+
+
+def run(quick: bool = False) -> str:
+    from ..checkpoints import load_model
+    from ..distill import (
+        consistency_distillation,
+        consistency_training,
+        pd_timesteps,
+        progressive_distillation,
+        recommended_timesteps,
+    )
+    from ..distill.recipe import TOY_RECIPE
+    from ..nets import build_net
+    from ..samplers import REGISTRY
+    from ..toy.datasets import draw, sample_dataset
+
+    recipe = copy.deepcopy(TOY_RECIPE)
+    scale = 0.1 if quick else 1.0
+    for r in recipe.values():
+        for key in ("steps", "steps_per_round", "first_round_steps"):
+            if key in r:
+                r[key] = max(2, int(r[key] * scale))
+    teacher = load_model(DATASET)
+    ref = sample_dataset(DATASET, N_EVAL, seed=4321)
+    x_T = torch.randn(N_EVAL, 2, generator=torch.Generator().manual_seed(11))
+    ddim, cons = REGISTRY["ddim"], REGISTRY["consistency"]
+
+    def data(n, g):
+        return draw(DATASET, n, g)
+
+    with torch.no_grad():
+        sw_teacher = _sw(ddim(teacher, x_T, pd_timesteps(1000, 1000), record=False).x, ref)
+        sw_ddim = {
+            s: _sw(ddim(teacher, x_T, pd_timesteps(1000, s), record=False).x, ref)
+            for s in (1, 2, 4)
+        }
+
+    # ----- progressive distillation, round by round -----
+    rows = []
+    last = [time.perf_counter()]
+    chain_start = last[0]
+
+    train_time = [0.0]
+
+    def on_round(n, model):
+        secs = time.perf_counter() - last[0]
+        train_time[0] += secs
+        with torch.no_grad():
+            sw = _sw(ddim(model, x_T, pd_timesteps(1000, n), record=False).x, ref)
+        if n == 4:
+            bar, ok = f"<= 1.3 x teacher ({1.3 * sw_teacher:.4f})", sw <= 1.3 * sw_teacher
+        elif n in (1, 2):
+            bar, ok = f"<= DDIM-{n} / 2 ({sw_ddim[n] / 2:.4f})", 2 * sw <= sw_ddim[n]
+        else:
+            bar, ok = "", None
+        rows.append(
+            [
+                f"{2 * n} -> {n}",
+                f"{secs:.1f}",
+                f"{sw:.4f}",
+                bar,
+                "" if ok is None else ("yes" if ok else "**no**"),
+            ]
+        )
+        last[0] = time.perf_counter()  # evaluation time is not training time
+
+    progressive_distillation(teacher, data, seed=0, on_round=on_round, **recipe["pd"])
+    chain_wall = time.perf_counter() - chain_start
+
+    # ----- consistency distillation and training -----
+    t0 = time.perf_counter()
+    cd = consistency_distillation(teacher, data, seed=0, **recipe["cd"])
+    cd_secs = time.perf_counter() - t0
+    torch.manual_seed(0)
+    net = build_net(teacher.net.config)
+    t0 = time.perf_counter()
+    ct = consistency_training(net, teacher.schedule, data, seed=0, **recipe["ct"])
+    ct_secs = time.perf_counter() - t0
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(1)
+        sw_cd = _sw(cons(cd, x_T, recommended_timesteps(cd, 1), generator=g, record=False).x, ref)
+        sw_ct = _sw(cons(ct, x_T, recommended_timesteps(ct, 1), generator=g, record=False).x, ref)
+    best = min(sw_teacher, *sw_ddim.values())
+    cm_rows = [
+        [
+            f"CD (Heun teacher, N={recipe['cd']['N']})",
+            recipe["cd"]["steps"],
+            f"{cd_secs:.1f}",
+            "60",
+            f"{sw_cd:.4f}",
+            f"<= 2 x teacher best ({2 * best:.4f})",
+            "yes" if sw_cd <= 2 * best else "**no**",
+        ],
+        [
+            "CT (" + ("iCT" if recipe["ct"].get("improved") else "CT") + ")",
+            recipe["ct"]["steps"],
+            f"{ct_secs:.1f}",
+            "90",
+            f"{sw_ct:.4f}",
+            f"<= 3 x teacher best ({3 * best:.4f})",
+            "yes" if sw_ct <= 3 * best else "**no**",
+        ],
+    ]
+
+    # ----- one-step sampling of 2,000 points, against its peers at the same quality -----
+    shipped_cd = load_model(f"{DATASET}-cd")
+    pd1 = load_model(f"{DATASET}-pd@1steps")
+    x2k = torch.randn(2000, 2, generator=torch.Generator().manual_seed(3))
+    t1 = recommended_timesteps(shipped_cd, 1)
+
+    def one_step_cd():
+        with torch.no_grad():
+            cons(shipped_cd, x2k, t1, record=False)
+
+    def one_step_pd():
+        with torch.no_grad():
+            ddim(pd1, x2k, pd_timesteps(1000, 1), record=False)
+
+    def teacher_1000():
+        with torch.no_grad():
+            ddim(teacher, x2k, pd_timesteps(1000, 1000), record=False)
+
+    med = interleaved_medians(
+        {"cd": one_step_cd, "pd1": one_step_pd}, repeats=5 if quick else 21, warmup=2
+    )
+    med_teacher = interleaved_medians({"t": teacher_1000}, repeats=1 if quick else 3)["t"]
+    sampling = [
+        [
+            "consistency, 1 step (shipped CD)",
+            1,
+            f"{1e3 * med['cd']:.2f}",
+            "10",
+            f"{med_teacher / med['cd']:.0f}x",
+        ],
+        [
+            "PD student, 1 DDIM step",
+            1,
+            f"{1e3 * med['pd1']:.2f}",
+            "10",
+            f"{med_teacher / med['pd1']:.0f}x",
+        ],
+        ["teacher, 1000 DDIM steps (peer)", 1000, f"{1e3 * med_teacher:.1f}", "", "1x"],
+    ]
+
+    out = [
+        "## Few-step: progressive distillation and consistency models",
+        "",
+        f"Machine: {machine_info()}.",
+        "",
+        f"Dataset {DATASET}, shipped teacher; recipe `diffusion.distill.recipe.TOY_RECIPE`"
+        + (" scaled to 10% (quick run: the bars are not expected)" if quick else "")
+        + f". Quality: sliced W2 of {N_EVAL} samples against fresh data (teacher 1000 DDIM "
+        f"steps: {sw_teacher:.4f}; DDIM 1/2/4 steps: "
+        + ", ".join(f"{sw_ddim[s]:.4f}" for s in (1, 2, 4))
+        + "). Times are single training runs (not medians; a run trains a model).",
+        "",
+        "### Progressive distillation (target: each round <= 10 s, chain <= 90 s)",
+        "",
+        md_table(["round", "train s", "sliced W2", "bar", "met"], rows),
+        "",
+        f"Chain 1024 -> 1: {train_time[0]:.1f} s of training "
+        f"({chain_wall:.1f} s including the per-round evaluations).",
+        "",
+        "### Consistency models (targets: CD <= 60 s, CT <= 90 s)",
+        "",
+        md_table(
+            ["model", "optimiser steps", "train s", "target s", "1-step sliced W2", "bar", "met"],
+            cm_rows,
+        ),
+        "",
+        "### Sampling 2,000 points (target: one step <= 10 ms)",
+        "",
+        md_table(["sampler", "NFE", "median ms", "target ms", "speed-up vs peer"], sampling),
+        "",
+    ]
+    return "\n".join(out)
