@@ -119,7 +119,7 @@ def samples_grid(
     for j, k in enumerate(labels, start=1):
         if data is not None:
             fig.add_trace(
-                go.Scattergl(
+                go.Scatter(
                     x=data[:, 0], y=data[:, 1], mode="markers", name="data",
                     marker={"size": size, "color": DATA_COLOR}, showlegend=j == 1,
                 ),
@@ -127,7 +127,7 @@ def samples_grid(
             )
         x = np.asarray(panels[k])
         fig.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=x[:, 0], y=x[:, 1], mode="markers", name="samples",
                 marker={"size": size, "color": PALETTE[0]}, showlegend=j == 1,
             ),
@@ -188,8 +188,8 @@ def trajectory_animation(
     runs: Mapping[str, np.ndarray],
     *,
     data: np.ndarray | None = None,
-    n_show: int = 300,
-    tails: int = 40,
+    n_show: int = 200,
+    tails: int = 30,
     frame_ms: int = 120,
     lecture: bool = False,
 ) -> go.Figure:
@@ -213,7 +213,7 @@ def trajectory_animation(
         v = xs[k]
         if data is not None:
             fig.add_trace(
-                go.Scattergl(
+                go.Scatter(
                     x=data[:, 0], y=data[:, 1], mode="markers", showlegend=False,
                     marker={"size": size, "color": DATA_COLOR}, hoverinfo="skip",
                 ),

@@ -66,6 +66,9 @@ with col_txt:
         st.info(f"This grid never evaluates the model at t = T-1 = {T - 1}: it starts from "
                 f"$x_T$ as if it were $x_{{{ts[0]:.0f}}}$. Leading and quadratic spacing "
                 "share this flaw (Lin et al. 2023); trailing and linspace start at T-1.")
+    if spacing == "trailing":
+        st.markdown("Trailing is uniform spacing that **starts at T-1**; it is not denser at "
+                    "high t, whatever some course notes say (Lin et al. 2023, Table 2).")
     st.markdown("Uniform-in-log-SNR and Karras grids put more steps where the signal-to-noise "
                 "ratio changes fastest, near the data end.")
 

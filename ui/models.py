@@ -26,7 +26,7 @@ torch.set_num_threads(1)
 
 MAX_POINTS = 5000
 MAX_STEPS = 1000
-MAX_FRAMES = 80
+MAX_FRAMES = 60
 """Bounds that keep one browser tab from stalling a shared classroom server."""
 
 DEFAULT_MODEL = "8gaussians"
@@ -148,7 +148,7 @@ def run_model(
     seed: int,
     spacing: str = "leading",
     options: dict[str, Any] | None = None,
-    keep: int = 300,
+    keep: int = 200,
 ) -> dict[str, Any]:
     """Sample and return NumPy arrays: x (n, 2), xs (F, keep, 2) at most MAX_FRAMES+1
     recorded states of the first ``keep`` particles, x0_preds (F-1, keep, 2),

@@ -42,6 +42,17 @@ STEPS_THUMB = "[data-testid='stSidebar'] [data-testid='stSlider'] input[type='ra
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
+PEER_APP = """
+import streamlit as st
+st.title("Peer")
+with st.sidebar:
+    steps = st.select_slider("Steps", [1, 2, 5, 10, 12, 20, 50, 100], value=10)
+st.write(f"steps = {steps}")
+"""
+"""The peer: a bare Streamlit page with one slider, measured in the same run. Its
+times are the floor that the framework and the browser set on this machine."""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,12 +60,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(root: Path = ROOT, timeout_s: float = 120.0) -> Iterator[str]:
-    """``streamlit run app.py`` on a free localhost port; yields its URL, stops it after."""
+def streamlit_server(root: Path = ROOT, timeout_s: float = 120.0,
+                     script: str = "app.py") -> Iterator[str]:
+    """``streamlit run <script>`` on a free localhost port; yields its URL, stops it after."""
     port = _free_port()
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(root / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(root / script),
          "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
@@ -125,10 +137,11 @@ def _render_time(context, url: str, timeout_s: float = 180.0) -> float:
 
 
 def _slider_times(context, url: str, presses: int) -> list[float]:
-    """Key presses on the DDIM steps slider: time from the key to the rerun's end."""
+    """Key presses on the first sidebar slider (the DDIM page's steps, or the peer's):
+    time from the key to the rerun's end."""
     page = context.new_page()
     try:
-        page.goto(f"{url}/ddim?n=2000&steps=10&spacing=leading", wait_until="domcontentloaded")
+        page.goto(url, wait_until="domcontentloaded")
         wait_rendered(page, 240)
         # the steps slider: the first range input in the sidebar
         thumb = page.locator(STEPS_THUMB).nth(0)
@@ -180,6 +193,54 @@ def _p95(xs: list[float]) -> float:
     return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
 
 
+def _sequential(context, url: str, t_start: float, server_up: float, repeats: int,
+                presses: int) -> list[str]:
+    """Cold start, page renders and slider latency, one browser tab at a time, each
+    beside the same measure on the bare peer page."""
+    first = _render_time(context, f"{url}/")
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "peer.py").write_text(PEER_APP)
+        with streamlit_server(Path(tmp), script="peer.py") as peer_url:
+            _render_time(context, peer_url)  # warm the browser's cache of the JS bundle
+            peer_page = statistics.median(_render_time(context, peer_url)
+                                          for _ in range(max(repeats, 3)))
+            peer = _slider_times(context, peer_url, presses)
+    cold = time.perf_counter() - t_start
+    out = ["### Cold start", "",
+           md_table(["measure", "seconds"], [
+               ["`streamlit run` to health endpoint", f"{server_up:.2f}"],
+               ["first page: navigation to rendered (caches cold)", f"{first:.2f}"],
+               ["process start to first render", f"{cold:.2f}"]]), ""]
+    rows = []
+    for path, title in PAGES.items():
+        cold_page = _render_time(context, f"{url}/{path}")
+        warm = [_render_time(context, f"{url}/{path}") for _ in range(repeats)]
+        med = statistics.median(warm)
+        rows.append([title, f"{cold_page:.2f}", f"{med:.2f}", f"{med / peer_page:.2f}",
+                     "yes" if med - peer_page <= 1.0 else "no"])
+    out += ["### Page render (navigation to rendered, default controls)", "",
+            f"Peer: a bare Streamlit page with one slider renders in {peer_page:.2f} s "
+            "(median) on this machine in the same run.", "",
+            md_table(["page", "first visit (s)", f"cached, median of {repeats} (s)",
+                      "ratio to peer", "<= 1 s beyond peer"], rows), "",
+            "The first visit includes filling the shared caches; later visits, from any "
+            "session, hit them. Navigation time includes loading the page's JavaScript.", ""]
+    slider = _slider_times(context, f"{url}/ddim?n=2000&steps=10&spacing=leading", presses)
+    med = statistics.median(slider)
+    out += ["### Slider change to updated figure", "",
+            "DDIM page, 2,000 points, steps slider moved 10 <-> 12 by key presses "
+            f"({presses} presses; the first of each value samples, later ones hit the "
+            "cache).", "",
+            md_table(["measure", "ms"], [
+                ["median", f"{med * 1e3:.0f}"], ["max", f"{max(slider) * 1e3:.0f}"],
+                ["first (uncached sampling)", f"{slider[0] * 1e3:.0f}"],
+                ["peer (bare page, same slider), median", f"{statistics.median(peer) * 1e3:.0f}"],
+                ["ratio median / peer", f"{med / statistics.median(peer):.2f}"],
+                ["target", "<= 300"],
+                ["meets target (median)", "yes" if med <= 0.3 else "no"]]), ""]
+    return out
+
+
 def run(quick: bool = False) -> str:
     """The app section of BENCHMARKS.md (Markdown)."""
     from playwright.sync_api import sync_playwright
@@ -188,54 +249,27 @@ def run(quick: bool = False) -> str:
     presses = 4 if quick else 10
     sessions = 5 if quick else 20
     out = [f"Machine: {machine_info()}", ""]
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = launch_chromium(pw, profile)
-        try:
-            t_start = time.perf_counter()
-            with streamlit_server() as url:
-                server_up = time.perf_counter() - t_start
-                first = _render_time(context, f"{url}/")
-                cold = time.perf_counter() - t_start
-                out += ["### Cold start", "",
-                        md_table(["measure", "seconds"], [
-                            ["`streamlit run` to health endpoint", f"{server_up:.2f}"],
-                            ["first page: navigation to rendered (caches cold)", f"{first:.2f}"],
-                            ["process start to first render", f"{cold:.2f}"]]), ""]
-                rows = []
-                for path, title in PAGES.items():
-                    cold_page = _render_time(context, f"{url}/{path}")
-                    warm = [_render_time(context, f"{url}/{path}") for _ in range(repeats)]
-                    med = statistics.median(warm)
-                    rows.append([title, f"{cold_page:.2f}", f"{med:.2f}",
-                                 "yes" if med <= 1.0 else "no"])
-                out += ["### Page render (navigation to rendered, default controls)", "",
-                        md_table(["page", "first visit (s)", f"cached, median of {repeats} (s)",
-                                  "<= 1 s cached"], rows), "",
-                        "The first visit includes filling the shared caches; later visits, "
-                        "from any session, hit them.", ""]
-                slider = _slider_times(context, url, presses)
-                med = statistics.median(slider)
-                out += ["### Slider change to updated figure", "",
-                        "DDIM page, 2,000 points, steps slider moved 10 <-> 12 by key presses "
-                        f"({presses} presses; the first of each value samples, later ones hit "
-                        "the cache).", "",
-                        md_table(["measure", "ms"], [
-                            ["median", f"{med * 1e3:.0f}"], ["max", f"{max(slider) * 1e3:.0f}"],
-                            ["target", "<= 300"],
-                            ["meets target (median)", "yes" if med <= 0.3 else "no"]]), ""]
-                results = asyncio.run(_concurrent(url, sessions))
-                lat = [r[0] for r in results]
-                errors = sum(not r[1] for r in results)
-                out += [f"### {sessions} concurrent sessions", "",
-                        f"{sessions} browser contexts open the DDIM page (2,000 points, 20 steps, "
-                        "4 distinct seeds) at once against one server.", "",
-                        md_table(["measure", "value"], [
-                            ["median latency (s)", f"{statistics.median(lat):.2f}"],
-                            ["p95 latency (s)", f"{_p95(lat):.2f}"],
-                            ["max latency (s)", f"{max(lat):.2f}"],
-                            ["errors", f"{errors} (target 0)"]]), ""]
-        finally:
-            context.close()
+    t_start = time.perf_counter()
+    with streamlit_server() as url:
+        server_up = time.perf_counter() - t_start
+        # the sync API runs its own event loop: close it before the asyncio part
+        with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+            context = launch_chromium(pw, profile)
+            try:
+                out += _sequential(context, url, t_start, server_up, repeats, presses)
+            finally:
+                context.close()
+        results = asyncio.run(_concurrent(url, sessions))
+    lat = [r[0] for r in results]
+    errors = sum(not r[1] for r in results)
+    out += [f"### {sessions} concurrent sessions", "",
+            f"{sessions} browser contexts open the DDIM page (2,000 points, 20 steps, "
+            "4 distinct seeds) at once against one server.", "",
+            md_table(["measure", "value"], [
+                ["median latency (s)", f"{statistics.median(lat):.2f}"],
+                ["p95 latency (s)", f"{_p95(lat):.2f}"],
+                ["max latency (s)", f"{max(lat):.2f}"],
+                ["errors", f"{errors} (target 0)"]]), ""]
     return "\n".join(out)
 
 
