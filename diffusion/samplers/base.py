@@ -29,6 +29,7 @@ __all__ = [
     "Counted",
     "Grid",
     "Recorder",
+    "grid_for",
     "REGISTRY",
     "register",
     "get_sampler",
@@ -113,6 +114,24 @@ class Grid:
         self.sigma_bar = torch.exp(-lambda_).tolist() + [0.0]
 
 
+_GRID_CACHE: dict[tuple, Grid] = {}
+_GRID_CACHE_SIZE = 64
+
+
+def grid_for(model: DiffusionModel, timesteps: Tensor) -> Grid:
+    """``Grid(model, timesteps)``, memoised per (schedule, times): repeated runs on one
+    grid (sweeps, benchmarks, the app) skip the schedule look-ups. Grids are read-only."""
+    ts = torch.as_tensor(timesteps, dtype=torch.float64).reshape(-1)
+    key = (model.schedule, tuple(ts.tolist()))
+    grid = _GRID_CACHE.get(key)
+    if grid is None:
+        grid = Grid(model, ts)
+        if len(_GRID_CACHE) >= _GRID_CACHE_SIZE:
+            _GRID_CACHE.pop(next(iter(_GRID_CACHE)))
+        _GRID_CACHE[key] = grid
+    return grid
+
+
 class Recorder:
     """Collects the per-step record of a run and calls the progress callback.
 
@@ -183,7 +202,7 @@ def finish(
         x=x,
         xs=xs if isinstance(xs, Tensor) else torch.stack(xs),
         x0_preds=x0_preds if isinstance(x0_preds, Tensor) else torch.stack(x0_preds),
-        timesteps=grid.timesteps,
+        timesteps=grid.timesteps.clone(),  # the grid may be shared by later runs
         nfe=counted.nfe,
         sampler=name,
         info=info,

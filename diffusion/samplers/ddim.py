@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
+from .base import Counted, Recorder, SamplerSpec, Trajectory, grid_for, register
 
 
 @torch.no_grad()
@@ -32,7 +32,7 @@ def ddim(
     """
     if not 0.0 <= float(eta) <= 1.0:
         raise ValueError(f"eta must lie in [0, 1], got {eta}")
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     # Per-step coefficients as Python floats, before the loop.
     # Per-step coefficients as Python floats, before the loop:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
+from .base import Counted, Recorder, SamplerSpec, Trajectory, grid_for, register
 
 VARIANCES = ("beta", "beta_tilde")
 
@@ -36,7 +36,7 @@ def ddpm(
     """
     if variance not in VARIANCES:
         raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     # mean = c_x0 x0-hat + c_xt x_t with x0-hat = (x_t - sigma_t eps) / alpha_t, folded
     # into mean = c_x x_t + c_e eps before the loop.

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..model import DiffusionModel
 from ..schedules import VPSchedule
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
 
 
 def intermediate_points(
@@ -56,7 +56,7 @@ def dpm_solver(
     """
     if order not in (1, 2, 3):
         raise ValueError(f"DPM-Solver order must be 1, 2 or 3, got {order}")
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     n = g.S - 1
     h = [g.lambda_[i + 1] - g.lambda_[i] for i in range(n)]

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
 from .dpm_solver import intermediate_points
 
 
@@ -83,7 +83,7 @@ def dpm_solver_pp_multistep(
     """
     if order not in (1, 2, 3):
         raise ValueError(f"DPM-Solver++ multistep order must be 1, 2 or 3, got {order}")
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     coef = multistep_coefficients(g, order, half_d2)
     x = x_T
@@ -117,7 +117,7 @@ def dpm_solver_pp_2s(
     """Singlestep DPM-Solver++(2S) (Lu et al. 2022b, Alg. 1) with r1 = 1/2: one extra
     evaluation at the lambda-midpoint of each step. NFE = 2 (S - 1) + 1. x_T: (B, *D)."""
     r1 = 0.5
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     n = g.S - 1
     t1, a1, s1 = intermediate_points(model.schedule, g, r1)

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
 
 
 def _euler_coefficients(g: Grid) -> tuple[list[float], list[float]]:
@@ -38,7 +38,7 @@ def euler(
 
     Algebraically identical to DDIM with eta = 0 and to DPM-Solver-1. x_T: (B, *D).
     """
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     c_x, c_eps = _euler_coefficients(g)
     x = x_T
@@ -68,7 +68,7 @@ def heun(
     The last step, to sigma_bar = 0, is a plain Euler step (= x0-hat), as in EDM.
     NFE = 2S - 1. x_T: (B, *D).
     """
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     c_x, c_eps = _euler_coefficients(g)
     x = x_T

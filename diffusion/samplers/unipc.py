@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, register
+from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
 
 
 def _rhos(rks: list[float], hh: float, p: int, corrector: bool) -> list[float]:
@@ -91,7 +91,7 @@ def unipc(
     """
     if order not in (1, 2, 3):
         raise ValueError(f"UniPC order must be 1, 2 or 3, got {order}")
-    g = Grid(model, timesteps)
+    g = grid_for(model, timesteps)
     f = Counted(model)
     n = g.S - 1
     p_of = [min(order, i + 1, g.S - i) for i in range(g.S)]
