@@ -22,7 +22,7 @@ lecture = page_header(
 def shipped_rounds() -> dict[str, dict[int, str]]:
     """dataset -> {student steps: shipped model name}."""
     out: dict[str, dict[int, str]] = {}
-    for m in models.list_shipped():
+    for m in models.list_shipped2d():
         if m.get("kind") != "pd-student":
             continue
         found = re.search(r"@(\d+)steps$", m["name"]) or re.search(r"(\d+)", m["name"])

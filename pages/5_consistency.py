@@ -20,7 +20,7 @@ lecture = page_header(
 def shipped(kind_method: str) -> dict[str, str]:
     """dataset -> shipped consistency model name ending in -cd or -ct."""
     out = {}
-    for m in models.list_shipped():
+    for m in models.list_shipped2d():
         if m.get("kind") == "consistency" and m["name"].endswith(f"-{kind_method}"):
             out[str(m.get("dataset"))] = m["name"]
     return out

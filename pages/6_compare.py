@@ -25,7 +25,7 @@ def few_step_models(dataset: str) -> dict[str, tuple[str, str]]:
     """label -> (kind, spec or 'pd' for the PD family) of this dataset's few-step models."""
     out = {}
     pd = {}
-    for m in models.list_shipped():
+    for m in models.list_shipped2d():
         if str(m.get("dataset")) != dataset:
             continue
         if m.get("kind") == "pd-student":

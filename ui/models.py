@@ -52,19 +52,31 @@ def list_shipped() -> list[dict]:
         return []
 
 
+def list_shipped2d() -> list[dict]:
+    """The shipped 2-D models (all kinds)."""
+    return [m for m in list_shipped() if _is_2d(m)]
+
+
 def oracle_datasets() -> tuple[str, ...]:
     from diffusion.toy.datasets import ORACLE_DATASETS
 
     return tuple(ORACLE_DATASETS)
 
 
+def _is_2d(entry: dict) -> bool:
+    """Whether a manifest entry is a 2-D model (the image track ships its own manifest)."""
+    from pathlib import Path
+
+    from diffusion.toy.datasets import DATASETS
+
+    in_images = Path(entry.get("manifest", "")).parent.name == "images"
+    return entry.get("dataset") in DATASETS and not in_images
+
+
 def model_choices(kind: str = "diffusion") -> list[str]:
     """Shipped 2-D models of this kind, then (for 'diffusion') the exact oracles."""
-    names = [
-        m["name"] for m in list_shipped()
-        if m.get("kind", "diffusion") == kind and m.get("dataset") not in (None, "images")
-        and "image" not in str(m.get("dataset", "")) and "digits" not in str(m.get("dataset", ""))
-    ]
+    names = [m["name"] for m in list_shipped()
+             if m.get("kind", "diffusion") == kind and _is_2d(m)]
     if kind == "diffusion":
         names += [f"oracle:{d}" for d in oracle_datasets()]
     return names
