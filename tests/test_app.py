@@ -223,7 +223,8 @@ def test_job_stop_ends_training_early():
     time.sleep(0.5)
     job.stop()
     _wait(job, 60.0)
-    assert job.stopped and job.error is None and job.seconds < 30
+    assert job.stopped and job.error is None
+    assert job.result.config["training"]["steps"] < 100_000  # ended by Stop, kept the model
 
 
 def test_progressive_page_shows_live_rounds(trained):
