@@ -164,3 +164,27 @@ def test_reference_rejects_bad_times(setup):
         reference_trajectory(model, x_T, [10.0, 20.0])
     with pytest.raises(ValueError, match=r"\[0, 999\]"):
         reference_solve(model, x_T, t_start=1500)
+
+
+class Float32Oracle(torch.nn.Module):
+    """The oracle behind a float32 parameter, as a trained float32 network would be."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.inner = model.net
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x, t):
+        return self.inner(x.double(), t.double()).float() * self.scale
+
+
+def test_reference_solve_follows_a_float32_network(setup):
+    """A float32 network is followed to its own precision (tolerances raised to 1e-6)."""
+    from diffusion.model import DiffusionModel
+
+    model64, x_T, ref64 = setup
+    model = DiffusionModel(Float32Oracle(model64), model64.schedule)
+    x = x_T[:16].float()
+    ref = reference_solve(model, x)
+    assert ref.dtype == torch.float64
+    assert float((ref - ref64[:16]).abs().max()) < 1e-4
