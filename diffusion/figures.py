@@ -205,7 +205,7 @@ def trajectory_animation(
     labels = list(runs)
     n_frames = max(len(v) for v in runs.values())
     xs = {k: _pad_frames(np.asarray(v)[:, :n_show], n_frames) for k, v in runs.items()}
-    lim = _limit(*(v[-1] for v in xs.values()), data, pad=1.3)
+    lim = _limit(*(v[0] for v in xs.values()), *(v[-1] for v in xs.values()), data, pad=1.1)
     fig = make_subplots(rows=1, cols=len(labels), subplot_titles=labels, horizontal_spacing=0.04)
     size = 5 if lecture else 3.5
     moving = []  # trace indices updated by frames

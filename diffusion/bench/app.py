@@ -188,6 +188,15 @@ async def _concurrent(url: str, n: int) -> list[tuple[float, bool]]:
             await browser.close()
 
 
+def _script_times(repeats: int) -> dict:
+    """Each page's script run without a browser (``python -m ui.render_times``)."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "ui.render_times", "--repeats", str(repeats)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1500, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def _p95(xs: list[float]) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
@@ -249,6 +258,14 @@ def run(quick: bool = False) -> str:
     presses = 4 if quick else 10
     sessions = 5 if quick else 20
     out = [f"Machine: {machine_info()}", ""]
+    script = _script_times(repeats)
+    out += ["### Server side: each page's script run (no browser)", "",
+            "Streamlit's AppTest runs the page script in-process: the part of a render "
+            "this project controls. First run fills the caches; then cached reruns.", "",
+            md_table(["page", "first run (s)", f"cached, median of {repeats} (s)", "< 1 s cached"],
+                     [[p, f"{v['first']:.2f}", f"{v['cached']:.3f}",
+                       "yes" if v["cached"] < 1.0 and not v["errors"] else "no"]
+                      for p, v in script.items()]), ""]
     t_start = time.perf_counter()
     with streamlit_server() as url:
         server_up = time.perf_counter() - t_start
