@@ -27,6 +27,15 @@ __all__ = [
 ]
 
 
+def _device(model: DiffusionModel) -> torch.device:
+    """Where the network's weights live (CPU for parameter-free models such as the oracle)."""
+    params = getattr(model.net, "parameters", None)
+    if params is not None:
+        for p in params():
+            return p.device
+    return torch.device("cpu")
+
+
 def sample(
     model: DiffusionModel,
     sampler: str,
@@ -45,7 +54,9 @@ def sample(
     x_T ~ N(0, I) of shape (n, *model.sample_shape) from ``torch.Generator`` seeded with
     ``seed`` unless x_T is given; stochastic samplers draw their noise from a second
     generator seeded with ``seed + 1``, so the same seed gives the same samples.
-    ``options`` go to the sampler (eta for ddim, variance for ddpm, ...).
+    ``options`` go to the sampler (eta for ddim, variance for ddpm, ...). x_T is put on
+    the network's device; the noise is always drawn on the CPU, so results do not
+    depend on the device beyond its arithmetic.
     """
     spec = get_sampler(sampler, order)
     if order is not None and "order" in spec.option_names():
@@ -56,9 +67,9 @@ def sample(
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         gen = torch.Generator().manual_seed(seed)
-        x_T = torch.randn((n, *shape), generator=gen, dtype=dtype)
+        x_T = torch.randn((n, *shape), generator=gen, dtype=dtype).to(_device(model))
     else:
-        x_T = torch.as_tensor(x_T).to(dtype)
+        x_T = torch.as_tensor(x_T).to(dtype=dtype, device=_device(model))
         if tuple(x_T.shape[1:]) != shape:
             need = ", ".join(map(str, shape))
             raise ValueError(f"x_T has shape {tuple(x_T.shape)}; this model needs (n, {need})")

@@ -30,6 +30,7 @@ __all__ = [
     "Grid",
     "Recorder",
     "grid_for",
+    "gaussian_like",
     "REGISTRY",
     "register",
     "get_sampler",
@@ -112,6 +113,15 @@ class Grid:
         self.sigma = torch.sqrt(var).tolist() + [0.0]
         self.lambda_ = lambda_.tolist() + [float("inf")]
         self.sigma_bar = torch.exp(-lambda_).tolist() + [0.0]
+
+
+def gaussian_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """z ~ N(0, I) shaped like x, from ``generator``; drawn on the generator's device
+    and moved, so a CPU generator gives the same noise for a model on any device."""
+    if generator is None or generator.device == x.device:
+        return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device)
+    return z.to(x.device)
 
 
 _GRID_CACHE: dict[tuple, Grid] = {}

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Recorder, SamplerSpec, Trajectory, grid_for, register
+from .base import Counted, Recorder, SamplerSpec, Trajectory, gaussian_like, grid_for, register
 
 
 @torch.no_grad()
@@ -51,7 +51,7 @@ def ddim(
         eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
         x_next = torch.add(x * c_x[i], eps, alpha=c_e[i])
         if sig_eta[i] > 0:
-            z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            z = gaussian_like(x, generator)
             x_next.add_(z, alpha=sig_eta[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Recorder, SamplerSpec, Trajectory, grid_for, register
+from .base import Counted, Recorder, SamplerSpec, Trajectory, gaussian_like, grid_for, register
 
 VARIANCES = ("beta", "beta_tilde")
 
@@ -55,7 +55,7 @@ def ddpm(
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
         eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
-        z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        z = gaussian_like(x, generator)
         x_next = torch.add(x * c_x[i], eps, alpha=c_e[i]).add_(z, alpha=c_z[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
