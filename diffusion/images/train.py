@@ -1,0 +1,399 @@
+"""Image diffusion training for GPUs: bf16 autocast, EMA, exact resume, DDP.
+
+One process per GPU under ``torchrun`` (DistributedDataParallel, NCCL on GPUs,
+gloo on CPUs); a plain ``python`` call runs one process. Usage:
+
+    python -m diffusion images train --data cifar10 --out runs/cifar --steps 100000
+    torchrun --nproc_per_node=2 -m diffusion.images.train --data synthetic --out runs/s
+
+Determinism across world sizes: every step draws the *global* batch (data
+indices, t, eps) from one generator seeded by ``seed`` and each rank takes its
+slice, so a run on N processes computes the same gradient as a single process
+with the same global batch (up to the order of floating-point sums).
+
+Checkpoints (``<out>/state.safetensors`` + ``<out>/state.json``, no pickle) hold
+the network, its EMA, Adam's moments, every RNG state and the step: a resumed run
+continues exactly where it stopped. ``<out>/model.*`` is the EMA network as an
+image checkpoint that ``sample`` and the app load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from ..io import atomic_write, write_json
+from ..schedules import get_schedule
+from ..training import DivergedError
+from .store import save_image_model, sha256_file
+from .unet import UNet, UNetConfig
+
+__all__ = ["TrainConfig", "train_images", "synthetic_images", "load_training_data", "main"]
+
+DATASETS = ("cifar10", "synthetic", "digits")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; stored in the checkpoint so resume uses the same run."""
+
+    out: str
+    data: str = "cifar10"
+    data_root: str | None = None
+    steps: int = 1000
+    batch_size: int = 128  # global, over all processes
+    lr: float = 2e-4
+    warmup: int = 1000
+    ema_decay: float = 0.9999
+    grad_clip: float = 1.0
+    prediction: str = "eps"
+    schedule: str = "linear"
+    T: int = 1000
+    seed: int = 0
+    bf16: bool = True  # autocast on CUDA; ignored on CPU
+    log_every: int = 50
+    ckpt_every: int = 1000
+    unet: dict = field(default_factory=dict)  # UNetConfig overrides
+
+    def check(self) -> None:
+        if self.data not in DATASETS:
+            raise ValueError(
+                f"unknown image dataset {self.data!r}; choose one of {', '.join(DATASETS)}"
+            )
+        if self.prediction not in ("eps", "v"):
+            raise ValueError(f"unknown prediction {self.prediction!r}; choose eps or v")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch size must be at least 1")
+
+
+def synthetic_images(n: int = 4096, size: int = 32, channels: int = 3, seed: int = 1234) -> Tensor:
+    """A fixed synthetic dataset (no download): smooth random colour fields.
+
+    Low-resolution Gaussian noise upsampled bicubically and squashed by tanh gives
+    images with image-like spatial correlation, in [-1, 1]. (n, C, size, size).
+    """
+    g = torch.Generator().manual_seed(seed)
+    low = torch.randn(n, channels, 4, 4, generator=g) * 1.5
+    return torch.tanh(F.interpolate(low, size=(size, size), mode="bicubic", align_corners=False))
+
+
+def load_training_data(cfg: TrainConfig) -> Tensor:
+    """The whole training set as float32 (N, C, H, W) in [-1, 1]."""
+    if cfg.data == "cifar10":
+        from .cifar import load_cifar10, to_model_range
+
+        images, _ = load_cifar10("train", root=cfg.data_root)
+        return to_model_range(images)
+    if cfg.data == "digits":
+        from .digits import load_digits
+
+        return load_digits()[0]
+    size = int(cfg.unet.get("image_size", 32))
+    return synthetic_images(size=size, channels=int(cfg.unet.get("in_channels", 3)))
+
+
+def _dist_info() -> tuple[int, int, int]:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
+    return 0, 1, 0
+
+
+# ----- checkpoint of the whole training state ------------------------------------
+
+
+def _save_state(out: Path, step: int, net, ema, opt, gen, losses, cfg) -> None:
+    tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+    tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    opt_state = opt.state_dict()
+    for idx, st in opt_state["state"].items():
+        for key, val in st.items():
+            tensors[f"opt.{idx}.{key}"] = torch.as_tensor(val)
+    tensors["rng.data"] = gen.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    weights = out / "state.safetensors"
+    atomic_write(weights, lambda tmp: save_file(tensors, str(tmp)))
+    meta = {
+        "step": step,
+        "config": asdict(cfg),
+        "param_groups": opt_state["param_groups"],
+        "losses": losses,
+        "sha256": sha256_file(weights),
+    }
+    write_json(out / "state.json", meta)
+
+
+def _load_state(out: Path, net, ema, opt, gen, device) -> tuple[int, list[float]]:
+    meta = json.loads((out / "state.json").read_text())
+    weights = out / "state.safetensors"
+    if sha256_file(weights) != meta["sha256"]:
+        raise ValueError(f"{weights} is corrupt (sha256 mismatch); cannot resume")
+    t = load_file(str(weights))
+    net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})
+    ema.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+    state: dict[int, dict] = {}
+    for k, v in t.items():
+        if k.startswith("opt."):
+            _, idx, key = k.split(".", 2)
+            state.setdefault(int(idx), {})[key] = v.to(device) if v.ndim else v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    gen.set_state(t["rng.data"])
+    torch.set_rng_state(t["rng.torch"])
+    if "rng.cuda" in t and torch.cuda.is_available():
+        torch.cuda.set_rng_state(t["rng.cuda"])
+    return int(meta["step"]), list(meta["losses"])
+
+
+# ----- the loop ----------------------------------------------------------------------
+
+
+def train_images(
+    cfg: TrainConfig,
+    *,
+    data: Tensor | None = None,
+    resume: bool = True,
+    log: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict:
+    """Train (or resume) an image UNet; returns a summary dict.
+
+    ``data`` overrides the dataset (float32 (N, C, H, W) in [-1, 1]). ``log(record)``
+    receives {"step", "loss", "lr", "images_per_s", "seconds"} every ``log_every``
+    steps on rank 0 (also appended to <out>/log.jsonl).
+    """
+    cfg.check()
+    rank, world, local_rank = _dist_info()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch size {cfg.batch_size} is not divisible by {world} processes")
+    device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    out = Path(cfg.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    x_all = (data if data is not None else load_training_data(cfg)).float()
+    unet_cfg = UNetConfig.from_dict(
+        {"image_size": x_all.shape[-1], "in_channels": x_all.shape[1], **cfg.unet}
+    )
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank
+    net = UNet(unet_cfg).to(device)
+    ema = copy.deepcopy(net).eval().requires_grad_(False)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step, losses = 0, []
+    # Dropout noise differs per rank, as it should; seeded so runs repeat.
+    torch.manual_seed(cfg.seed + 1000 * rank)
+    if resume and (out / "state.json").exists():
+        step, losses = _load_state(out, net, ema, opt, gen, device)
+        if rank > 0:  # the checkpoint holds rank 0's generator; the others reseed
+            torch.manual_seed(cfg.seed + 1000 * rank + step)
+    model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    sch = get_schedule(cfg.schedule, cfg.T)
+    alphas = sch.alpha(torch.arange(cfg.T)).float().to(device)
+    sigmas = sch.sigma(torch.arange(cfg.T)).float().to(device)
+    local = cfg.batch_size // world
+    lo, hi = rank * local, (rank + 1) * local
+    use_bf16 = cfg.bf16 and device.type == "cuda"
+    x_dev = x_all.to(device)
+    shape = (cfg.batch_size, *x_all.shape[1:])
+
+    start_step, t0, t_log = step, time.perf_counter(), time.perf_counter()
+    net.train()
+    while step < cfg.steps:
+        # The global batch from one generator; this rank's slice of it.
+        idx = torch.randint(0, len(x_all), (cfg.batch_size,), generator=gen)[lo:hi]
+        t = torch.randint(0, cfg.T, (cfg.batch_size,), generator=gen)[lo:hi].to(device)
+        eps = torch.randn(shape, generator=gen)[lo:hi].to(device)
+        x0 = x_dev[idx.to(device)]
+        a, s = alphas[t].view(-1, 1, 1, 1), sigmas[t].view(-1, 1, 1, 1)
+        x_t = a * x0 + s * eps
+        target = eps if cfg.prediction == "eps" else a * eps - s * x0
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            out_net = model(x_t, t.float())
+        loss = F.mse_loss(out_net.float(), target)
+        lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            for p_e, p in zip(ema.parameters(), net.parameters(), strict=True):
+                p_e.lerp_(p, 1.0 - cfg.ema_decay)
+        step += 1
+        # The logged loss is the global-batch mean, comparable across world sizes.
+        value = loss.detach()
+        if world > 1:
+            dist.all_reduce(value)
+            value = value / world
+        v = float(value)
+        if not math.isfinite(v):
+            raise DivergedError(f"loss became {v} at step {step}; lower the learning rate")
+        losses.append(v)
+        if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            now = time.perf_counter()
+            n_steps = step - start_step if step - start_step < cfg.log_every else cfg.log_every
+            rec = {
+                "step": step,
+                "loss": v,
+                "lr": lr,
+                "images_per_s": n_steps * cfg.batch_size / max(now - t_log, 1e-9),
+                "seconds": now - t0,
+            }
+            t_log = now
+            with open(out / "log.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            if log is not None:
+                log(rec)
+        stop = should_stop is not None and should_stop()
+        if step % cfg.ckpt_every == 0 or step == cfg.steps or stop:
+            if rank == 0:
+                _save_state(out, step, net, ema, opt, gen, losses, cfg)
+            if world > 1:
+                dist.barrier()
+        if stop:
+            break
+    seconds = time.perf_counter() - t0
+    if rank == 0:
+        save_image_model(
+            out / "model",
+            ema if cfg.ema_decay > 0 else net,
+            {
+                "name": f"{cfg.data}-unet",
+                "kind": "diffusion",
+                "prediction": cfg.prediction,
+                "schedule": {"name": cfg.schedule, "T": cfg.T},
+                "dataset": cfg.data,
+                "training": {"steps": step, "batch_size": cfg.batch_size, "seed": cfg.seed},
+            },
+        )
+    return {
+        "steps": step,
+        "losses": losses,
+        "seconds": seconds,
+        "world_size": world,
+        "images_per_s": (step - start_step) * cfg.batch_size / max(seconds, 1e-9),
+        "rank": rank,
+    }
+
+
+# ----- command line ------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="cifar10", choices=DATASETS)
+    p.add_argument("--data-root", default=None, help="folder or tarball of CIFAR-10")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=128, help="global batch size")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--warmup", type=int, default=1000)
+    p.add_argument("--ema-decay", type=float, default=0.9999)
+    p.add_argument("--prediction", default="eps", choices=("eps", "v"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-bf16", action="store_true", help="train in float32")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--ckpt-every", type=int, default=1000)
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--base-channels", type=int, default=None)
+    p.add_argument("--channel-mult", default=None, help="e.g. 1,2,2,2")
+    p.add_argument("--num-res-blocks", type=int, default=None)
+    p.add_argument("--image-size", type=int, default=None, help="synthetic data only")
+    p.add_argument("--groups", type=int, default=None)
+    p.add_argument("--dropout", type=float, default=None)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    unet: dict = {}
+    if args.base_channels is not None:
+        unet["base_channels"] = args.base_channels
+    if args.channel_mult:
+        unet["channel_mult"] = [int(m) for m in args.channel_mult.split(",")]
+    if args.num_res_blocks is not None:
+        unet["num_res_blocks"] = args.num_res_blocks
+    if args.image_size is not None:
+        unet["image_size"] = args.image_size
+    if args.groups is not None:
+        unet["groups"] = args.groups
+    if args.dropout is not None:
+        unet["dropout"] = args.dropout
+    if args.data == "digits":
+        from .digits import DIGITS_UNET
+
+        unet = {**DIGITS_UNET.to_dict(), **unet}
+    return TrainConfig(
+        out=args.out,
+        data=args.data,
+        data_root=args.data_root,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup=args.warmup,
+        ema_decay=args.ema_decay,
+        prediction=args.prediction,
+        seed=args.seed,
+        bf16=not args.no_bf16,
+        log_every=args.log_every,
+        ckpt_every=args.ckpt_every,
+        unet=unet,
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+
+    def log(rec: dict) -> None:
+        print(
+            f"step {rec['step']:>7}  loss {rec['loss']:.5f}  lr {rec['lr']:.2e}  "
+            f"{rec['images_per_s']:,.0f} img/s  {rec['seconds']:.1f} s",
+            flush=True,
+        )
+
+    summary = train_images(cfg, resume=not args.no_resume, log=log)
+    if summary["rank"] == 0:
+        print(
+            f"done: {summary['steps']} steps on {summary['world_size']} process(es), "
+            f"{summary['images_per_s']:,.0f} img/s; model at {Path(cfg.out) / 'model'}",
+            flush=True,
+        )
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="diffusion.images.train", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args)
+    except (ValueError, FileNotFoundError, DivergedError) as e:
+        print(f"error: {e}", file=__import__("sys").stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
