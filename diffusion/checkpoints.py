@@ -297,7 +297,9 @@ def load_model(spec: str) -> DiffusionModel:
         net, cfg = load_checkpoint(stem)
         return model_from_checkpoint(net, cfg, stem.name)
     match = _PD_SPEC.match(spec)
-    if match and Path(match["dir"]).is_dir():
+    if match and not Path(match["dir"]).is_dir():
+        raise FileNotFoundError(f"folder {match['dir']} not found (for model {spec})")
+    if match:
         pd_stem = Path(match["dir"]) / f"pd-{int(match['n'])}steps"
         if not _exists(pd_stem):
             rounds = sorted(

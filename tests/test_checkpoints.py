@@ -211,3 +211,8 @@ def test_shipped_2d_models_sample_close_to_their_data():
             x = sample(model, "ddim", 50, n=2000, seed=0, spacing="trailing").x
         m = evaluate_2d(x, name, seed=1)
         assert m["sliced_w2"] < 2.0 * m["floor_sliced_w2"], (name, m)
+
+
+def test_progressive_round_spec_with_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="folder .*absent not found"):
+        load_model(f"{tmp_path / 'absent'}@4steps")
