@@ -16,6 +16,7 @@ Cache folder: $DIFFUSION_CACHE, else $XDG_CACHE_HOME/diffusion, else ~/.cache/di
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
@@ -113,6 +114,9 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     }
 
     def find_class(self, module: str, name: str):
+        if (module, name) == ("_codecs", "encode"):
+            # protocol-2 pickles written by Python 3 store bytes as codecs.encode(str)
+            return codecs.encode
         if (module, name) in self._ALLOWED:
             return getattr(np, name) if module == "numpy" else _reconstruct
         raise ValueError(f"CIFAR-10 batch refers to {module}.{name}: not a plain data batch")
