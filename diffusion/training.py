@@ -127,7 +127,7 @@ def train(
             ema.update(net)
         if on_step is not None:
             on_step(net)
-        v = float(value)
+        v = float(value.detach())
         result.losses.append(v)
         result.steps = step + 1
         if callback is not None:
