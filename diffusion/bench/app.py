@@ -125,6 +125,7 @@ def _wait_rerun(page, timeout_s: float) -> None:
 
 def _render_time(context, url: str, timeout_s: float = 180.0) -> float:
     page = context.new_page()
+    page.set_default_timeout(timeout_s * 1000)
     try:
         t0 = time.perf_counter()
         page.goto(url, wait_until="domcontentloaded")
@@ -158,25 +159,26 @@ def _slider_times(context, url: str, presses: int) -> list[float]:
         page.close()
 
 
-async def _session(browser, url: str, i: int) -> tuple[float, bool]:
+async def _session(browser, url: str, i: int) -> tuple[float, bool, str]:
     ctx = await browser.new_context()
     page = await ctx.new_page()
+    page.set_default_timeout(300_000)  # 20 tabs on 2 cores: loading alone can pass 30 s
     t0 = time.perf_counter()
     try:
         await page.goto(f"{url}/ddim?n=2000&steps=20&seed={i % 4}",
-                        wait_until="domcontentloaded")
+                        wait_until="domcontentloaded", timeout=300_000)
         await page.wait_for_selector(DONE, timeout=300_000)
         await page.wait_for_selector("h1", timeout=300_000)
         await page.wait_for_selector(DONE, timeout=300_000)
         ok = await page.locator("[data-testid='stException']").count() == 0
-        return time.perf_counter() - t0, ok
-    except Exception:
-        return time.perf_counter() - t0, False
+        return time.perf_counter() - t0, ok, "" if ok else "exception shown on the page"
+    except Exception as err:
+        return time.perf_counter() - t0, False, f"{type(err).__name__}: {str(err)[:120]}"
     finally:
         await ctx.close()
 
 
-async def _concurrent(url: str, n: int) -> list[tuple[float, bool]]:
+async def _concurrent(url: str, n: int) -> list[tuple[float, bool, str]]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -257,7 +259,10 @@ def run(quick: bool = False) -> str:
     repeats = 1 if quick else 3
     presses = 4 if quick else 10
     sessions = 5 if quick else 20
-    out = [f"Machine: {machine_info()}", ""]
+    load = os.getloadavg()
+    out = [f"Machine: {machine_info()}", "",
+           f"Load average when the section started: {load[0]:.1f} (1 min), {load[1]:.1f} "
+           "(5 min) on 2 cores; other jobs on the machine slow the browser most.", ""]
     script = _script_times(repeats)
     out += ["### Server side: each page's script run (no browser)", "",
             "Streamlit's AppTest runs the page script in-process: the part of a render "
@@ -287,6 +292,9 @@ def run(quick: bool = False) -> str:
                 ["p95 latency (s)", f"{_p95(lat):.2f}"],
                 ["max latency (s)", f"{max(lat):.2f}"],
                 ["errors", f"{errors} (target 0)"]]), ""]
+    kinds = sorted({r[2] for r in results if r[2]})
+    if kinds:
+        out += ["Errors seen: " + "; ".join(f"`{k}`" for k in kinds), ""]
     return "\n".join(out)
 
 
