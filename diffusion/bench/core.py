@@ -106,7 +106,9 @@ def _train_rows(quick: bool) -> tuple[list[list[object]], object, str]:
     from ..toy.train2d import train_toy
 
     steps = 200 if quick else FULL_TRAIN_STEPS
-    seeds = [0] if quick else [0, 1, 2]
+    # One run per seed; a quality bar is a property of the recipe, so a second seed
+    # shows its spread when time allows (full mode).
+    seeds = [0] if quick else [0, 1]
     walls, ratios, model = [], [], None
     for seed in seeds:
         t0 = time.perf_counter()
@@ -118,7 +120,7 @@ def _train_rows(quick: bool) -> tuple[list[list[object]], object, str]:
     rows = [
         [
             f"train swiss roll, MLP {TRAIN_HPARAMS['width']}x{TRAIN_HPARAMS['depth']}, "
-            f"{steps} steps (median of {len(seeds)} seeds)",
+            f"{steps} steps (median of seeds {', '.join(map(str, seeds))})",
             f"<= {TRAIN_TARGET_S:.0f} s",
             _fmt(wall),
             _verdict(wall <= TRAIN_TARGET_S),
