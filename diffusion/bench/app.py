@@ -209,6 +209,7 @@ def _sequential(context, url: str, t_start: float, server_up: float, repeats: in
     """Cold start, page renders and slider latency, one browser tab at a time, each
     beside the same measure on the bare peer page."""
     first = _render_time(context, f"{url}/")
+    cold = time.perf_counter() - t_start
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "peer.py").write_text(PEER_APP)
         with streamlit_server(Path(tmp), script="peer.py") as peer_url:
@@ -216,7 +217,6 @@ def _sequential(context, url: str, t_start: float, server_up: float, repeats: in
             peer_page = statistics.median(_render_time(context, peer_url)
                                           for _ in range(max(repeats, 3)))
             peer = _slider_times(context, peer_url, presses)
-    cold = time.perf_counter() - t_start
     out = ["### Cold start", "",
            md_table(["measure", "seconds"], [
                ["`streamlit run` to health endpoint", f"{server_up:.2f}"],
