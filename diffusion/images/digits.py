@@ -196,7 +196,10 @@ def digits_metrics(samples: Tensor, *, seed: int = 0, classifier: Path = CLASSIF
             .double()
             .numpy()
         )
-    k, k_std = kid(ref_f, f, n_subsets=20, subset_size=min(500, len(f)), seed=seed)
+    # KID's cubic kernel assumes unit-scale features (as Inception's are, roughly);
+    # dividing by the real features' spread keeps it in the usual range.
+    scale = float(ref_f.std())
+    k, k_std = kid(ref_f / scale, f / scale, n_subsets=20, subset_size=min(500, len(f)), seed=seed)
     n = len(f)
     return {
         "fd": frechet_distance(feature_stats(f), ref_stats),
