@@ -227,6 +227,23 @@ def test_job_stop_ends_training_early():
     assert job.result.config["training"]["steps"] < 100_000  # ended by Stop, kept the model
 
 
+def test_train_button_runs_a_job_and_lists_the_model_in_this_session_only():
+    at = _open("pages/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
+    at.slider(key="compare.train_secs").set_value(5)
+    at.select_slider(key="compare.train_steps").set_value(500)
+    at.selectbox(key="compare.train_ds").set_value("moons")
+    at.button(key="compare.train").click().run()
+    assert not _errors(at)
+    assert at.get("progress"), "no progress bar while training"
+    _wait(at.session_state["job.ddpm"])
+    at.run()
+    at.run()  # the job panel reruns the page once to list the new model
+    assert not _errors(at)
+    assert "session:moons-ddpm" in at.selectbox(key="compare.model").options
+    other = _open("pages/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
+    assert "session:moons-ddpm" not in other.selectbox(key="compare.model").options
+
+
 def test_progressive_page_shows_live_rounds(trained):
     teacher, steps, student, _ = trained
     state = {"live.models": {"session:t": teacher, "session:s": student},
