@@ -69,11 +69,11 @@ class Counted:
         self.model = model
         self.nfe = 0
 
-    def __call__(self, x: Tensor, t: float, alpha: float, sigma: float) -> Prediction:
+    def __call__(self, x: Tensor, t: float | Tensor, alpha: float, sigma: float) -> Prediction:
         self.nfe += 1
         return self.model.predict(x, t, alpha, sigma)
 
-    def eps(self, x: Tensor, t: float, alpha: float, sigma: float) -> Tensor:
+    def eps(self, x: Tensor, t: float | Tensor, alpha: float, sigma: float) -> Tensor:
         """eps-hat only: for an eps-prediction network the raw output, with no x0-hat
         arithmetic (noise-prediction samplers rebuild the x0-hats of the record in one
         batched operation at the end)."""
@@ -113,6 +113,21 @@ class Grid:
         self.sigma = torch.sqrt(var).tolist() + [0.0]
         self.lambda_ = lambda_.tolist() + [float("inf")]
         self.sigma_bar = torch.exp(-lambda_).tolist() + [0.0]
+        self._t_batches: dict[tuple, list[Tensor]] = {}
+
+    def t_batches(self, x: Tensor) -> list[Tensor]:
+        """The S evaluation times as (B,) tensors of x's dtype and device, made once per
+        (B, dtype, device) and kept with the (memoised) grid: the network then gets the
+        same ready tensor a bare loop would pass, with no tensor creation per step."""
+        key = (x.shape[0], x.dtype, x.device)
+        tb = self._t_batches.get(key)
+        if tb is None:
+            if len(self._t_batches) >= 4:
+                self._t_batches.clear()
+            full = torch.tensor(self.t[:-1], dtype=x.dtype, device=x.device)
+            tb = list(full[:, None].expand(-1, x.shape[0]).contiguous().unbind(0))
+            self._t_batches[key] = tb
+        return tb
 
 
 def gaussian_like(x: Tensor, generator: torch.Generator | None) -> Tensor:

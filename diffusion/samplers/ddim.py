@@ -34,6 +34,7 @@ def ddim(
         raise ValueError(f"eta must lie in [0, 1], got {eta}")
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     # Per-step coefficients as Python floats, before the loop.
     # Per-step coefficients as Python floats, before the loop:
     # x_s = c_x x_t + c_e eps-hat (+ sigma_eta z), with x0-hat = (x_t - sigma_t eps-hat) / alpha_t.
@@ -48,7 +49,7 @@ def ddim(
     x = x_T
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
-        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
         x_next = torch.add(x * c_x[i], eps, alpha=c_e[i])
         if sig_eta[i] > 0:
             z = gaussian_like(x, generator)
@@ -56,7 +57,7 @@ def ddim(
         rec.step_eps(i, x_next, x, eps)
         x = x_next
     # the clean endpoint, alpha = 1 and sigma = 0: x0-hat
-    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0
+    x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0
     rec.step(g.S - 1, x, x)
     return rec.finish("ddim", x, f, eta=eta)
 

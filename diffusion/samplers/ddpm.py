@@ -38,6 +38,7 @@ def ddpm(
         raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     # mean = c_x0 x0-hat + c_xt x_t with x0-hat = (x_t - sigma_t eps) / alpha_t, folded
     # into mean = c_x x_t + c_e eps before the loop.
     c_x, c_e, c_z = [], [], []
@@ -54,12 +55,12 @@ def ddpm(
     x = x_T
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
-        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
         z = gaussian_like(x, generator)
         x_next = torch.add(x * c_x[i], eps, alpha=c_e[i]).add_(z, alpha=c_z[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
-    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0  # the last step returns x0-hat, no noise
+    x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # the last step returns x0-hat, no noise
     rec.step(g.S - 1, x, x)
     return rec.finish("ddpm", x, f, variance=variance)
 

@@ -58,6 +58,7 @@ def dpm_solver(
         raise ValueError(f"DPM-Solver order must be 1, 2 or 3, got {order}")
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     n = g.S - 1
     h = [g.lambda_[i + 1] - g.lambda_[i] for i in range(n)]
     # First-order part shared by every order: x_t = (a_t/a_s) x - sig_t (e^h - 1) eps_s
@@ -82,7 +83,7 @@ def dpm_solver(
     x = x_T
     rec = Recorder(x_T, g, record, callback)
     for i in range(n):
-        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
         if order == 1:
             x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i])
         elif order == 2:
@@ -97,7 +98,7 @@ def dpm_solver(
             x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i]).add_(d2, alpha=-c_d2[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
-    x = f(x, g.t[n], g.alpha[n], g.sigma[n]).x0  # first order to sigma = 0: x0-hat
+    x = f(x, tb[n], g.alpha[n], g.sigma[n]).x0  # first order to sigma = 0: x0-hat
     rec.step(n, x, x)
     return rec.finish(f"dpm-solver-{order}", x, f, order=order)
 

@@ -85,12 +85,13 @@ def dpm_solver_pp_multistep(
         raise ValueError(f"DPM-Solver++ multistep order must be 1, 2 or 3, got {order}")
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     coef = multistep_coefficients(g, order, half_d2)
     x = x_T
     hist: list[Tensor] = []  # x0-hats, newest first
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S):
-        x0 = f(x, g.t[i], g.alpha[i], g.sigma[i]).x0
+        x0 = f(x, tb[i], g.alpha[i], g.sigma[i]).x0
         if i == g.S - 1:
             x = x0
         else:
@@ -119,6 +120,7 @@ def dpm_solver_pp_2s(
     r1 = 0.5
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     n = g.S - 1
     t1, a1, s1 = intermediate_points(model.schedule, g, r1)
     h = [g.lambda_[i + 1] - g.lambda_[i] for i in range(n)]
@@ -129,7 +131,7 @@ def dpm_solver_pp_2s(
     x = x_T
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S):
-        x0 = f(x, g.t[i], g.alpha[i], g.sigma[i]).x0
+        x0 = f(x, tb[i], g.alpha[i], g.sigma[i]).x0
         if i == n:
             x = x0
         else:

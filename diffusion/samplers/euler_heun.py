@@ -40,15 +40,16 @@ def euler(
     """
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     c_x, c_eps = _euler_coefficients(g)
     x = x_T
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
-        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
         x_next = torch.add(x * c_x[i], eps, alpha=c_eps[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
-    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0  # Euler to sigma_bar = 0 is x0-hat
+    x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # Euler to sigma_bar = 0 is x0-hat
     rec.step(g.S - 1, x, x)
     return rec.finish("euler", x, f)
 
@@ -70,19 +71,20 @@ def heun(
     """
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     c_x, c_eps = _euler_coefficients(g)
     x = x_T
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
-        eps = f.eps(x, g.t[i], g.alpha[i], g.sigma[i])
+        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
         x_scaled = x * c_x[i]
         # Euler predictor, then the slope at the predicted point (EDM Alg. 1 l. 5-8).
         x_pred = torch.add(x_scaled, eps, alpha=c_eps[i])
-        eps_next = f.eps(x_pred, g.t[i + 1], g.alpha[i + 1], g.sigma[i + 1])
+        eps_next = f.eps(x_pred, tb[i + 1], g.alpha[i + 1], g.sigma[i + 1])
         x_next = torch.add(x_scaled, eps + eps_next, alpha=0.5 * c_eps[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
-    x = f(x, g.t[-2], g.alpha[-2], g.sigma[-2]).x0  # the last step is Euler: x0-hat
+    x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # the last step is Euler: x0-hat
     rec.step(g.S - 1, x, x)
     return rec.finish("heun", x, f)
 

@@ -93,6 +93,7 @@ def unipc(
         raise ValueError(f"UniPC order must be 1, 2 or 3, got {order}")
     g = grid_for(model, timesteps)
     f = Counted(model)
+    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     n = g.S - 1
     p_of = [min(order, i + 1, g.S - i) for i in range(g.S)]
     pred_coef = [_update(g, i, i + 1, p_of[i], corrector=False) for i in range(n)]
@@ -102,7 +103,7 @@ def unipc(
     hist: list[Tensor] = []  # x0-hats at grid points, newest first
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S):
-        m = f(x, g.t[i], g.alpha[i], g.sigma[i]).x0
+        m = f(x, tb[i], g.alpha[i], g.sigma[i]).x0
         if i == n:
             x = m
             rec.step(i, x, m)
