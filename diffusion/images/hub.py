@@ -65,14 +65,19 @@ def load_diffusers_model(
     """
     try:
         from diffusers import UNet2DModel
-    except ImportError as e:
-        raise ImportError(
+    except ImportError as e:  # a ValueError, so the CLI prints it as one line
+        raise ValueError(
             "loading a diffusers model needs the optional dependency: pip install diffusers"
         ) from e
     path = Path(name_or_path)
     local = path.is_dir()
     sub = "unet" if local and (path / "unet").is_dir() else None
-    unet = UNet2DModel.from_pretrained(str(name_or_path), subfolder=sub, use_safetensors=True)
+    try:
+        unet = UNet2DModel.from_pretrained(str(name_or_path), subfolder=sub, use_safetensors=True)
+    except OSError:
+        # Some hub models (google/ddpm-cifar10-32 among them) may ship only a .bin file;
+        # diffusers reads that with torch.load(weights_only=True), which loads tensors only.
+        unet = UNet2DModel.from_pretrained(str(name_or_path), subfolder=sub, use_safetensors=False)
     sched_cfg: dict = {}
     if local:
         for cand in (path / "scheduler" / "scheduler_config.json", path / "scheduler_config.json"):
@@ -80,14 +85,15 @@ def load_diffusers_model(
                 sched_cfg = json.loads(cand.read_text())
                 break
     else:
-        try:
-            from diffusers import DDPMScheduler
+        from diffusers import DDPMScheduler
 
-            sched_cfg = dict(
-                DDPMScheduler.from_pretrained(str(name_or_path), subfolder="scheduler").config
-            )
-        except (OSError, ValueError):
-            sched_cfg = {}
+        for subfolder in (None, "scheduler"):  # at the root (ddpm-cifar10-32) or in scheduler/
+            try:
+                cfg = DDPMScheduler.from_pretrained(str(name_or_path), subfolder=subfolder).config
+                sched_cfg = dict(cfg)
+                break
+            except (OSError, ValueError):
+                continue
     prediction = _PREDICTIONS.get(sched_cfg.get("prediction_type", "epsilon"))
     if prediction is None:
         raise ValueError(f"unsupported prediction_type {sched_cfg.get('prediction_type')!r}")
