@@ -261,6 +261,11 @@ def load_fid_inception(
                 raise FileNotFoundError(f"{path} does not exist and download=False")
             folder.mkdir(parents=True, exist_ok=True)
             download_file(WEIGHTS_URL, path)
+            try:
+                verify_weights(path, expected_sha256)
+            except ValueError:
+                path.unlink()  # a bad download must not stay in the cache
+                raise
     verify_weights(path, expected_sha256)
     state = torch.load(path, map_location="cpu", weights_only=True)
     net = FIDInception()
