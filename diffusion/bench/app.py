@@ -42,13 +42,7 @@ STEPS_THUMB = "[data-testid='stSidebar'] [data-testid='stSlider'] input[type='ra
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-PEER_APP = """
-import streamlit as st
-st.title("Peer")
-with st.sidebar:
-    steps = st.select_slider("Steps", [1, 2, 5, 10, 12, 20, 50, 100], value=10)
-st.write(f"steps = {steps}")
-"""
+PEER_APP = "ui/peer_app.py"
 """The peer: a bare Streamlit page with one slider, measured in the same run. Its
 times are the floor that the framework and the browser set on this machine."""
 
@@ -210,13 +204,11 @@ def _sequential(context, url: str, t_start: float, server_up: float, repeats: in
     beside the same measure on the bare peer page."""
     first = _render_time(context, f"{url}/")
     cold = time.perf_counter() - t_start
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "peer.py").write_text(PEER_APP)
-        with streamlit_server(Path(tmp), script="peer.py") as peer_url:
-            _render_time(context, peer_url)  # warm the browser's cache of the JS bundle
-            peer_page = statistics.median(_render_time(context, peer_url)
-                                          for _ in range(max(repeats, 3)))
-            peer = _slider_times(context, peer_url, presses)
+    with streamlit_server(ROOT, script=PEER_APP) as peer_url:
+        _render_time(context, peer_url)  # warm the browser's cache of the JS bundle
+        peer_page = statistics.median(_render_time(context, peer_url)
+                                      for _ in range(max(repeats, 3)))
+        peer = _slider_times(context, peer_url, presses)
     out = ["### Cold start", "",
            md_table(["measure", "seconds"], [
                ["`streamlit run` to health endpoint", f"{server_up:.2f}"],
