@@ -86,11 +86,15 @@ def evaluate(dataset: str, out: Path, teacher, n: int = 10_000) -> dict:
             x = ddim(teacher, x_T, pd_timesteps(1000, steps), record=False).x
             rows[f"teacher-ddim{steps}"] = _metrics(x, ref)
         for steps in (8, 4, 2, 1):
+            if not (out / dataset / f"pd-{steps}steps.json").exists():
+                continue
             m = load_model(str(out / dataset / f"pd-{steps}steps"))
             rows[f"pd{steps}"] = _metrics(
                 ddim(m, x_T, pd_timesteps(1000, steps), record=False).x, ref
             )
         for kind in ("cd", "ct"):
+            if not (out / dataset / f"{kind}.json").exists():
+                continue
             m = load_model(str(out / dataset / kind))
             for steps in (1, 2):
                 g = torch.Generator().manual_seed(1)
@@ -223,6 +227,7 @@ def main(argv=None) -> int:
     )
     p.add_argument("--only", nargs="+", default=["pd", "cd", "ct"], choices=["pd", "cd", "ct"])
     p.add_argument("--report", help="also write the metrics report (JSON) here")
+    p.add_argument("--plain-ct", action="store_true", help="CT without the iCT changes")
     p.add_argument(
         "--scale",
         type=float,

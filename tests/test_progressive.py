@@ -1,0 +1,230 @@
+"""Progressive distillation: the nested grid, the exact two-step target, a short training run,
+bad settings (with the last good round kept), the CLI, and the shipped students."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from diffusion.checkpoints import load_model, save_checkpoint
+from diffusion.cli import main
+from diffusion.distill import ProgressiveDistillationLoss, pd_timesteps, progressive_distillation
+from diffusion.metrics import mmd_rbf, sliced_wasserstein
+from diffusion.model import DiffusionModel
+from diffusion.nets import build_net
+from diffusion.oracle import oracle_model
+from diffusion.samplers.ddim import ddim
+from diffusion.schedules import linear_schedule
+from diffusion.toy.datasets import draw, gaussian_mixture, sample_dataset
+from diffusion.training import DivergedError
+
+SCH = linear_schedule()
+
+
+def test_grid_is_nested_trailing_and_starts_at_pure_noise():
+    for n in (1, 2, 4, 64, 512):
+        fine, coarse = pd_timesteps(1000, 2 * n), pd_timesteps(1000, n)
+        torch.testing.assert_close(fine[::2], coarse, rtol=0, atol=1e-12)
+        assert coarse[0] == 999 and bool((coarse[1:] < coarse[:-1]).all())
+    assert pd_timesteps(1000, 4).tolist() == [999.0, 749.0, 499.0, 249.0]  # 'trailing' spacing
+    assert float(pd_timesteps(1000, 1024)[-1]) == 0.0  # clamped inside [0, T-1]
+
+
+@pytest.mark.parametrize("i", [0, 2, 6])
+def test_target_makes_one_ddim_step_land_on_two_teacher_steps(i):
+    """x-tilde (Salimans & Ho, Alg. 2): one DDIM step with x0 = x-tilde equals the teacher's
+    two DDIM steps, checked against the registered DDIM sampler on the oracle."""
+    teacher = oracle_model(gaussian_mixture("8gaussians"), SCH)
+    loss = ProgressiveDistillationLoss(teacher, student_steps=4)
+    tau = pd_timesteps(1000, 8)
+    x = torch.randn(256, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(i))
+    x_t = x * float(SCH.sigma(tau[i]))
+    target = loss.target(x_t, torch.full((256,), i))
+    two = ddim(teacher, x_t, tau[i:]).xs[2]  # the teacher after two steps from tau_i
+    a, s = float(SCH.alpha(tau[i])), float(SCH.sigma(tau[i]))
+    if i + 2 < 8:
+        a2, s2 = float(SCH.alpha(tau[i + 2])), float(SCH.sigma(tau[i + 2]))
+    else:
+        a2, s2 = 1.0, 0.0
+    one = a2 * target + s2 * (x_t - a * target) / s
+    torch.testing.assert_close(one, two, rtol=1e-4, atol=1e-4)
+
+
+def test_last_pair_target_is_the_teachers_two_step_sample():
+    teacher = oracle_model(gaussian_mixture("8gaussians"), SCH)
+    loss = ProgressiveDistillationLoss(teacher, student_steps=1)
+    x_T = torch.randn(128, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    target = loss.target(x_T, torch.zeros(128, dtype=torch.long))
+    torch.testing.assert_close(
+        target, ddim(teacher, x_T, pd_timesteps(1000, 2)).x, rtol=1e-4, atol=1e-4
+    )
+
+
+def _tiny_teacher() -> DiffusionModel:
+    torch.manual_seed(0)
+    net = build_net({"type": "mlp", "dim": 2, "width": 32, "depth": 2, "emb_dim": 16})
+    teacher = DiffusionModel(net, SCH, "eps", "tiny")
+    teacher.sample_shape = (2,)
+    teacher.config = {
+        "kind": "diffusion",
+        "dataset": "moons",
+        "net": net.config,
+        "prediction": "eps",
+        "schedule": {"name": "linear", "T": 1000},
+    }
+    return teacher
+
+
+def test_short_run_loss_falls_and_keeps_every_round():
+    seen: dict[int, list[float]] = {}
+    rounds = []
+    students = progressive_distillation(
+        _tiny_teacher(),
+        lambda n, g: draw("moons", n, g),
+        start_steps=8,
+        steps_per_round=120,
+        batch_size=128,
+        callback=lambda n, step, v: seen.setdefault(n, []).append(v),
+        on_round=lambda n, m: rounds.append(n),
+    )
+    assert [n for n, _ in students] == [4, 2, 1] and rounds == [4, 2, 1]
+    losses = seen[4]
+    assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:20]) / 20
+    for n, m in students:
+        assert m.prediction == "v" and m.config["kind"] == "pd-student"
+        assert m.config["sampling"]["timesteps"][str(n)] == pd_timesteps(1000, n).tolist()
+    # students are independent copies: the 1-step student differs from the 4-step one
+    p4 = next(iter(students[0][1].net.parameters()))
+    p1 = next(iter(students[2][1].net.parameters()))
+    assert not torch.equal(p4, p1)
+
+
+def test_bad_settings_are_clear_errors():
+    teacher = _tiny_teacher()
+    data = sample_dataset("moons", 256, seed=0)
+    for rounds in (0, -1, 4):
+        with pytest.raises(ValueError, match="rounds must be between 1 and 3"):
+            progressive_distillation(teacher, data, start_steps=8, rounds=rounds)
+    with pytest.raises(ValueError, match="power of two"):
+        progressive_distillation(teacher, data, start_steps=12)
+    with pytest.raises(ValueError, match="trainable network"):
+        progressive_distillation(oracle_model(gaussian_mixture("8gaussians"), SCH), data)
+    with pytest.raises(ValueError, match="DiffusionModel"):
+        progressive_distillation(teacher.net, data)
+    consistency = _tiny_teacher()
+    consistency.config["kind"] = "consistency"
+    with pytest.raises(ValueError, match="not a consistency model"):
+        progressive_distillation(consistency, data)
+
+
+def test_divergence_stops_with_the_last_good_round_kept():
+    calls = [0]
+
+    def data(n, g):  # good data for round 1, NaN from round 2 on
+        calls[0] += 1
+        x = draw("moons", n, g)
+        return x if calls[0] <= 30 else x * float("nan")
+
+    kept = []
+    with pytest.raises(DivergedError, match=r"round 2 \(4 -> 2 steps\)"):
+        progressive_distillation(
+            _tiny_teacher(),
+            data,
+            start_steps=8,
+            steps_per_round=30,
+            batch_size=64,
+            on_round=lambda n, m: kept.append(n),
+        )
+    assert kept == [4]
+
+
+def test_cli_distill_writes_addressable_rounds_and_rejects_bad_settings(tmp_path, capsys):
+    teacher = _tiny_teacher()
+    save_checkpoint(tmp_path / "teacher", teacher.net, teacher.config)
+    out = tmp_path / "pd"
+    rc = main(
+        [
+            "distill",
+            "--method",
+            "progressive",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            "--out",
+            str(out),
+            "--start-steps",
+            "4",
+            "--steps",
+            "5",
+            "--batch-size",
+            "32",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    m = load_model(f"{out}@2steps")
+    assert m.config["kind"] == "pd-student" and m.prediction == "v"
+    assert load_model(f"{out}@1steps").config["sampling"]["timesteps"]["1"] == [999.0]
+    cfg = json.loads((out / "pd-2steps.json").read_text())
+    assert cfg["dataset"] == "moons" and cfg["distill"]["method"] == "progressive"
+    capsys.readouterr()
+    for extra, msg in (
+        (["--rounds", "0"], "rounds"),
+        (["--rounds", "-2"], "rounds"),
+    ):
+        rc = main(
+            [
+                "distill",
+                "--method",
+                "progressive",
+                "--teacher",
+                str(tmp_path / "teacher"),
+                "--out",
+                str(tmp_path / "bad"),
+                *extra,
+            ]
+        )
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and msg in err and len(err.splitlines()) == 1, err
+    rc = main(
+        [
+            "distill",
+            "--method",
+            "progressive",
+            "--teacher",
+            "oracle:8gaussians",
+            "--out",
+            str(tmp_path / "bad"),
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "trainable network" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
+# ----- the shipped students ---------------------------------------------------------------
+
+DATASETS = ("swissroll", "moons")  # the shipped few-step models
+N_EVAL = 10_000
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_shipped_students_beat_ddim_and_approach_the_teacher(dataset):
+    ref = sample_dataset(dataset, N_EVAL, seed=1234)
+    teacher = load_model(dataset)
+    x_T = torch.randn(N_EVAL, 2, generator=torch.Generator().manual_seed(0))
+
+    def sw(model, steps):
+        with torch.no_grad():
+            x = ddim(model, x_T, pd_timesteps(1000, steps), record=False).x
+        return sliced_wasserstein(x, ref, seed=0), mmd_rbf(x, ref)
+
+    sw_teacher, mmd_teacher = sw(teacher, 1000)
+    for steps in (4, 2, 1):
+        student = load_model(f"{dataset}-pd@{steps}steps")
+        sw_s, mmd_s = sw(student, steps)
+        sw_d, mmd_d = sw(teacher, steps)
+        assert 2 * sw_s <= sw_d and 2 * mmd_s <= mmd_d, (steps, sw_s, sw_d, mmd_s, mmd_d)
+        if steps == 4:
+            assert sw_s <= 1.3 * sw_teacher, (sw_s, sw_teacher)
