@@ -79,7 +79,8 @@ class GaussianMixture:
     def log_prob(self, x: Tensor, alpha: float = 1.0, sigma: float = 0.0) -> Tensor:
         """log density of the (diffused) mixture at x: (B, D) -> (B,). Defaults: the data."""
         x = x.to(DTYPE)
-        logp, _ = self._components(x, torch.tensor(alpha, dtype=DTYPE), torch.tensor(sigma, dtype=DTYPE))
+        a, s = torch.tensor(alpha, dtype=DTYPE), torch.tensor(sigma, dtype=DTYPE)
+        logp, _ = self._components(x, a, s)
         return torch.logsumexp(logp, dim=1)
 
     def score(self, x: Tensor, alpha: Tensor | float, sigma: Tensor | float) -> Tensor:
@@ -118,6 +119,8 @@ class GMMDenoiser(torch.nn.Module):
         return (-sigma.reshape(-1, 1) * score).to(dtype=x.dtype, device=x.device)
 
 
-def oracle_model(gmm: GaussianMixture, schedule: VPSchedule, name: str = "oracle") -> DiffusionModel:
+def oracle_model(
+    gmm: GaussianMixture, schedule: VPSchedule, name: str = "oracle"
+) -> DiffusionModel:
     """A DiffusionModel whose eps is exact for the mixture ``gmm``."""
     return DiffusionModel(GMMDenoiser(gmm, schedule), schedule, prediction="eps", name=name)

@@ -209,7 +209,9 @@ def make_ddim_timesteps(T: int, num_steps: int, spacing: str = "uniform") -> lis
     elif spacing == "trailing":
         ts = (np.round(np.arange(T, 0, -T / num_steps)) - 1).astype(int).tolist()
     elif spacing in ("logsnr", "karras"):
-        raise ValueError(f"{spacing} spacing needs a noise schedule: use make_timesteps(schedule, ...)")
+        raise ValueError(
+            f"{spacing} spacing needs a noise schedule: use make_timesteps(schedule, ...)"
+        )
     else:
         _check_spacing(spacing)
         raise AssertionError  # unreachable

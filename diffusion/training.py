@@ -117,7 +117,9 @@ def train(
         x0 = data(batch_size, gen)
         value = loss(net, x0, gen)
         if not torch.isfinite(value):
-            raise DivergedError(f"loss became {value.item()} at step {step}; lower the learning rate")
+            raise DivergedError(
+                f"loss became {value.item()} at step {step}; lower the learning rate"
+            )
         opt.zero_grad(set_to_none=True)
         value.backward()
         if grad_clip:
