@@ -318,6 +318,7 @@ def _samples(model, steps, seed=0, ts=None):
         return spec(model, x_T, ts, generator=torch.Generator().manual_seed(seed + 1)).x
 
 
+@pytest.mark.fewstep_bars
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_shipped_cd_and_ct_reach_the_quality_bars(dataset):
     ref = sample_dataset(dataset, N_EVAL, seed=1234)
@@ -341,6 +342,7 @@ def recommended_timesteps_for_teacher(teacher):
     return pd_timesteps(teacher.schedule.T, 1000)
 
 
+@pytest.mark.fewstep_bars
 @pytest.mark.parametrize("dataset", ["swissroll", "8gaussians"])
 def test_consistency_property_measured_along_an_exact_trajectory(dataset):
     """Along one exact PF-ODE trajectory of the teacher, f(x_t, t) of the CD model barely

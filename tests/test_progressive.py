@@ -209,6 +209,7 @@ DATASETS = ("swissroll", "moons")  # the shipped few-step models
 N_EVAL = 10_000
 
 
+@pytest.mark.fewstep_bars
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_shipped_students_beat_ddim_and_approach_the_teacher(dataset):
     ref = sample_dataset(dataset, N_EVAL, seed=1234)
