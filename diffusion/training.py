@@ -65,8 +65,10 @@ class EMA:
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
-        for p_ema, p in zip(self.net.parameters(), net.parameters(), strict=True):
-            p_ema.lerp_(p.detach(), 1.0 - self.decay)
+        ema_params, params = list(self.net.parameters()), list(net.parameters())
+        if len(ema_params) != len(params):
+            raise ValueError("EMA.update: the network's parameters changed since the copy")
+        torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - self.decay)
         for b_ema, b in zip(self.net.buffers(), net.buffers(), strict=True):
             b_ema.copy_(b)
 
@@ -108,7 +110,7 @@ def train(
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
     ema = EMA(net, ema_decay) if ema_decay > 0 else None
     result = TrainResult(net=net, raw_net=net)
     start = time.perf_counter()
