@@ -164,49 +164,64 @@ class Recorder:
     evaluation. Noise-prediction samplers call ``step_eps(i, x, x_in, eps)`` instead,
     with the step's input and eps-hat: the x0-hats (x_in - sigma eps) / alpha are then
     formed for all steps at once in ``finish`` (two fewer tensor operations per step).
-    With record=False only x_T, the final x and the last x0-hat are kept. Inside the
-    loop there are only list appends, no copies.
+    The record is written into buffers allocated once, (S+1, B, ...) for x and
+    (S, B, ...) for x0-hat, so the loop copies into place and the network's own
+    outputs are freed as in a bare loop. With record=False only x_T, the final x and
+    the last x0-hat are kept.
     """
 
-    __slots__ = ("xs", "x0s", "eps", "record", "callback", "last", "grid")
+    __slots__ = ("xs", "x0s", "n_eps", "record", "callback", "last", "grid", "x_T", "final")
 
     def __init__(self, x_T: Tensor, grid: Grid, record: bool, callback) -> None:
-        self.xs = [x_T]
-        self.x0s: list[Tensor] = []
-        self.eps: list[Tensor] = []
         self.record = record
         self.callback = callback
         self.last = grid.S - 1
         self.grid = grid
+        self.x_T = x_T
+        self.n_eps = 0  # leading steps whose x0s slot holds eps-hat until finish
+        self.final: tuple[Tensor, Tensor] | None = None
+        if record:
+            self.xs = x_T.new_empty((grid.S + 1, *x_T.shape))
+            self.xs[0].copy_(x_T)
+            self.x0s = x_T.new_empty((grid.S, *x_T.shape))
 
     def step(self, i: int, x: Tensor, x0: Tensor) -> None:
-        if self.record or i == self.last:
-            self.xs.append(x)
-            self.x0s.append(x0)
+        if self.record:
+            self.xs[i + 1].copy_(x)
+            self.x0s[i].copy_(x0)
+        elif i == self.last:
+            self.final = (x, x0)
         if self.callback is not None:
             self.callback(i, x, x0)
 
     def step_eps(self, i: int, x: Tensor, x_in: Tensor, eps: Tensor) -> None:
-        """Step i < S-1 of a noise-prediction sampler; the last step uses ``step``."""
+        """Step i < S-1 of a noise-prediction sampler; the last step uses ``step``.
+        Steps 0..i must all come through here (eps-hat waits in the x0-hat slot)."""
         if self.record:
-            self.xs.append(x)
-            self.eps.append(eps)
+            self.xs[i + 1].copy_(x)
+            self.x0s[i].copy_(eps)
+            self.n_eps = i + 1
         if self.callback is not None:
             g = self.grid
             self.callback(i, x, torch.add(x_in, eps, alpha=-g.sigma[i]).div_(g.alpha[i]))
 
     def finish(self, name: str, x: Tensor, counted: Counted, **info) -> Trajectory:
-        xs = torch.stack(self.xs)
-        x0s = torch.stack(self.x0s)
-        n = len(self.eps)
+        if not self.record:
+            if self.final is None:
+                raise RuntimeError(f"{name}: the last step was not recorded")
+            x_last, x0_last = self.final
+            return finish(
+                name, x, torch.stack([self.x_T, x_last]), x0_last[None], self.grid, counted, **info
+            )
+        n = self.n_eps
         if n:
             # x0-hat_i = (x_i - sigma_i eps_i) / alpha_i for the steps before the last
             shape = (n,) + (1,) * (x.ndim)
             a = torch.tensor(self.grid.alpha[:n], dtype=x.dtype, device=x.device).reshape(shape)
             s = torch.tensor(self.grid.sigma[:n], dtype=x.dtype, device=x.device).reshape(shape)
-            early = (xs[:n] - s * torch.stack(self.eps)) / a
-            x0s = torch.cat([early, x0s])
-        return finish(name, x, xs, x0s, self.grid, counted, **info)
+            early = self.x0s[:n]
+            early.mul_(-s).add_(self.xs[:n]).div_(a)
+        return finish(name, x, self.xs, self.x0s, self.grid, counted, **info)
 
 
 def finish(
