@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from diffusion.images.store import load_image_model
-from diffusion.images.train import TrainConfig, train_images
+from diffusion.images.train import TrainConfig, synthetic_images, train_images
+from diffusion.training import DivergedError
 
 TINY = {
     "base_channels": 8,
@@ -76,6 +78,29 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
         assert "sha256" in str(e)
     else:
         raise AssertionError("a corrupt checkpoint was resumed")
+
+
+def test_checkpoint_from_another_kind_of_device_is_refused_by_name(tmp_path):
+    """The data generator lives on the training device; its stream cannot continue on
+    another kind of device, so resume says where the checkpoint belongs."""
+    train_images(_cfg(tmp_path / "r", 2))
+    meta_path = tmp_path / "r" / "state.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["device"] == "cpu"
+    meta["device"] = "cuda"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="written on cuda and this run is on cpu"):
+        train_images(_cfg(tmp_path / "r", 4))
+
+
+def test_nan_loss_stops_before_any_checkpoint_of_diverged_weights(tmp_path):
+    """Losses are read every log_every steps; a NaN inside an interval still stops the
+    run with its step number, and the last checkpoint is the one before it."""
+    train_images(_cfg(tmp_path / "n", 2, ckpt_every=2, log_every=4))
+    bad = torch.full_like(synthetic_images(16, size=8), float("nan"))  # every batch NaN
+    with pytest.raises(DivergedError, match="at step 3"):
+        train_images(_cfg(tmp_path / "n", 8, ckpt_every=4, log_every=4), data=bad)
+    assert json.loads((tmp_path / "n" / "state.json").read_text())["step"] == 2
 
 
 def test_ddp_two_gloo_processes_match_one_process(tmp_path):
