@@ -319,13 +319,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     from .io import save_npz
-    from .samplers import REGISTRY, resolve_sampler, sample
+    from .samplers import REGISTRY, resolve_sampler, sample, sampling_grid
     from .schedules import SPACINGS
 
     out = _check_out(args.out)
     name = resolve_sampler(args.sampler, args.order)
     spec = REGISTRY[name]
-    if args.spacing not in SPACINGS:
+    if args.spacing is not None and args.spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {args.spacing!r}; choose one of {', '.join(SPACINGS)}")
     options: dict = {}
     if args.eta is not None:
@@ -382,7 +382,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         "sampler": np.str_(name),
         "model": np.str_(args.model),
         "seed": np.int64(args.seed),
-        "spacing": np.str_(args.spacing),
+        "spacing": np.str_(sampling_grid(model, args.steps, args.spacing)[1]),
     }
     if args.trajectory:
         arrays["xs"] = traj.xs.detach().cpu().numpy()
@@ -527,7 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", type=int, default=None, help="solver order for dpm-solver / dpm-solver++"
     )
     p.add_argument("--steps", type=int, required=True, help="number of timesteps (1..T)")
-    p.add_argument("--spacing", default="leading", help="timestep spacing (default leading)")
+    p.add_argument(
+        "--spacing",
+        default=None,
+        help="timestep spacing (default: the grid a few-step model was made for, else leading)",
+    )
     p.add_argument("--eta", type=float, default=None, help="DDIM stochasticity in [0, 1]")
     p.add_argument("--variance", default=None, help="DDPM variance: beta or beta_tilde")
     p.add_argument("--n", type=int, default=None, help="number of samples (default 2000)")

@@ -208,6 +208,47 @@ def test_cli_distill_writes_addressable_rounds_and_rejects_bad_settings(tmp_path
     assert not (tmp_path / "bad").exists()
 
 
+def test_sampling_defaults_to_the_students_grid(tmp_path, capsys):
+    """With no --spacing, a 1-step student samples on its own grid (t = T-1), not at the
+    'leading' t = 0, where its one DDIM step would return the input noise unchanged."""
+    import numpy as np
+
+    from diffusion.samplers import sample, sampling_grid
+
+    student = load_model("swissroll-pd@1steps")
+    ts, name = sampling_grid(student, 1)
+    assert name == "model" and ts.tolist() == [999.0]
+    assert sampling_grid(student, 1, "leading")[1] == "leading"  # explicit wins
+    assert sampling_grid(load_model("swissroll"), 1)[1] == "leading"  # ordinary model
+    out = tmp_path / "s.npz"
+    rc = main(
+        [
+            "sample",
+            "--model",
+            "swissroll-pd@1steps",
+            "--sampler",
+            "ddim",
+            "--steps",
+            "1",
+            "--n",
+            "2000",
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    got = np.load(out)
+    assert got["timesteps"].tolist() == [999.0] and str(got["spacing"]) == "model"
+    x = torch.from_numpy(got["x"])
+    ref = sample_dataset("swissroll", 2000, seed=1234)
+    noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(5))
+    # near the data: far closer to it than Gaussian noise is (the t = 0 run returns noise)
+    assert 3 * sliced_wasserstein(x, ref, seed=0) < sliced_wasserstein(noise, ref, seed=0)
+    lead = sample(student, "ddim", 1, n=2000, seed=0, spacing="leading").x
+    assert sliced_wasserstein(lead, ref, seed=0) > 3 * sliced_wasserstein(x, ref, seed=0)
+    torch.testing.assert_close(x, sample(student, "ddim", 1, n=2000, seed=0).x)
+
+
 # ----- the shipped students ---------------------------------------------------------------
 
 DATASETS = ("swissroll", "moons")  # the shipped few-step models

@@ -24,6 +24,7 @@ __all__ = [
     "get_sampler",
     "resolve_sampler",
     "sample",
+    "sampling_grid",
 ]
 
 
@@ -36,6 +37,27 @@ def _device(model: DiffusionModel) -> torch.device:
     return torch.device("cpu")
 
 
+def sampling_grid(
+    model: DiffusionModel, steps: int, spacing: str | None = None
+) -> tuple[torch.Tensor, str]:
+    """The timesteps of a ``steps``-step run and the name of the spacing used.
+
+    An explicit ``spacing`` always wins. With none, a few-step model (a progressive-
+    distillation student or a consistency model) gets the grid it was made for
+    (``diffusion.distill.recommended_timesteps``, named 'model'), which starts at t = T-1;
+    any other model gets 'leading'. (A 1-step 'leading' grid is t = 0, where a one-step
+    student would return its input noise.)
+    """
+    if spacing is None:
+        from ..distill.timesteps import recommended_timesteps
+
+        ts = recommended_timesteps(model, steps)
+        if ts is not None:
+            return ts, "model"
+        spacing = "leading"
+    return make_timesteps(model.schedule, steps, spacing), spacing
+
+
 def sample(
     model: DiffusionModel,
     sampler: str,
@@ -43,7 +65,7 @@ def sample(
     *,
     n: int,
     seed: int,
-    spacing: str = "leading",
+    spacing: str | None = None,
     order: int | None = None,
     x_T: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float32,
@@ -54,9 +76,10 @@ def sample(
     x_T ~ N(0, I) of shape (n, *model.sample_shape) from ``torch.Generator`` seeded with
     ``seed`` unless x_T is given; stochastic samplers draw their noise from a second
     generator seeded with ``seed + 1``, so the same seed gives the same samples.
-    ``options`` go to the sampler (eta for ddim, variance for ddpm, ...). x_T is put on
-    the network's device; the noise is always drawn on the CPU, so results do not
-    depend on the device beyond its arithmetic.
+    ``spacing`` None: the grid a few-step model was made for, else 'leading'
+    (``sampling_grid``). ``options`` go to the sampler (eta for ddim, variance for ddpm,
+    ...). x_T is put on the network's device; the noise is always drawn on the CPU, so
+    results do not depend on the device beyond its arithmetic.
     """
     spec = get_sampler(sampler, order)
     if order is not None and "order" in spec.option_names():
@@ -73,6 +96,6 @@ def sample(
         if tuple(x_T.shape[1:]) != shape:
             need = ", ".join(map(str, shape))
             raise ValueError(f"x_T has shape {tuple(x_T.shape)}; this model needs (n, {need})")
-    timesteps = make_timesteps(model.schedule, steps, spacing)
+    timesteps, _ = sampling_grid(model, steps, spacing)
     noise = torch.Generator().manual_seed(seed + 1)
     return spec(model, x_T, timesteps, generator=noise, **options)
