@@ -62,44 +62,52 @@ def test_last_pair_target_is_the_teachers_two_step_sample():
     )
 
 
-def _tiny_teacher() -> DiffusionModel:
+def _tiny_teacher(prediction: str = "eps") -> DiffusionModel:
     torch.manual_seed(0)
     net = build_net({"type": "mlp", "dim": 2, "width": 32, "depth": 2, "emb_dim": 16})
-    teacher = DiffusionModel(net, SCH, "eps", "tiny")
+    teacher = DiffusionModel(net, SCH, prediction, "tiny")
     teacher.sample_shape = (2,)
     teacher.config = {
         "kind": "diffusion",
         "dataset": "moons",
         "net": net.config,
-        "prediction": "eps",
+        "prediction": prediction,
         "schedule": {"name": "linear", "T": 1000},
     }
     return teacher
 
 
-@pytest.mark.xfail(
-    reason="open: with max(SNR, 1) weighting the 120-step loss of the 8->4 round does not "
-    "halve on this tiny teacher; the round structure is checked by the CLI test",
-    strict=False,
-)
-def test_short_run_loss_falls_and_keeps_every_round():
-    seen: dict[int, list[float]] = {}
+def test_short_run_fits_every_rounds_target_and_keeps_every_round():
+    """Each round's student matches its teacher's two steps far better after 120 steps than
+    at its start, measured by the round's loss on one fixed evaluation batch (fixed data,
+    timesteps and noise), so minibatch noise cannot hide or fake the fall.
+
+    The untrained teacher predicts v: an untrained eps-network's x0-hat at t = T-1 is
+    (x - sigma eps)/alpha, its random output times 1/alpha = 157, so its 8 -> 4 targets lie
+    ~100x outside the data and 120 steps cannot reach them (a trained eps-teacher's eps-hat
+    is close to x there, so its x0-hat stays bounded)."""
+    teacher = _tiny_teacher("v")
     rounds = []
     students = progressive_distillation(
-        _tiny_teacher(),
+        teacher,
         lambda n, g: draw("moons", n, g),
         start_steps=8,
         steps_per_round=120,
         batch_size=128,
-        callback=lambda n, step, v: seen.setdefault(n, []).append(v),
         on_round=lambda n, m: rounds.append(n),
     )
     assert [n for n, _ in students] == [4, 2, 1] and rounds == [4, 2, 1]
-    losses = seen[4]
-    assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:20]) / 20
+    x0 = sample_dataset("moons", 4096, seed=3)
+    previous = teacher
     for n, m in students:
         assert m.prediction == "v" and m.config["kind"] == "pd-student"
         assert m.config["sampling"]["timesteps"][str(n)] == pd_timesteps(1000, n).tolist()
+        loss = ProgressiveDistillationLoss(previous, n)  # the round's loss, teacher = previous
+        with torch.no_grad():  # the student starts as a copy of its teacher's network
+            before = float(loss(previous.net, x0, torch.Generator().manual_seed(9)))
+            after = float(loss(m.net, x0, torch.Generator().manual_seed(9)))
+        assert after < 0.25 * before, (n, before, after)
+        previous = m
     # students are independent copies: the 1-step student differs from the 4-step one
     p4 = next(iter(students[0][1].net.parameters()))
     p1 = next(iter(students[2][1].net.parameters()))
