@@ -37,7 +37,8 @@ def _gpu_section() -> list[str]:
     if t:
         rows.append(
             [
-                f"training, UNet {t['params'] / 1e6:.1f} M, 32x32 bf16, batch {t['batch']}",
+                f"training, UNet {t['params'] / 1e6:.1f} M, 32x32 bf16, batch {t['batch']} "
+                "(ours: `train_images`; peer: " + t.get("peer", "diffusers' add_noise loop") + ")",
                 f"{t['ours_images_per_s']:,.0f}",
                 f"{t['diffusers_images_per_s']:,.0f}",
                 f"{t['ratio']:.2f}",
@@ -87,7 +88,7 @@ def _gpu_section() -> list[str]:
     if d:
         out += [
             "",
-            "Multi-GPU training (issue 6). " + d["two_gpus"] + ". On one GPU: "
+            "Multi-GPU training (issue 6): " + d["two_gpus"] + ". On one GPU: "
             f"`{d['command']}`: {d['torchrun_1proc_images_per_s_steady']:,.0f} img/s under "
             f"torchrun (1 process) vs {d['plain_1proc_images_per_s_steady']:,.0f} img/s plain; "
             f"loss curves identical (max relative difference "
@@ -100,7 +101,7 @@ def _gpu_section() -> list[str]:
     if o:
         out += [
             "",
-            f"Shipped digits models trained on the H200: classifier "
+            f"Shipped digits models trained on the H200 ({o.get('date', g['date'])}): classifier "
             f"{o['classifier']['seconds']:.0f} s, teacher {o['teacher']['steps']} steps "
             f"{o['teacher']['seconds']:.0f} s, PD 64 -> 1 in {o['pd']['seconds']:.0f} s, "
             f"CD {o['cd']['steps']} steps {o['cd']['seconds']:.0f} s; teacher DDIM "
