@@ -28,7 +28,7 @@ def _gpu_section() -> list[str]:
     g = json.loads(path.read_text())
     out = [
         f"Measured on {g['device']} (torch {g['torch']}, {g['date']}) by "
-        "`bash scripts/images_device_run.sh`; medians of CUDA-event timings, ours and the "
+        "`bash scripts/images_device_run.sh`; medians of timed windows ended by a CUDA synchronisation, ours and the "
         "peer interleaved in one run.",
         "",
     ]
