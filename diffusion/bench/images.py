@@ -28,8 +28,8 @@ def _gpu_section() -> list[str]:
     g = json.loads(path.read_text())
     out = [
         f"Measured on {g['device']} (torch {g['torch']}, {g['date']}) by "
-        "`bash scripts/images_device_run.sh`; medians of timed windows ended by a CUDA synchronisation, ours and the "
-        "peer interleaved in one run.",
+        "`bash scripts/images_device_run.sh`; medians of timed windows ended by a CUDA "
+        "synchronisation, ours and the peer alternating in one run.",
         "",
     ]
     rows = []
