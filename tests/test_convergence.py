@@ -13,6 +13,7 @@ import math
 
 import pytest
 import torch
+from conftest import curved_mixture
 
 from diffusion.oracle import GaussianMixture, oracle_model
 from diffusion.reference import reference_solve, reference_trajectory
@@ -22,31 +23,12 @@ from diffusion.schedules import linear_schedule, make_timesteps
 B = 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # The oracle's small batched linear algebra is fastest single-threaded.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _mixture() -> GaussianMixture:
-    """Three anisotropic components, one of them correlated: a curved ODE flow."""
-    return GaussianMixture(
-        weights=[0.2, 0.3, 0.5],
-        means=[[1.0, 0.0], [-1.0, 0.5], [0.0, -1.0]],
-        covs=[
-            [[0.10, 0.00], [0.00, 0.20]],
-            [[0.05, 0.02], [0.02, 0.10]],
-            [[0.30, -0.10], [-0.10, 0.08]],
-        ],
-    )
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    model = oracle_model(_mixture(), linear_schedule())
+    model = oracle_model(curved_mixture(), linear_schedule())
     x_T = torch.randn(B, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ref = reference_solve(model, x_T)
     return model, x_T, ref

@@ -12,8 +12,9 @@ from __future__ import annotations
 import diffusers
 import pytest
 import torch
+from conftest import curved_mixture
 
-from diffusion.oracle import GaussianMixture, oracle_model
+from diffusion.oracle import oracle_model
 from diffusion.samplers import REGISTRY
 from diffusion.schedules import VPSchedule
 
@@ -21,25 +22,7 @@ TOL = 1e-5
 B = 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # The oracle's small batched linear algebra is fastest single-threaded.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _mixture() -> GaussianMixture:
-    return GaussianMixture(
-        weights=[0.2, 0.3, 0.5],
-        means=[[1.0, 0.0], [-1.0, 0.5], [0.0, -1.0]],
-        covs=[
-            [[0.10, 0.00], [0.00, 0.20]],
-            [[0.05, 0.02], [0.02, 0.10]],
-            [[0.30, -0.10], [-0.10, 0.08]],
-        ],
-    )
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _matched(scheduler):
@@ -47,7 +30,7 @@ def _matched(scheduler):
     float32): betas recovered from that table, so our cumprod reproduces it."""
     abar = scheduler.alphas_cumprod.to(torch.float64)
     betas = 1.0 - abar / torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
-    model = oracle_model(_mixture(), VPSchedule(betas, name="diffusers-linear"))
+    model = oracle_model(curved_mixture(), VPSchedule(betas, name="diffusers-linear"))
     # Give diffusers the same table in float64 (its steps index it directly).
     scheduler.alphas_cumprod = model.schedule.alphas_cumprod.clone()
     return model
