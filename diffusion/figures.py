@@ -38,7 +38,6 @@ __all__ = [
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies and on projectors.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-DATA_COLOR = "rgba(120,120,120,0.35)"
 
 
 def style(fig: go.Figure, *, lecture: bool = False, height: int | None = None) -> go.Figure:
@@ -93,6 +92,28 @@ def _limit(*arrays: np.ndarray, pad: float = 1.1, cap: float = 6.0) -> float:
     return float(min(max(np.quantile(pts, 0.995) * pad, 1.0), cap))
 
 
+DENSITY_BINS = 64
+"""Cells per side of the grey data-density background of sample plots."""
+
+
+def _density(data: np.ndarray, lim: float, *, showlegend: bool = False) -> go.Heatmap:
+    """The data as a grey 2-D histogram on [-lim, lim]^2 (empty cells transparent).
+
+    One image instead of one SVG marker per point: a browser redraws it in constant
+    time whatever the number of data points, which keeps a slider change cheap.
+    """
+    d = np.asarray(data, dtype=float)
+    d = d[np.isfinite(d).all(axis=1)]
+    counts, xe, ye = np.histogram2d(d[:, 0], d[:, 1], bins=DENSITY_BINS,
+                                    range=[[-lim, lim], [-lim, lim]])
+    z = np.where(counts > 0, np.sqrt(counts), np.nan).T  # rows are y; sqrt shows the tails
+    return go.Heatmap(
+        x=(xe[1:] + xe[:-1]) / 2, y=(ye[1:] + ye[:-1]) / 2, z=z, name="data",
+        colorscale=[[0.0, "rgb(225,225,225)"], [1.0, "rgb(140,140,140)"]],
+        showscale=False, hoverinfo="skip", showlegend=showlegend,
+    )
+
+
 def samples_grid(
     panels: Mapping[str, np.ndarray],
     *,
@@ -104,8 +125,9 @@ def samples_grid(
 ) -> go.Figure:
     """Scatter plots of 2-D samples side by side, sharing one square view.
 
-    panels: label -> x: (B, 2); data: optional (N, 2) drawn in grey behind every
-    panel; subtitles: label -> text under the label (NFE, wall time).
+    panels: label -> x: (B, 2); data: optional (N, 2) drawn behind every panel as a
+    grey density (trace 0 of each panel, so the samples are the trace after it);
+    subtitles: label -> text under the label (NFE, wall time).
     """
     if not panels:
         raise ValueError("samples_grid needs at least one panel")
@@ -118,13 +140,7 @@ def samples_grid(
     size = marker_size * (1.6 if lecture else 1.0)
     for j, k in enumerate(labels, start=1):
         if data is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=data[:, 0], y=data[:, 1], mode="markers", name="data",
-                    marker={"size": size, "color": DATA_COLOR}, showlegend=j == 1,
-                ),
-                row=1, col=j,
-            )
+            fig.add_trace(_density(data, lim, showlegend=j == 1), row=1, col=j)
         x = np.asarray(panels[k])
         fig.add_trace(
             go.Scatter(
@@ -212,13 +228,7 @@ def trajectory_animation(
     for j, k in enumerate(labels, start=1):
         v = xs[k]
         if data is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=data[:, 0], y=data[:, 1], mode="markers", showlegend=False,
-                    marker={"size": size, "color": DATA_COLOR}, hoverinfo="skip",
-                ),
-                row=1, col=j,
-            )
+            fig.add_trace(_density(data, lim), row=1, col=j)
         m = min(tails, v.shape[1])
         # full paths of a few particles, separated by NaN so one trace draws them all
         path = np.concatenate([v[:, :m], np.full((1, m, 2), np.nan)], axis=0)

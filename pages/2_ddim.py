@@ -9,6 +9,9 @@ from ui import models
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, animation_export, page_header, published, show
 from ui.state import PageState
 
+ANIMATED = 150
+"""Particles that move in the animation: enough to see the flow, light to redraw."""
+
 SPACING_LABELS = {
     "leading": "leading (= uniform, DDIM's code)", "uniform": "uniform (= leading)",
     "linspace": "linspace", "trailing": "trailing", "quadratic": "quadratic (DDIM's code)",
@@ -48,71 +51,79 @@ st.latex(r"\sigma_{\tau_i}(\eta) = \eta\sqrt{\frac{1-\bar\alpha_{\tau_{i-1}}}"
          r"{1-\bar\alpha_{\tau_i}}}"
          r"\sqrt{1-\frac{\bar\alpha_{\tau_i}}{\bar\alpha_{\tau_{i-1}}}}")
 
-st.subheader("Where the model is evaluated")
-col_fig, col_txt = st.columns([3, 1])
-with col_fig:
-    show_all = st.toggle("Show every spacing", value=False, key="ddim.allspacings")
-    grids = {spacing: ts}
-    if show_all:
-        grids = {s: models.grid(spec, steps, s) for s in SPACINGS if s != "uniform"}
-    show(figures.schedule_timesteps(curves["t"], curves["alpha_bar"], curves["lambda_"], grids,
-                                    lecture=lecture), "ddim-timesteps")
-with col_txt:
-    st.markdown(f"**{len(ts)} distinct timesteps**, first {ts[0]:.1f}, last {ts[-1]:.1f}.")
-    if len(ts) < steps:
-        st.warning(f"{spacing} spacing repeats integer timesteps at S = {steps}; after "
-                   f"removing duplicates only {len(ts)} remain.")
-    if ts[0] < T - 1:
-        st.info(f"This grid never evaluates the model at t = T-1 = {T - 1}: it starts from "
-                f"$x_T$ as if it were $x_{{{ts[0]:.0f}}}$. Leading and quadratic spacing "
-                "share this flaw (Lin et al. 2023); trailing and linspace start at T-1.")
-    if spacing == "trailing":
-        st.markdown("Trailing is uniform spacing that **starts at T-1**; it is not denser at "
-                    "high t, whatever some course notes say (Lin et al. 2023, Table 2).")
-    st.markdown("Uniform-in-log-SNR and Karras grids put more steps where the signal-to-noise "
-                "ratio changes fastest, near the data end.")
+st.subheader("Samples")
+data = models.data(models.dataset_of(spec), n)
+head = f"DDIM, S = {steps}, eta = {eta:g}"
+show(figures.samples_grid({head: run["x"]}, data=data,
+                          subtitles={head: f"NFE {run['nfe']} · {run['seconds']:.3f} s"},
+                          lecture=lecture), "ddim-samples")
 
-st.subheader("Samples and trajectories")
-c1, c2 = st.columns(2)
-with c1:
-    data = models.data(models.dataset_of(spec), n)
-    show(figures.samples_grid({f"DDIM, S = {steps}, eta = {eta:g}": run["x"]}, data=data,
-                              subtitles={f"DDIM, S = {steps}, eta = {eta:g}":
-                                         f"NFE {run['nfe']} · {run['seconds']:.3f} s"},
-                              lecture=lecture), "ddim-samples")
-with c2:
+
+@st.fragment
+def where_evaluated(spec: str, steps: int, spacing: str, ts: np.ndarray) -> None:
+    """The grid on the schedule curves; its toggle reruns only this part."""
+    col_fig, col_txt = st.columns([3, 1])
+    with col_fig:
+        show_all = st.toggle("Show every spacing", value=False, key="ddim.allspacings")
+        grids = {spacing: ts}
+        if show_all:
+            grids = {s: models.grid(spec, steps, s) for s in SPACINGS if s != "uniform"}
+        show(figures.schedule_timesteps(curves["t"], curves["alpha_bar"], curves["lambda_"],
+                                        grids, lecture=lecture), "ddim-timesteps")
+    with col_txt:
+        st.markdown(f"**{len(ts)} distinct timesteps**, first {ts[0]:.1f}, last {ts[-1]:.1f}.")
+        if len(ts) < steps:
+            st.warning(f"{spacing} spacing repeats integer timesteps at S = {steps}; after "
+                       f"removing duplicates only {len(ts)} remain.")
+        if ts[0] < T - 1:
+            st.info(f"This grid never evaluates the model at t = T-1 = {T - 1}: it starts from "
+                    f"$x_T$ as if it were $x_{{{ts[0]:.0f}}}$. Leading and quadratic spacing "
+                    "share this flaw (Lin et al. 2023); trailing and linspace start at T-1.")
+        if spacing == "trailing":
+            st.markdown("Trailing is uniform spacing that **starts at T-1**; it is not denser "
+                        "at high t, whatever some course notes say (Lin et al. 2023, Table 2).")
+        st.markdown("Uniform-in-log-SNR and Karras grids put more steps where the "
+                    "signal-to-noise ratio changes fastest, near the data end.")
+
+
+@st.fragment
+def trajectories(run: dict, steps: int) -> None:
+    """The animated trajectories; switching x_t / x0-hat reruns only this part."""
     what = st.radio("Animate", ["x_t", "x0-hat"], horizontal=True, key="ddim.animate",
                     help="x0-hat is the network's current guess of the clean sample.")
     xs = run["xs"] if what == "x_t" else np.concatenate([run["xs"][:1], run["x0_preds"]])
     runs = {f"{what}, S = {steps}": xs}
-    show(figures.trajectory_animation(runs, lecture=lecture), "ddim-trajectories")
+    show(figures.trajectory_animation(runs, n_show=ANIMATED, lecture=lecture),
+         "ddim-trajectories")
     animation_export(runs, "ddim-trajectories")
+
+
+@st.fragment
+def quality_vs_steps(spec: str, seed: int, spacing: str) -> None:
+    """Quality against steps for eta 0 / 0.5 / 1 and DDPM. It depends on the model,
+    seed and spacing only, so moving steps, eta or points never recomputes it."""
+    if not st.toggle("Compute quality vs steps for eta = 0, 0.5, 1 and DDPM (a few seconds "
+                     "the first time, then cached)", value=False, key="ddim.quality"):
+        return
+    with st.spinner("sampling and scoring…"):
+        series, floor = models.ddim_quality_sweep(spec, seed, spacing)
+    show(figures.quality_curves(series, metric=f"sliced Wasserstein-2 "
+                                f"({models.SWEEP_POINTS:,} points)", floor=floor,
+                                x_label="steps S", lecture=lecture,
+                                title=f"{models.model_label(spec)}, {spacing} spacing"),
+         "ddim-quality")
+
+
+st.subheader("Where the model is evaluated")
+where_evaluated(spec, steps, spacing, ts)
+st.subheader("Trajectories")
+st.caption(f"The first {ANIMATED} particles; press Play, or drag the step slider.")
+trajectories(run, steps)
 
 st.subheader("Quality against steps")
 st.markdown("Deterministic DDIM ($\\eta = 0$) follows the probability-flow ODE, so coarser "
             "steps only add discretisation error. With $\\eta > 0$ every step also injects "
             "fresh noise that the few remaining steps cannot remove.")
-if st.toggle("Compute quality vs steps for eta = 0, 0.5, 1 and DDPM (a few seconds the first "
-             "time, then cached)", value=False, key="ddim.quality"):
-    ladder = [5, 10, 20, 50, 100]
-    metric = "sliced_w2"
-    series, floor = {}, None
-    runs_q = [(f"DDIM eta = {e:g}", "ddim", (("eta", e),)) for e in (0.0, 0.5, 1.0)]
-    if "ddpm" in models.REGISTRY:
-        runs_q.append(("DDPM (beta)", "ddpm", (("variance", "beta"),)))
-    bar = st.progress(0.0, text="sampling and scoring…")
-    for i, (label, name, opts) in enumerate(runs_q):
-        vals = []
-        for s in ladder:
-            q = models.quality(spec, name, s, 2000, seed, spacing, opts)
-            vals.append(q[metric])
-            floor = q["floor_sliced_w2"]
-        series[label] = (ladder, vals)
-        bar.progress((i + 1) / len(runs_q))
-    bar.empty()
-    show(figures.quality_curves(series, metric="sliced Wasserstein-2 (2,000 points)", floor=floor,
-                                x_label="steps S", lecture=lecture,
-                                title=f"{models.model_label(spec)}, {spacing} spacing"),
-         "ddim-quality")
+quality_vs_steps(spec, seed, spacing)
 published(DDIM_TABLE, DDIM_SOURCE, "Published: DDIM on CIFAR-10 (FID, lower is better)")
 ps.finish()

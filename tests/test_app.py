@@ -56,6 +56,14 @@ def _figures(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
+def _fig(at: AppTest, name: str) -> dict:
+    """The figure exported under ``name`` (its camera button's file name)."""
+    for el in at.get("plotly_chart"):
+        if json.loads(el.proto.config)["toImageButtonOptions"]["filename"] == name:
+            return json.loads(el.proto.spec)
+    raise AssertionError(f"no figure named {name!r} on the page")
+
+
 def _arr(v) -> np.ndarray:
     """A plotly JSON array: a plain list, or {'bdata': base64, 'dtype': ...}."""
     if isinstance(v, dict) and "bdata" in v:
@@ -83,23 +91,44 @@ def test_page_renders_without_exception(page):
 
 def test_ddim_steps_slider_changes_the_samples_and_the_url():
     at = _open("pages/2_ddim.py", {"n": "200", "steps": "20"})
-    before = _figures(at)
+    before = {k: _fig(at, k) for k in ("ddim-timesteps", "ddim-samples")}
     at.select_slider(key="ddim.steps").set_value(5).run()
-    after = _figures(at)
+    after = {k: _fig(at, k) for k in ("ddim-timesteps", "ddim-samples")}
     assert not _errors(at)
     assert at.query_params["steps"] == ["5"] or at.query_params["steps"] == "5"
-    # figure 0: timesteps on the schedule curves; figure 1: the samples
-    assert len(_arr(after[0]["data"][2]["x"])) == 5
-    assert len(_arr(before[0]["data"][2]["x"])) == 20
-    assert not _same(after[1]["data"][1]["x"], before[1]["data"][1]["x"])
+    # trace 2 of the timesteps figure: the grid's markers on the alpha_bar curve
+    assert len(_arr(after["ddim-timesteps"]["data"][2]["x"])) == 5
+    assert len(_arr(before["ddim-timesteps"]["data"][2]["x"])) == 20
+    # trace 1 of the samples figure: the samples (trace 0 is the data density)
+    assert not _same(after["ddim-samples"]["data"][1]["x"],
+                     before["ddim-samples"]["data"][1]["x"])
 
 
 def test_ddim_eta_changes_the_samples():
     at = _open("pages/2_ddim.py", {"n": "200", "steps": "10"})
-    before = _figures(at)[1]["data"][1]["x"]
+    before = _fig(at, "ddim-samples")["data"][1]["x"]
     at.slider(key="ddim.eta").set_value(1.0).run()
     assert not _errors(at)
-    assert not _same(_figures(at)[1]["data"][1]["x"], before)
+    assert not _same(_fig(at, "ddim-samples")["data"][1]["x"], before)
+
+
+def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch):
+    from ui import models
+
+    at = _open("pages/2_ddim.py", {"n": "200", "steps": "10"})
+    at.toggle(key="ddim.quality").set_value(True).run()
+    assert not _errors(at), _errors(at)
+    curves = _fig(at, "ddim-quality")["data"]
+    assert {c["name"] for c in curves} >= {"DDIM eta = 0", "DDIM eta = 1"}
+    calls = []
+    real = models.run_model
+    monkeypatch.setattr(models, "run_model",
+                        lambda *a, **k: calls.append(k["n"]) or real(*a, **k))
+    at.slider(key="ddim.eta").set_value(0.3).run()
+    at.select_slider(key="ddim.steps").set_value(12).run()
+    assert not _errors(at), _errors(at)
+    assert calls and set(calls) == {200}, calls  # only the page's own runs, no sweep run
+    assert json.dumps(_fig(at, "ddim-quality")["data"]) == json.dumps(curves)
 
 
 def test_leading_spacing_reports_that_t_max_is_never_evaluated():
@@ -124,7 +153,7 @@ def test_url_parameters_set_the_controls():
     assert at.select_slider(key="ddim.steps").value == 8
     assert at.slider(key="ddim.eta").value == 0.5
     assert at.selectbox(key="ddim.spacing").value == "quadratic"
-    assert len(_arr(_figures(at)[1]["data"][1]["x"])) == 300
+    assert len(_arr(_fig(at, "ddim-samples")["data"][1]["x"])) == 300
 
 
 def test_lecturer_mode_enlarges_the_figure_fonts():

@@ -260,3 +260,28 @@ def grid(spec: str, steps: int, spacing: str) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the page reports the distinct count itself
         return make_timesteps(load(spec).schedule, steps, spacing).numpy()
+
+
+SWEEP_STEPS = (5, 10, 20, 50, 100)
+SWEEP_POINTS = 2000
+"""The DDIM page's quality-vs-steps ladder and its sample count (fixed, labelled)."""
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def ddim_quality_sweep(spec: str, seed: int, spacing: str
+                       ) -> tuple[dict[str, tuple[list[int], list[float]]], float]:
+    """Sliced W2 against steps for DDIM eta = 0, 0.5, 1 and DDPM (beta variance),
+    each at SWEEP_POINTS samples; and the data-vs-data floor at that size. Keyed by
+    the model, seed and spacing only: the page's other controls never recompute it."""
+    runs = [(f"DDIM eta = {e:g}", "ddim", (("eta", e),)) for e in (0.0, 0.5, 1.0)]
+    if "ddpm" in REGISTRY:
+        runs.append(("DDPM (beta)", "ddpm", (("variance", "beta"),)))
+    series, floor = {}, float("nan")
+    for label, name, opts in runs:
+        vals = []
+        for s in SWEEP_STEPS:
+            q = quality(spec, name, s, SWEEP_POINTS, seed, spacing, opts)
+            vals.append(q["sliced_w2"])
+            floor = q["floor_sliced_w2"]
+        series[label] = (list(SWEEP_STEPS), vals)
+    return series, floor
