@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -335,12 +338,32 @@ def test_ddim_step_is_the_registered_ddim_step():
     torch.testing.assert_close(figures.ddim_step(model, traj.xs[2], float(ts[2]), -1.0), traj.x)
 
 
-def test_trajectory_exports():
+def test_trajectory_gif_export():
     xs = np.cumsum(np.random.default_rng(0).normal(size=(6, 50, 2)), axis=0)
     gif = figures.trajectory_gif({"a": xs, "b": xs[:3]}, n_show=50)
     assert gif[:6] in (b"GIF87a", b"GIF89a")
-    mp4 = figures.trajectory_mp4({"a": xs}, n_show=50)
-    assert (mp4 is None) == (not figures.ffmpeg_available())
+
+
+def test_trajectory_mp4_export():
+    """The MP4 export needs the ffmpeg program, which ``./dev test`` installs from
+    Debian next to chromium; a missing ffmpeg is a failure, not a skip."""
+    if not figures.ffmpeg_available():
+        assert figures.trajectory_mp4({"a": np.zeros((2, 3, 2))}) is None
+        pytest.fail("ffmpeg is not on PATH: install Debian's ffmpeg package "
+                    "(apt-get install -y ffmpeg; ./dev test does) to test the MP4 export")
+    xs = np.cumsum(np.random.default_rng(0).normal(size=(6, 50, 2)), axis=0)
+    mp4 = figures.trajectory_mp4({"a": xs, "b": xs[:3]}, n_show=50, fps=4)
+    assert mp4 is not None and mp4[4:8] == b"ftyp", mp4[:16]  # an ISO/MP4 file
+    probe = shutil.which("ffprobe")  # ships with Debian's ffmpeg
+    assert probe, "ffprobe missing although ffmpeg is installed"
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(mp4)
+        f.flush()
+        frames = subprocess.run(
+            [probe, "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+             "stream=nb_read_frames", "-of", "csv=p=0", f.name],
+            capture_output=True, text=True, check=True).stdout.strip()
+    assert int(frames) == 6  # one frame per recorded state of the longest run
 
 
 def test_animation_pads_shorter_runs_and_keeps_the_noise_shared():
