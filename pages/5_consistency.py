@@ -110,7 +110,8 @@ else:
             key = f"{label}, {s} step{'s' if s > 1 else ''}"
             panels[key], subs[key] = out["x"], f"NFE {out['nfe']} · {out['seconds'] * 1e3:.0f} ms"
         if teacher:
-            out = live.sample(teacher, "ddim", 1, n, seed)
+            # trailing: the one step starts at t = T-1 (leading would evaluate t = 0 on noise)
+            out = live.sample(teacher, "ddim", 1, n, seed, "trailing")
             panels["diffusion model, DDIM 1 step"] = out["x"]
             subs["diffusion model, DDIM 1 step"] = "NFE 1: the blurry mean"
         show(figures.samples_grid(panels, data=models.data(dataset, n), subtitles=subs,

@@ -301,6 +301,47 @@ def test_consistency_page_shows_live_model(trained):
     assert json.dumps(_figures(at)[1]["data"]) != before
 
 
+FEWSTEP = json.loads((ROOT / "assets" / "fewstep" / "manifest.json").read_text())["models"]
+FEWSTEP_DATASETS = sorted({m["dataset"] for m in FEWSTEP})
+
+
+@pytest.mark.parametrize("dataset", FEWSTEP_DATASETS)
+def test_fewstep_pages_show_every_shipped_dataset(dataset):
+    """Pages 4 and 5 list every dataset of the shipped few-step manifest and draw its
+    PD rounds and its CD / CT models."""
+    mine = [m for m in FEWSTEP if m["dataset"] == dataset]
+    at = _open("pages/4_progressive.py", {"n": "200", "dataset": dataset})
+    assert not _errors(at), _errors(at)
+    assert dataset in at.selectbox(key="progressive.dataset").options
+    heads = json.dumps(_fig(at, "pd-rounds")["layout"]["annotations"])
+    rounds = sorted(m["steps"] for m in mine if m["kind"] == "pd-student")
+    for s in [r for r in rounds if r <= 8]:
+        assert f"student, {s} step" in heads, (s, heads)
+    at = _open("pages/5_consistency.py", {"n": "200", "dataset": dataset, "steps": "2"})
+    assert not _errors(at), _errors(at)
+    assert dataset in at.selectbox(key="consistency.dataset").options
+    for method in ("cd", "ct"):
+        shipped = any(m["name"] == f"{dataset}-{method}" for m in mine)
+        heads = [json.dumps(f["layout"].get("annotations")) for f in _figures(at)]
+        drawn = any(f"{method.upper()}, 1 step" in h for h in heads)
+        assert drawn == shipped, (method, shipped)
+
+
+@pytest.mark.parametrize("name", [m["name"] for m in FEWSTEP
+                                  if m.get("steps") in (1, None)])
+def test_one_step_models_are_sampled_from_t_max(name):
+    """The app samples every shipped one-step model (PD round 1, CD, CT) on the grid
+    of diffusion.distill.recommended_timesteps: one evaluation at t = T-1, never t = 0."""
+    from diffusion.checkpoints import load_model
+    from ui import models
+
+    model = load_model(name)
+    sampler = "consistency" if model.config["kind"] == "consistency" else "ddim"
+    out = models.run_model(model, sampler, 1, n=8, seed=0)
+    assert out["timesteps"].tolist() == [model.schedule.T - 1]
+    assert out["nfe"] == 1 and np.isfinite(out["x"]).all()
+
+
 # ----- pure helpers of diffusion.figures ----------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from diffusion.distill import recommended_timesteps
 from diffusion.model import DiffusionModel
 from diffusion.samplers import REGISTRY, get_sampler
 from diffusion.schedules import make_timesteps
@@ -143,11 +144,9 @@ def initial_noise(n: int, seed: int, shape: tuple[int, ...] = (2,)) -> torch.Ten
 
 
 def few_step_grid(model: DiffusionModel, steps: int) -> torch.Tensor | None:
-    """The grid a distilled or consistency model was trained for, else None."""
-    try:
-        from diffusion.distill.timesteps import recommended_timesteps
-    except ImportError:
-        return None
+    """The grid a distilled or consistency model was trained for (a 1-step student
+    starts at t = T-1, never at t = 0), else None: an ordinary diffusion model takes
+    any spacing."""
     return recommended_timesteps(model, steps)
 
 
