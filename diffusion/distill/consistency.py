@@ -418,6 +418,10 @@ def consistency_training(
     distance: str | None = None,
     huber_c: float | None = None,
     sigma_data: float | None = None,
+    s0: int | None = None,
+    s1: int | None = None,
+    p_mean: float = -1.1,
+    p_std: float = 2.0,
     batch_size: int = 512,
     lr: float = 1e-3,
     ema_decay: float = 0.99,
@@ -432,6 +436,8 @@ def consistency_training(
     ``net`` is the backbone F_theta (e.g. ``build_net(config)``), trained in place.
     CT: the target theta- is an EMA of theta with the adaptive decay mu(k) and N(k) grows as
     in the paper; iCT: no EMA target, exponential N(k) curriculum, lognormal n, pseudo-Huber.
+    s0, s1: the curriculum's first and last N (default: the paper's, 2/150 for CT,
+    10/1280 for iCT); p_mean, p_std: iCT's lognormal for n (default the paper's -1.1, 2.0).
     Returns a DiffusionModel (prediction 'x0', kind 'consistency').
     """
     if steps < 1:
@@ -447,6 +453,10 @@ def consistency_training(
         target=None if target is None else target.net,
         distance=distance,
         huber_c=huber_c,
+        p_mean=p_mean,
+        p_std=p_std,
+        s0=s0,
+        s1=s1,
     )
     k = [0]
 
@@ -477,6 +487,9 @@ def consistency_training(
         "steps": result.steps,
         "seconds": round(result.seconds, 2),
         "final_N": loss.N,
+        "s0": loss.s0,
+        "s1": loss.s1,
+        **({"p_mean": p_mean, "p_std": p_std} if improved else {}),
         "distance": loss.distance,
         "lr": lr,
         "batch_size": batch_size,
