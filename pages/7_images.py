@@ -7,17 +7,24 @@ import json
 import os
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from diffusion import figures
 from diffusion.images.cli import load_any, sample_images, to_grid
 from diffusion.images.digits import digits_metrics
 from diffusion.images.store import MANIFEST
+from diffusion.samplers import get_sampler
+from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show
+from ui.state import PageState
 
 SAMPLERS = ["ddim", "euler", "heun", "dpm-solver++2m", "dpm-solver++3m", "unipc", "ddpm"]
 RESULTS_GLOB = os.environ.get("DIFFUSION_IMAGE_RESULTS", "runs/images/*.json")
 EVAL_N = 200  # labelled on every figure: "FD-200"
+CURVE_NFE = (2, 4, 8)
+"""The live curve's NFE ladder: all of it costs about 20 s of sampling on a laptop CPU
+the first time on a server, then every visit reads the shared cache."""
+PD, CM = "PD students", "consistency (CD)"
 
 
 @st.cache_data(show_spinner=False)
@@ -48,14 +55,14 @@ def upscale(img: np.ndarray, k: int = 4) -> np.ndarray:
     return np.kron(img, np.ones((k, k)) if img.ndim == 2 else np.ones((k, k, 1)))
 
 
-st.title("Images: the same trade-offs on pictures")
-st.markdown(
+lecture = page_header(
+    "Images: the same trade-offs on pictures",
     "The chapter's numbers are CIFAR-10 FIDs. Here the **offline track** shows the same "
     "trade-offs live: a 0.65 M-parameter UNet trained on 16x16 handwritten digits, its "
     "progressive-distillation students and a consistency-distilled model, sampled with "
     "the package's samplers. Quality is a Frechet distance in the features of a small "
     f"digit classifier (**FD-{EVAL_N}**: {EVAL_N} samples, so biased upward; compare "
-    "values only with each other)."
+    "values only with each other).",
 )
 
 models_by_name = {m["name"]: m for m in shipped() if m.get("dataset") == "digits"}
@@ -63,16 +70,19 @@ if not models_by_name:
     st.error(f"No shipped image models found in {MANIFEST}.")
     st.stop()
 
+
+def student_steps(name: str) -> int:
+    """The DDIM steps a PD student was distilled for (manifest, else its name)."""
+    entry = models_by_name[name]
+    return int(entry.get("steps") or name.split("@")[1].replace("steps", ""))
+
+
+ps = PageState("img")
 with st.sidebar:
     st.header("Images controls")
     names = sorted(models_by_name, key=lambda s: (s != "digits", s))
-    spec = st.selectbox(
-        "Model",
-        names,
-        index=0,
-        key="img.model",
-        format_func=lambda s: f"{s} ({models_by_name[s]['kind']})",
-    )
+    spec = ps.select("model", "Model", names, names[0],
+                     format_func=lambda s: f"{s} ({models_by_name[s]['kind']})")
     kind = models_by_name[spec]["kind"]
     if kind == "consistency":
         sampler_choices = ["consistency"]
@@ -80,19 +90,14 @@ with st.sidebar:
         sampler_choices = ["ddim"]
     else:
         sampler_choices = SAMPLERS
-    sampler = st.selectbox("Sampler", sampler_choices, key="img.sampler")
+    sampler = ps.select("sampler", "Sampler", sampler_choices, sampler_choices[0])
     if kind == "pd-student":
-        steps = int(spec.split("@")[1].replace("steps", ""))
+        steps = student_steps(spec)
         st.caption(f"A PD student samples with the {steps} DDIM steps it was distilled for.")
     else:
-        steps = st.select_slider(
-            "Steps",
-            [1, 2, 3, 4, 5, 8, 10, 15, 20, 25, 50, 100],
-            value=1 if kind == "consistency" else 10,
-            key="img.steps",
-        )
-    n = st.select_slider("Images in the grid", [16, 32, 64], value=32, key="img.n")
-    seed = int(st.number_input("Seed", 0, 10_000, 0, key="img.seed"))
+        steps = ps.steps("steps", "Steps", 10, hi=100)
+    n = ps.select("n", "Images in the grid", [16, 32, 64], 32)
+    seed = ps.number("seed", "Seed", 0, 10_000, 0)
 
 try:
     res = run(spec, sampler, int(steps), int(n), seed)
@@ -118,65 +123,48 @@ with col_strip:
     )
 st.latex(r"\hat x_0 = \frac{x_t - \sigma_t\,\hat\epsilon_\theta(x_t, t)}{\alpha_t}")
 
-st.subheader(f"Quality vs NFE on digits (live, FD-{EVAL_N})")
-st.caption("Computed on demand: a few seconds per point on a laptop CPU, then cached.")
-curve_samplers = st.multiselect(
-    "Training-free samplers on the teacher",
-    SAMPLERS[:-1],
-    default=["ddim", "dpm-solver++2m"],
-    key="img.curve",
-)
-if st.button("Compute the curves", key="img.go"):
-    fig = go.Figure()
-    from diffusion.samplers import get_sampler
 
-    for s in curve_samplers:
-        pts = []
-        for nfe in (2, 4, 8, 16):
-            k = get_sampler(s).steps_for_nfe(nfe)
-            if k is not None:
-                pts.append(fd_point("digits", s, k, 0))
-        fig.add_trace(
-            go.Scatter(
-                x=[p["nfe"] for p in pts],
-                y=[p["fd"] for p in pts],
-                mode="lines+markers",
-                name=f"teacher + {s}",
-            )
-        )
-    pd = [
-        fd_point(name, "ddim", int(name.split("@")[1][:-5]), 0)
-        for name in names
-        if models_by_name[name]["kind"] == "pd-student"
-    ]
-    pd = sorted(pd, key=lambda p: p["nfe"])
-    fig.add_trace(
-        go.Scatter(
-            x=[p["nfe"] for p in pd],
-            y=[p["fd"] for p in pd],
-            mode="lines+markers",
-            name="PD students",
-        )
-    )
-    cds = [name for name in names if models_by_name[name]["kind"] == "consistency"]
-    for name in cds:
-        pts = [fd_point(name, "consistency", k, 0) for k in (1, 2, 4)]
-        fig.add_trace(
-            go.Scatter(
-                x=[p["nfe"] for p in pts],
-                y=[p["fd"] for p in pts],
-                mode="lines+markers",
-                name=f"{name} (consistency)",
-            )
-        )
-    fig.update_layout(
-        xaxis_title="NFE",
-        yaxis_title=f"FD-{EVAL_N} (digit-classifier features)",
-        xaxis_type="log",
-        yaxis_type="log",
-        height=420,
-    )
-    st.plotly_chart(fig, width="stretch")
+def curve_points(curve: str) -> tuple[list[int], list[float]]:
+    """(NFE, FD) of one curve: a training-free sampler on the teacher over CURVE_NFE,
+    the PD students up to 8 steps, or the CD model at 1, 2 and 4 steps."""
+    if curve == PD:
+        pts = [fd_point(m, "ddim", student_steps(m), 0) for m in names
+               if models_by_name[m]["kind"] == "pd-student" and student_steps(m) <= max(CURVE_NFE)]
+    elif curve == CM:
+        cds = [m for m in names if models_by_name[m]["kind"] == "consistency"]
+        pts = [fd_point(cds[0], "consistency", k, 0) for k in (1, 2, 4)] if cds else []
+    else:
+        fits = [get_sampler(curve).steps_for_nfe(nfe) for nfe in CURVE_NFE]
+        pts = [fd_point("digits", curve, k, 0) for k in fits if k is not None]
+    pts = sorted(pts, key=lambda p: p["nfe"])
+    return [p["nfe"] for p in pts], [p["fd"] for p in pts]
+
+
+st.subheader(f"Quality vs NFE on digits (live, FD-{EVAL_N})")
+col_live, col_pub = st.columns([3, 2])
+with col_live:
+    curves = ps.multiselect("curve", "Curves", SAMPLERS[:-1] + [PD, CM],
+                            ["ddim", "dpm-solver++2m", PD, CM])
+    st.caption(f"Each point: {EVAL_N} images from seed 0, scored against held-out digits. "
+               "The first visit on this server samples them (up to about 20 s on a laptop "
+               "CPU); later visits, from any session, read the cache.")
+    if curves:
+        with st.spinner(f"sampling {EVAL_N} images per point…"):
+            series = {(f"teacher + {c}" if c in SAMPLERS else c): curve_points(c)
+                      for c in curves}
+        show(figures.quality_curves({k: v for k, v in series.items() if v[0]},
+                                    metric=f"FD-{EVAL_N} (digit-classifier features)",
+                                    lecture=lecture, title=f"digits, {EVAL_N} samples per point"),
+             "images-quality")
+with col_pub:
+    st.markdown("**Published: CIFAR-10 FID (50k samples)**, for reference; never on the "
+                "axes of the small-sample curve beside it.")
+    st.markdown("DDIM against steps S and eta")
+    st.dataframe(DDIM_TABLE, hide_index=True)
+    st.caption(DDIM_SOURCE)
+    st.markdown("Few-step models")
+    st.dataframe(FEWSTEP_TABLE, hide_index=True)
+    st.caption("Sources in the last column (REFERENCES.md).")
 
 st.subheader("CIFAR-10: your own tables")
 files = sorted(glob.glob(RESULTS_GLOB))
@@ -201,56 +189,4 @@ else:
         "--dataset cifar10 --samplers ddim,dpm-solver++2m --nfe 10,20,50 --n 5000 "
         "--device cuda --out runs/images/cifar-ddim.json` and the table appears here."
     )
-
-st.subheader("Published CIFAR-10 FIDs (50k samples), for reference")
-st.caption("Never on the same axis as the small-sample figures above.")
-st.markdown("**DDIM** (Song, Meng & Ermon 2020, Table 1; quadratic spacing)")
-st.dataframe(
-    [
-        {
-            "eta": "0.0 (DDIM)",
-            "S=10": 13.36,
-            "S=20": 6.84,
-            "S=50": 4.67,
-            "S=100": 4.16,
-            "S=1000": 4.04,
-        },
-        {"eta": "0.2", "S=10": 14.04, "S=20": 7.11, "S=50": 4.77, "S=100": 4.25, "S=1000": 4.09},
-        {"eta": "0.5", "S=10": 16.66, "S=20": 8.35, "S=50": 5.25, "S=100": 4.46, "S=1000": 4.29},
-        {"eta": "1.0", "S=10": 41.07, "S=20": 18.36, "S=50": 8.01, "S=100": 5.78, "S=1000": 4.73},
-        {
-            "eta": "sigma-hat",
-            "S=10": 367.43,
-            "S=20": 133.37,
-            "S=50": 32.72,
-            "S=100": 9.99,
-            "S=1000": 3.17,
-        },
-    ],
-    hide_index=True,
-)
-st.markdown("**Few-step models**")
-st.dataframe(
-    [
-        {
-            "method": "Progressive distillation",
-            "1 step": 9.12,
-            "2 steps": 4.51,
-            "4 steps": 3.00,
-            "source": "Salimans & Ho 2022",
-        },
-        {
-            "method": "Consistency distillation (LPIPS)",
-            "1 step": 3.55,
-            "2 steps": 2.93,
-            "source": "Song et al. 2023",
-        },
-        {
-            "method": "Consistency training",
-            "1 step": 8.70,
-            "2 steps": 5.83,
-            "source": "Song et al. 2023",
-        },
-    ],
-    hide_index=True,
-)
+ps.finish()
