@@ -151,6 +151,29 @@ def test_invalid_url_parameter_falls_back_with_a_note():
     assert not _errors(at)
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_url_parameter_of_every_page_falls_back_with_a_note(page):
+    """Each page writes its controls to the URL; an invalid value for any of them is
+    replaced by the control's default, with a visible note, and the page still renders."""
+    images = page.endswith("images.py")
+    at = _open(page, {"n": "200", "curve": "ddim"} if images else None)
+    keys = [k for k in at.query_params if k not in ("lecture", "n") and not
+            (images and k == "curve")]  # n stays small; the Images curve stays cheap
+    assert keys, f"{page} keeps no control in the URL"
+    defaults = {k: at.query_params[k] for k in keys}  # the page writes its values back
+    bad = {k: "@@bad" for k in keys} | {"n": "200"} | ({"curve": "ddim"} if images else {})
+    if page == PAGES[0]:  # the default page reads the URL of the app's first run
+        at = _app(bad)
+        at.run()
+    else:
+        at = _open(page, bad)
+    assert not _errors(at), _errors(at)
+    notes = " ".join(w.value for w in at.warning)
+    for k in keys:
+        assert f"{k}='@@bad' ignored" in notes, (k, notes)
+    assert {k: at.query_params[k] for k in keys} == defaults
+
+
 def test_url_parameters_set_the_controls():
     at = _open("pages/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5",
                                    "spacing": "quadratic"})
