@@ -64,12 +64,13 @@ def where_evaluated(spec: str, steps: int, spacing: str, ts: np.ndarray) -> None
     """The grid on the schedule curves; its toggle reruns only this part."""
     col_fig, col_txt = st.columns([3, 1])
     with col_fig:
-        show_all = st.toggle("Show every spacing", value=False, key="ddim.allspacings")
+        show_all = ps.toggle("allspacings", "Show every spacing", False)
         grids = {spacing: ts}
         if show_all:
             grids = {s: models.grid(spec, steps, s) for s in SPACINGS if s != "uniform"}
         show(figures.schedule_timesteps(curves["t"], curves["alpha_bar"], curves["lambda_"],
                                         grids, lecture=lecture), "ddim-timesteps")
+        ps.write_url(prune=False)
     with col_txt:
         st.markdown(f"**{len(ts)} distinct timesteps**, first {ts[0]:.1f}, last {ts[-1]:.1f}.")
         if len(ts) < steps:
@@ -89,10 +90,11 @@ def where_evaluated(spec: str, steps: int, spacing: str, ts: np.ndarray) -> None
 @st.fragment
 def trajectories(run: dict, steps: int) -> None:
     """The animated trajectories; switching x_t / x0-hat reruns only this part."""
-    what = st.radio("Animate", ["x_t", "x0-hat"], horizontal=True, key="ddim.animate",
-                    help="x0-hat is the network's current guess of the clean sample.")
+    what = ps.select("animate", "Animate", ["x_t", "x0-hat"], "x_t", radio=True, horizontal=True,
+                     help="x0-hat is the network's current guess of the clean sample.")
     xs = run["xs"] if what == "x_t" else np.concatenate([run["xs"][:1], run["x0_preds"]])
     runs = {f"{what}, S = {steps}": xs}
+    ps.write_url(prune=False)
     show(figures.trajectory_animation(runs, n_show=ANIMATED, lecture=lecture),
          "ddim-trajectories")
     animation_export(runs, "ddim-trajectories")
@@ -102,8 +104,10 @@ def trajectories(run: dict, steps: int) -> None:
 def quality_vs_steps(spec: str, seed: int, spacing: str) -> None:
     """Quality against steps for eta 0 / 0.5 / 1 and DDPM. It depends on the model,
     seed and spacing only, so moving steps, eta or points never recomputes it."""
-    if not st.toggle("Compute quality vs steps for eta = 0, 0.5, 1 and DDPM (a few seconds "
-                     "the first time, then cached)", value=False, key="ddim.quality"):
+    on = ps.toggle("quality", "Compute quality vs steps for eta = 0, 0.5, 1 and DDPM (a few "
+                   "seconds the first time, then cached)", False)
+    ps.write_url(prune=False)
+    if not on:
         return
     with st.spinner("sampling and scoring…"):
         series, floor = models.ddim_quality_sweep(spec, seed, spacing)

@@ -123,9 +123,9 @@ with c2:
     st.latex(r"x_{t_{i+1}} = x_{t_i} + (\bar\sigma_{i+1}-\bar\sigma_i)\,"
              r"\tfrac12\big(d_i + \epsilon_\theta(\tilde x, t_{i+1})\big)")
     st.caption("Written in the scaled variable $\\bar x = x/\\alpha$; the figure shows $x$.")
-    h_steps = st.slider("Heun steps on the grid", 3, 10, 4, key="solvers.heun_steps")
-    h_i = st.slider("Which step", 0, h_steps - 2, 0, key="solvers.heun_i")
-    particle = st.number_input("Particle", 0, 63, 3, key="solvers.particle")
+    h_steps = ps.slider("heun_steps", "Heun steps on the grid", 3, 10, 4, 1)
+    h_i = ps.slider("heun_i", "Which step", 0, h_steps - 2, 0, 1)
+    particle = ps.number("particle", "Particle", 0, 63, 3)
 
 
 @st.cache_data(show_spinner=False)

@@ -67,8 +67,7 @@ else:
     st.subheader("Samples per round")
     avail = sorted(rounds, reverse=True)
     default_show = [s for s in avail if s <= 8] or avail[-4:]
-    shown = st.multiselect("Rounds to show (student steps)", avail, default=default_show[:5],
-                           key="pd.shown")
+    shown = ps.multiselect("shown", "Rounds to show (student steps)", avail, default_show[:5])
     panels, subs = {}, {}
     if teacher:
         # 256 DDIM steps already look like the converged teacher, at a quarter of the cost
@@ -101,13 +100,12 @@ else:
     st.subheader("Two teacher steps against one student step, one particle")
     c1, c2 = st.columns([3, 2])
     with c2:
-        pick = st.select_slider("Student round (steps)", sorted(rounds), value=sorted(rounds)[0]
-                                if len(rounds) == 1 else sorted(rounds)[min(1, len(rounds) - 1)],
-                                key="pd.pick")
+        pick = ps.choice_slider("pick", "Student round (steps)", sorted(rounds),
+                                sorted(rounds)[min(1, len(rounds) - 1)])
         student = live.get(rounds[pick])
         grid = models.few_step_grid(student, pick)
         grid = grid.tolist() if grid is not None else np.linspace(999, 0, pick).tolist()
-        i = st.slider("Student step", 0, pick - 1, 0, key="pd.step") if pick > 1 else 0
+        i = ps.slider("step", "Student step", 0, pick - 1, 0, 1) if pick > 1 else 0
         st.markdown("The student's one step (dashed) should land where the teacher's two "
                     "steps end.")
     with c1:

@@ -87,7 +87,7 @@ else:
     st.subheader("The consistency property along one exact trajectory")
     c1, c2 = st.columns([3, 1])
     with c2:
-        particle = st.number_input("Particle", 0, 99, 0, key="cm.particle")
+        particle = ps.number("particle", "Particle", 0, 99, 0)
         st.markdown("Points of the exact ODE path $x_t$ (grey line) go into each model. A "
                     "consistency model sends them all to (nearly) the same point; the "
                     "diffusion model's one-step $\\hat x_0$ only reaches it as $t \\to 0$.")

@@ -98,6 +98,7 @@ with st.sidebar:
         steps = ps.steps("steps", "Steps", 10, hi=100)
     n = ps.select("n", "Images in the grid", [16, 32, 64], 32)
     seed = ps.number("seed", "Seed", 0, 10_000, 0)
+ps.presets()
 
 try:
     res = run(spec, sampler, int(steps), int(n), seed)

@@ -106,13 +106,16 @@ class PageState:
         widget = container.radio if radio else container.selectbox
         return widget(label, list(options), key=wkey, **kw)
 
-    def multiselect(self, key: str, label: str, options: Sequence[str], default: Sequence[str],
-                    *, max_selections: int | None = None, container=st, **kw) -> list[str]:
-        def parse(raw: str) -> list[str]:
+    def multiselect(self, key: str, label: str, options: Sequence[Any], default: Sequence[Any],
+                    *, max_selections: int | None = None, container=st, **kw) -> list[Any]:
+        by_text = {_fmt(o): o for o in options}
+
+        def parse(raw: str) -> list[Any]:
             vals = [v for v in raw.split(",") if v]
-            bad = [v for v in vals if v not in options]
+            bad = [v for v in vals if v not in by_text]
             if bad or not vals:
-                raise ValueError(f"choose from {', '.join(options)}")
+                raise ValueError(f"choose from {', '.join(by_text)}")
+            vals = [by_text[v] for v in vals]
             return vals[:max_selections] if max_selections else vals
 
         wkey = self._bind(key, list(default), parse)
@@ -129,10 +132,22 @@ class PageState:
             st.session_state[wkey] = default
         return container.select_slider(label, ladder, key=wkey, **kw)
 
+    def choice_slider(self, key: str, label: str, options: Sequence[Any], default: Any,
+                      *, container=st, **kw) -> Any:
+        """A select_slider over ``options`` (for example the rounds a model has)."""
+        if default not in options:
+            default = options[0]
+        wkey = self._bind(key, default, self._choice_parser(options))
+        if st.session_state[wkey] not in options:
+            st.session_state[wkey] = default
+        return container.select_slider(label, list(options), key=wkey, **kw)
+
     def slider(self, key: str, label: str, lo: float, hi: float, default: float,
                step: float | int, *, container=st, **kw) -> float | int:
         cast = int if isinstance(step, int) and isinstance(default, int) else float
         wkey = self._bind(key, default, self._number_parser(lo, hi, cast))
+        # a range that depends on another control (e.g. "which step" of S) may shrink
+        st.session_state[wkey] = min(max(st.session_state[wkey], cast(lo)), cast(hi))
         return container.slider(label, cast(lo), cast(hi), step=step, key=wkey, **kw)
 
     def number(self, key: str, label: str, lo: int, hi: int, default: int,
@@ -173,6 +188,11 @@ class PageState:
         """Write the current values to the URL; show a note for each invalid parameter."""
         for note in self.notes:
             st.warning(note, icon="⚠️")
+        self.write_url()
+
+    def write_url(self, *, prune: bool = True) -> None:
+        """The current values into the URL. A fragment's own rerun calls it with
+        ``prune=False``: parameters of controls not yet drawn in this run stay."""
         params = {k: _fmt(st.session_state[w]) for k, w in self.keys.items()}
         if lecture_mode():
             params["lecture"] = "1"
@@ -180,5 +200,5 @@ class PageState:
             if st.query_params.get(k) != v:
                 st.query_params[k] = v
         for k in list(st.query_params):
-            if k not in params:
+            if prune and k not in params:
                 del st.query_params[k]
