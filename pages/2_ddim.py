@@ -9,8 +9,7 @@ from ui import models
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, animation_export, page_header, published, show
 from ui.state import PageState
 
-ANIMATED = 150
-"""Particles that move in the animation: enough to see the flow, light to redraw."""
+ANIMATED = 150  # particles that move in the animation: enough to see the flow, light to redraw
 
 SPACING_LABELS = {
     "leading": "leading (= uniform, DDIM's code)", "uniform": "uniform (= leading)",

@@ -93,6 +93,18 @@ def test_page_renders_without_exception(page):
         assert _figures(at), f"{page} draws no figure"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_page_has_no_stray_module_strings(page):
+    """Streamlit's magic prints a bare string at a page's top level: only the module
+    docstring (which magic skips) may be one."""
+    import ast
+
+    body = ast.parse((ROOT / page).read_text()).body
+    stray = [n.lineno for n in body[1:] if isinstance(n, ast.Expr)
+             and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)]
+    assert not stray, f"{page}: bare strings on lines {stray} would be shown on the page"
+
+
 def test_ddim_steps_slider_changes_the_samples_and_the_url():
     at = _open("pages/2_ddim.py", {"n": "200", "steps": "20"})
     before = {k: _fig(at, k) for k in ("ddim-timesteps", "ddim-samples")}

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from diffusion.bench.app import CHROMIUM, PAGES, launch_chromium, streamlit_server, wait_rendered
+from diffusion.bench.app import (
+    CHROMIUM,
+    PAGES,
+    _slider_times,
+    launch_chromium,
+    streamlit_server,
+    wait_rendered,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -74,3 +81,13 @@ def test_lecturer_toggle_and_url_state_in_the_browser(server, browser):
         page.screenshot(path=str(SHOTS / "ddim-lecture.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_steps_slider_redraws_the_samples_figure(server, browser):
+    """The benchmark's slider measure, run once each way: a key press on the DDIM
+    page's steps slider ends with the samples figure titled with the new steps
+    (10 -> 12 -> 10) and the rerun finished; it times out otherwise."""
+    times = _slider_times(browser, f"{server}/ddim?n=300&steps=10&spacing=leading", 2,
+                          "DDIM, S = {steps}, eta")
+    assert len(times) == 2
+    assert all(0 < drawn <= done for drawn, done in times)
