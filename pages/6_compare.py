@@ -73,7 +73,8 @@ def run(label: str, budget: int, points: int, seed_: int):
         steps = max([s for s in range(1, budget + 1) if sp.nfe(s) <= budget], default=0)
         if steps == 0:
             return None
-        return live.sample(spec, name, steps, points, seed_, "logsnr" if sp.order else "leading")
+        # DDPM (order 0) on trailing steps: every grid starts at t = T-1, even at 1 NFE
+        return live.sample(spec, name, steps, points, seed_, "logsnr" if sp.order else "trailing")
     target = fewstep[label]
     if target == "pd":
         rounds = st.session_state["compare.pd"]
