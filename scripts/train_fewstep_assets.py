@@ -104,7 +104,7 @@ def evaluate(dataset: str, out: Path, teacher, n: int = 10_000) -> dict:
 
 
 def run_dataset(args: tuple) -> dict:
-    dataset, out, threads, teacher_steps, only, recipe = args
+    dataset, out, threads, teacher_steps, only, recipe, report = args
     RECIPE.update(recipe)
     import torch
 
@@ -175,7 +175,7 @@ def run_dataset(args: tuple) -> dict:
         }
         save_checkpoint(str(out / dataset / "ct"), ct.net, dict(ct.config, dataset=dataset))
 
-    metrics = evaluate(dataset, out, teacher)
+    metrics = evaluate(dataset, out, teacher) if report else None
     return {"dataset": dataset, "seconds": times, "metrics": metrics}
 
 
@@ -227,6 +227,9 @@ def main(argv=None) -> int:
     )
     p.add_argument("--only", nargs="+", default=["pd", "cd", "ct"], choices=["pd", "cd", "ct"])
     p.add_argument("--report", help="also write the metrics report (JSON) here")
+    p.add_argument(
+        "--no-eval", action="store_true", help="skip the metrics report (10k-point MMDs: minutes)"
+    )
     p.add_argument("--plain-ct", action="store_true", help="CT without the iCT changes")
     p.add_argument(
         "--scale",
@@ -242,7 +245,8 @@ def main(argv=None) -> int:
             if key in recipe:
                 recipe[key] = max(2, int(recipe[key] * args.scale))
     jobs = [
-        (ds, str(out), args.threads, args.teacher_steps, args.only, RECIPE) for ds in args.datasets
+        (ds, str(out), args.threads, args.teacher_steps, args.only, RECIPE, not args.no_eval)
+        for ds in args.datasets
     ]
     if args.parallel > 1:
         with mp.get_context("spawn").Pool(min(args.parallel, len(jobs))) as pool:
