@@ -3,6 +3,7 @@ side-by-side ratios, and a description of the machine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -11,7 +12,19 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["median_time", "interleaved_medians", "machine_info", "md_table"]
+__all__ = ["median_time", "interleaved_medians", "machine_info", "md_table", "torch_threads"]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch on ``n`` intra-op threads inside the block, restored after: the 2-D MLPs'
+    small matrices train faster on one thread than split over two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
