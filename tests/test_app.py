@@ -455,3 +455,33 @@ def test_animation_pads_shorter_runs_and_keeps_the_noise_shared():
     np.testing.assert_allclose(last[1].x, xs[-1, :, 0])  # the short run waits on its samples
     with pytest.raises(ValueError):
         figures.export_config("f", "jpeg")
+
+
+def test_damaged_shipped_checkpoint_is_one_line_on_the_page_and_the_app_keeps_running(
+    monkeypatch,
+):
+    """A checkpoint that fails its sha256 check raises ValueError in the library; the app
+    shows that one line instead of a traceback, and the other pages still render."""
+    import streamlit as st
+
+    import diffusion.checkpoints as ck
+
+    real = ck.load_model
+
+    def damaged(spec, *a, **kw):
+        if "-pd@" in str(spec):
+            raise ValueError(f"{spec}: weights fail their sha256 check (file damaged)")
+        return real(spec, *a, **kw)
+
+    st.cache_resource.clear()
+    monkeypatch.setattr(ck, "load_model", damaged)
+    try:
+        at = _open("pages/4_progressive.py")
+        assert not at.exception, [e.value for e in at.exception]
+        assert len(at.error) == 1 and "sha256" in at.error[0].value
+        assert len(at.error[0].value.splitlines()) == 1
+        at.switch_page("pages/1_why.py")
+        at.run()
+        assert not _errors(at), _errors(at)
+    finally:
+        st.cache_resource.clear()  # no model loaded under the patch outlives this test

@@ -109,9 +109,19 @@ def dataset_of(spec: str) -> str:
     return spec.split("-")[0].split("@")[0]
 
 
-@st.cache_resource(show_spinner="Loading model…")
 def load(spec: str) -> DiffusionModel:
-    """A shipped model or an oracle; shared read-only by all sessions."""
+    """A shipped model or an oracle; shared read-only by all sessions. A model that
+    cannot be loaded (unknown, missing, or failing its sha256 check) stops this page's
+    run with one line on the page; other pages and sessions are unaffected."""
+    try:
+        return _load(spec)
+    except (ValueError, FileNotFoundError) as err:
+        st.error(f"Cannot load model {spec!r}: {err}")
+        st.stop()
+
+
+@st.cache_resource(show_spinner="Loading model…")
+def _load(spec: str) -> DiffusionModel:
     if spec.startswith("oracle:"):
         from diffusion.oracle import oracle_model
         from diffusion.schedules import linear_schedule
