@@ -20,20 +20,8 @@ import fewstep_reference as R  # noqa: E402
 import torch  # noqa: E402
 
 from diffusion.checkpoints import load_model  # noqa: E402
-from diffusion.distill import pd_timesteps, recommended_timesteps  # noqa: E402
-from diffusion.samplers import REGISTRY  # noqa: E402
+from diffusion.distill import pd_timesteps  # noqa: E402
 from diffusion.samplers.ddim import ddim  # noqa: E402
-
-
-def _consistency(model, steps: int) -> torch.Tensor:
-    with torch.no_grad():
-        return REGISTRY["consistency"](
-            model,
-            R.noise(),
-            recommended_timesteps(model, steps),
-            generator=torch.Generator().manual_seed(1),
-            record=False,
-        ).x
 
 
 def _cell(m: tuple[float, float]) -> str:
@@ -55,7 +43,7 @@ def main() -> int:
             row += [_cell(R.metrics(x, ds)), _cell(R.ddim_metrics(ds, steps))]
         cd, ct = load_model(f"{ds}-cd"), load_model(f"{ds}-ct")
         for model, steps in ((cd, 1), (cd, 2), (ct, 1)):
-            row.append(_cell(R.metrics(_consistency(model, steps), ds)))
+            row.append(_cell(R.metrics(R.consistency_samples(model, steps), ds)))
         print("| " + " | ".join(row) + " |", flush=True)
     return 0
 

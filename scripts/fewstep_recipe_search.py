@@ -49,7 +49,6 @@ def run_job(job: tuple) -> dict:
     from diffusion.checkpoints import load_model, save_checkpoint
     from diffusion.distill import consistency_distillation, consistency_training
     from diffusion.nets import build_net
-    from diffusion.samplers import REGISTRY
     from diffusion.toy.datasets import draw
 
     recipe = {**copy.deepcopy(TOY_RECIPE[method]), **overrides}
@@ -72,14 +71,16 @@ def run_job(job: tuple) -> dict:
     stem.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(str(stem), model.net, dict(model.config, dataset=dataset))
 
-    cons = REGISTRY["consistency"]
-    res = {"job": name, "method": method, "dataset": dataset, "recipe": recipe,
-           "train_seconds": round(seconds, 1)}
-    with torch.no_grad():
-        for steps, ts in ((1, [999.0]), (2, [999.0, t2])):
-            g = torch.Generator().manual_seed(1)
-            x = cons(model, ref.noise(), torch.tensor(ts), generator=g, record=False).x
-            res[f"sw{steps}"], res[f"mmd{steps}"] = ref.metrics(x, dataset)
+    res = {
+        "job": name,
+        "method": method,
+        "dataset": dataset,
+        "recipe": recipe,
+        "train_seconds": round(seconds, 1),
+    }
+    for steps in (1, 2):
+        x = ref.consistency_samples(model, steps)  # the grid set in the config above
+        res[f"sw{steps}"], res[f"mmd{steps}"] = ref.metrics(x, dataset)
     sw_t, mmd_t = ref.teacher_best(dataset)
     mmd_scale = max(mmd_t, ref.mmd_floor(dataset))
     k = 3 if method == "ct" else 2
@@ -98,8 +99,12 @@ def main() -> int:
     p.add_argument("--parallel", type=int, default=4)
     p.add_argument("--jobs", nargs="*", help="names from GRID (default: all)")
     args = p.parse_args()
-    jobs = [(n, m, o, ds, args.out) for n, m, o, dss in GRID for ds in dss
-            if not args.jobs or n in args.jobs]
+    jobs = [
+        (n, m, o, ds, args.out)
+        for n, m, o, dss in GRID
+        for ds in dss
+        if not args.jobs or n in args.jobs
+    ]
     jobs.sort(key=lambda j: -j[2].get("steps", TOY_RECIPE[j[1]]["steps"]))  # long ones first
     with mp.get_context("spawn").Pool(args.parallel) as pool:
         results = pool.map(run_job, jobs, chunksize=1)

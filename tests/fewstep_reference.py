@@ -15,7 +15,7 @@ from functools import cache
 import torch
 
 from diffusion.checkpoints import load_model
-from diffusion.distill import pd_timesteps
+from diffusion.distill import pd_timesteps, recommended_timesteps
 from diffusion.metrics import mmd_rbf, sliced_wasserstein
 from diffusion.samplers import REGISTRY
 from diffusion.samplers.ddim import ddim
@@ -70,3 +70,13 @@ def teacher_best(dataset: str) -> tuple[float, float]:
     with torch.no_grad():
         x = REGISTRY["dpm-solver++3m"](teacher, noise(), pd_timesteps(1000, 100), record=False).x
     return metrics(x, dataset)
+
+
+def consistency_samples(model, steps: int, timesteps=None) -> torch.Tensor:
+    """Consistency sampling from the shared x_T on ``timesteps`` (default: the grid the
+    model was made for), with the re-noising generator seeded 1."""
+    ts = recommended_timesteps(model, steps) if timesteps is None else torch.as_tensor(timesteps)
+    with torch.no_grad():
+        return REGISTRY["consistency"](
+            model, noise(), ts, generator=torch.Generator().manual_seed(1), record=False
+        ).x

@@ -18,7 +18,6 @@ from diffusion.distill import (
     consistency_model,
     consistency_training,
     karras_timesteps,
-    recommended_timesteps,
 )
 from diffusion.distill.consistency import ct_schedule, ict_schedule, pseudo_huber
 from diffusion.model import DiffusionModel
@@ -303,18 +302,6 @@ def test_bad_settings_are_clear_errors():
 # ----- the shipped models (issue 3's bars; shared references: fewstep_reference.py) --------
 
 
-def _samples(model, steps):
-    """Consistency sampling on the model's recommended grid from the shared x_T."""
-    with torch.no_grad():
-        return REGISTRY["consistency"](
-            model,
-            fewstep_reference.noise(),
-            recommended_timesteps(model, steps),
-            generator=torch.Generator().manual_seed(1),
-            record=False,
-        ).x
-
-
 @pytest.mark.fewstep_bars
 @pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
 def test_shipped_cd_and_ct_reach_the_quality_bars(dataset):
@@ -324,9 +311,9 @@ def test_shipped_cd_and_ct_reach_the_quality_bars(dataset):
     sw_t, mmd_t = fewstep_reference.teacher_best(dataset)
     mmd_ref = max(mmd_t, fewstep_reference.mmd_floor(dataset))
     cd, ct = load_model(f"{dataset}-cd"), load_model(f"{dataset}-ct")
-    sw1, mmd1 = fewstep_reference.metrics(_samples(cd, 1), dataset)
-    sw2, mmd2 = fewstep_reference.metrics(_samples(cd, 2), dataset)
-    swc, mmdc = fewstep_reference.metrics(_samples(ct, 1), dataset)
+    sw1, mmd1 = fewstep_reference.metrics(fewstep_reference.consistency_samples(cd, 1), dataset)
+    sw2, mmd2 = fewstep_reference.metrics(fewstep_reference.consistency_samples(cd, 2), dataset)
+    swc, mmdc = fewstep_reference.metrics(fewstep_reference.consistency_samples(ct, 1), dataset)
     assert sw1 <= 2 * sw_t and mmd1 <= 2 * mmd_ref, ("cd1", sw1, sw_t, mmd1, mmd_ref)
     # better at 2 steps: in sliced W2, and MMD^2 no worse beyond its noise floor
     assert sw2 < sw1 and mmd2 <= mmd1 + fewstep_reference.mmd_floor(dataset), (
