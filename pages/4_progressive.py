@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from diffusion import figures
+from diffusion.distill import recommended_timesteps
 from ui import jobs, live, models
 from ui.layout import FEWSTEP_TABLE, page_header, published, show
 from ui.state import PageState
@@ -103,7 +104,7 @@ else:
         pick = ps.choice_slider("pick", "Student round (steps)", sorted(rounds),
                                 sorted(rounds)[min(1, len(rounds) - 1)])
         student = live.get(rounds[pick])
-        grid = models.few_step_grid(student, pick)
+        grid = recommended_timesteps(student, pick)
         grid = grid.tolist() if grid is not None else np.linspace(999, 0, pick).tolist()
         i = ps.slider("step", "Student step", 0, pick - 1, 0, 1) if pick > 1 else 0
         st.markdown("The student's one step (dashed) should land where the teacher's two "
@@ -116,7 +117,7 @@ else:
             t_mod = live.get(parent)
             t0 = grid[i]
             t2 = grid[i + 1] if i + 1 < len(grid) else -1.0
-            t_grid = models.few_step_grid(t_mod, 2 * pick)
+            t_grid = recommended_timesteps(t_mod, 2 * pick)
             t1 = float(t_grid[2 * i + 1]) if t_grid is not None and len(t_grid) > 2 * i + 1 \
                 else (t0 + max(t2, 0.0)) / 2
             sch = student.schedule

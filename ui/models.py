@@ -153,13 +153,6 @@ def initial_noise(n: int, seed: int, shape: tuple[int, ...] = (2,)) -> torch.Ten
     return torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
 
 
-def few_step_grid(model: DiffusionModel, steps: int) -> torch.Tensor | None:
-    """The grid a distilled or consistency model was trained for (a 1-step student
-    starts at t = T-1, never at t = 0), else None: an ordinary diffusion model takes
-    any spacing."""
-    return recommended_timesteps(model, steps)
-
-
 def run_model(
     model: DiffusionModel,
     sampler: str,
@@ -181,7 +174,7 @@ def run_model(
     spec = get_sampler(sampler)
     shape = tuple(getattr(model, "sample_shape", (2,)))
     x_T = initial_noise(n, seed, shape)
-    ts = few_step_grid(model, steps)
+    ts = recommended_timesteps(model, steps)  # None for an ordinary diffusion model
     if ts is None:
         ts = make_timesteps(model.schedule, steps, spacing)
     gen = torch.Generator().manual_seed(seed + 1)
