@@ -114,6 +114,16 @@ class Grid:
         self.lambda_ = lambda_.tolist() + [float("inf")]
         self.sigma_bar = torch.exp(-lambda_).tolist() + [0.0]
         self._t_batches: dict[tuple, list[Tensor]] = {}
+        self._memo: dict[tuple, object] = {}
+
+    def memo(self, key: tuple, build: Callable[[], object]) -> object:
+        """``build()``, computed once per grid and key: a sampler's per-step coefficients
+        (Python floats that depend only on the grid and its options) are then worked out
+        on a grid's first run and reused by every later run on the memoised grid."""
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = build()
+        return value
 
     def t_batches(self, x: Tensor) -> list[Tensor]:
         """The S evaluation times as (B,) tensors of x's dtype and device, made once per

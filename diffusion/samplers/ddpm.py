@@ -8,9 +8,35 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Recorder, SamplerSpec, Trajectory, gaussian_like, grid_for, register
+from .base import (
+    Counted,
+    Grid,
+    Recorder,
+    SamplerSpec,
+    Trajectory,
+    gaussian_like,
+    grid_for,
+    register,
+)
 
 VARIANCES = ("beta", "beta_tilde")
+
+
+def _coefficients(g: Grid, variance: str) -> tuple[list[float], list[float], list[float]]:
+    """Per step i: mean = c_x x_t + c_e eps-hat and the noise scale c_z, from
+    mean = c_x0 x0-hat + c_xt x_t with x0-hat = (x_t - sigma_t eps-hat) / alpha_t."""
+    c_x, c_e, c_z = [], [], []
+    for i in range(g.S - 1):
+        a, s = g.alpha[i], g.sigma[i]
+        abar_t, abar_s = a**2, g.alpha[i + 1] ** 2
+        beta_ts = 1.0 - abar_t / abar_s
+        c_x0 = math.sqrt(abar_s) * beta_ts / (1.0 - abar_t)
+        c_xt = math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t)
+        c_x.append(c_x0 / a + c_xt)
+        c_e.append(-c_x0 * s / a)
+        var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
+        c_z.append(math.sqrt(var))
+    return c_x, c_e, c_z
 
 
 @torch.no_grad()
@@ -39,25 +65,14 @@ def ddpm(
     g = grid_for(model, timesteps)
     f = Counted(model)
     tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
-    # mean = c_x0 x0-hat + c_xt x_t with x0-hat = (x_t - sigma_t eps) / alpha_t, folded
-    # into mean = c_x x_t + c_e eps before the loop.
-    c_x, c_e, c_z = [], [], []
-    for i in range(g.S - 1):
-        a, s = g.alpha[i], g.sigma[i]
-        abar_t, abar_s = a**2, g.alpha[i + 1] ** 2
-        beta_ts = 1.0 - abar_t / abar_s
-        c_x0 = math.sqrt(abar_s) * beta_ts / (1.0 - abar_t)
-        c_xt = math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t)
-        c_x.append(c_x0 / a + c_xt)
-        c_e.append(-c_x0 * s / a)
-        var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
-        c_z.append(math.sqrt(var))
+    c_x, c_e, c_z = g.memo(("ddpm", variance), lambda: _coefficients(g, variance))
     x = x_T
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
         eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
-        z = gaussian_like(x, generator)
-        x_next = torch.add(x * c_x[i], eps, alpha=c_e[i]).add_(z, alpha=c_z[i])
+        # x_next = c_x x + c_e eps + c_z z, built in the fresh noise tensor's memory
+        x_next = gaussian_like(x, generator).mul_(c_z[i]).add_(eps, alpha=c_e[i])
+        x_next.add_(x, alpha=c_x[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
     x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # the last step returns x0-hat, no noise

@@ -37,6 +37,11 @@ def intermediate_points(
     return t.tolist(), alpha.tolist(), sigma.tolist()
 
 
+def grid_intermediate_points(model: DiffusionModel, g: Grid, r: float):
+    """intermediate_points for the model's schedule, once per (memoised) grid and r."""
+    return g.memo(("intermediate", r), lambda: intermediate_points(model.schedule, g, r))
+
+
 @torch.no_grad()
 def dpm_solver(
     model: DiffusionModel,
@@ -66,14 +71,14 @@ def dpm_solver(
     phi1 = [g.sigma[i + 1] * math.expm1(h[i]) for i in range(n)]
     if order == 2:
         r1 = 0.5
-        t1, a1, s1 = intermediate_points(model.schedule, g, r1)
+        t1, a1, s1 = grid_intermediate_points(model, g, r1)
         u_x = [a1[i] / g.alpha[i] for i in range(n)]
         u_eps = [s1[i] * math.expm1(r1 * h[i]) for i in range(n)]
         c_d1 = [phi1[i] / (2 * r1) for i in range(n)]
     elif order == 3:
         r1, r2 = 1.0 / 3.0, 2.0 / 3.0
-        t1, a1, s1 = intermediate_points(model.schedule, g, r1)
-        t2, a2, s2 = intermediate_points(model.schedule, g, r2)
+        t1, a1, s1 = grid_intermediate_points(model, g, r1)
+        t2, a2, s2 = grid_intermediate_points(model, g, r2)
         u1_x = [a1[i] / g.alpha[i] for i in range(n)]
         u1_eps = [s1[i] * math.expm1(r1 * h[i]) for i in range(n)]
         u2_x = [a2[i] / g.alpha[i] for i in range(n)]

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..model import DiffusionModel
 from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
-from .dpm_solver import intermediate_points
+from .dpm_solver import grid_intermediate_points
 
 
 def multistep_coefficients(
@@ -122,7 +122,7 @@ def dpm_solver_pp_2s(
     f = Counted(model)
     tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     n = g.S - 1
-    t1, a1, s1 = intermediate_points(model.schedule, g, r1)
+    t1, a1, s1 = grid_intermediate_points(model, g, r1)
     h = [g.lambda_[i + 1] - g.lambda_[i] for i in range(n)]
     u_x = [s1[i] / g.sigma[i] for i in range(n)]
     u_m = [-a1[i] * math.expm1(-r1 * h[i]) for i in range(n)]

@@ -73,6 +73,16 @@ def _update(g: Grid, src: int, dst: int, p: int, corrector: bool) -> tuple[float
     return c_x, [c_new, c_src - c_new, *c_hist]
 
 
+def _coefficients(g: Grid, order: int) -> tuple[list, list]:
+    """Every step's predictor and corrector coefficients for UniPC-``order`` on grid g:
+    predictor order min(order, i + 1, S - i), as in ``unipc``."""
+    n = g.S - 1
+    p_of = [min(order, i + 1, g.S - i) for i in range(g.S)]
+    pred = [_update(g, i, i + 1, p_of[i], corrector=False) for i in range(n)]
+    corr = [None] + [_update(g, i - 1, i, p_of[i - 1], corrector=True) for i in range(1, n)]
+    return pred, corr
+
+
 @torch.no_grad()
 def unipc(
     model: DiffusionModel,
@@ -95,9 +105,7 @@ def unipc(
     f = Counted(model)
     tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
     n = g.S - 1
-    p_of = [min(order, i + 1, g.S - i) for i in range(g.S)]
-    pred_coef = [_update(g, i, i + 1, p_of[i], corrector=False) for i in range(n)]
-    corr_coef = [None] + [_update(g, i - 1, i, p_of[i - 1], corrector=True) for i in range(1, n)]
+    pred_coef, corr_coef = g.memo(("unipc", order), lambda: _coefficients(g, order))
     x = x_T
     x_prev: Tensor | None = None
     hist: list[Tensor] = []  # x0-hats at grid points, newest first
