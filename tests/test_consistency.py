@@ -283,6 +283,51 @@ def test_ict_smoke_moves_towards_the_data_ode_endpoint_and_boundary_holds():
     torch.testing.assert_close(model.net(x, torch.zeros(10)), x / float(SCH.alpha(0.0)))
 
 
+def test_ct_from_a_diffusion_models_weights_copies_them_and_stays_teacher_free():
+    """ECT's initialisation (Geng et al. 2024): the backbone starts as a copy of the diffusion
+    model's network, the diffusion model itself is neither evaluated nor changed, and the
+    config says where the weights began; a fresh network records 'scratch'."""
+    teacher = _tiny_teacher()
+    before = {k: v.clone() for k, v in teacher.net.state_dict().items()}
+    calls = []
+    teacher.predict = lambda *a, **k: calls.append(1)  # the CT loss must never call it
+    data = lambda n, g: draw("8gaussians", n, g)  # noqa: E731
+    # zero steps of learning (lr ~ 0) leave f's backbone at the copied weights
+    model = consistency_training(
+        teacher, SCH, data, improved=True, steps=2, lr=1e-12, ema_decay=0.0, seed=0
+    )
+    assert model.config["training"]["init"]["from"] == "tiny"
+    for k, v in model.net.backbone.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=1e-9)
+        assert v.data_ptr() != teacher.net.state_dict()[k].data_ptr()
+    # a real run moves the copy but never the diffusion model, and never evaluates it
+    model = consistency_training(teacher, SCH, data, improved=True, steps=20, seed=0)
+    moved = sum(
+        float((v - before[k]).abs().max()) for k, v in model.net.backbone.state_dict().items()
+    )
+    assert moved > 1e-4 and not calls
+    for k, v in teacher.net.state_dict().items():
+        assert torch.equal(v, before[k])
+    x = torch.randn(10, 2)
+    torch.testing.assert_close(model.net(x, torch.zeros(10)), x / float(SCH.alpha(0.0)))
+    fresh = consistency_training(build_net(teacher.net.config), SCH, data, steps=2, seed=0)
+    assert fresh.config["training"]["init"] == {"from": None, "weights": "scratch"}
+
+
+def test_recipe_ct_initialisations():
+    from diffusion.distill.recipe import CT_INITS, TOY_RECIPE, ct_initial_net
+
+    teacher = _tiny_teacher()
+    assert TOY_RECIPE["ct"]["init"] in CT_INITS
+    assert ct_initial_net(teacher, "diffusion") is teacher
+    a, b = ct_initial_net(teacher, "scratch", seed=3), ct_initial_net(teacher, "scratch", seed=3)
+    assert a.config == teacher.net.config
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(va, vb) and not torch.equal(va, teacher.net.state_dict()[k])
+    with pytest.raises(ValueError, match="initialisation"):
+        ct_initial_net(teacher, "distilled")
+
+
 def test_bad_settings_are_clear_errors():
     data = sample_dataset("8gaussians", 256, seed=0)
     with pytest.raises(ValueError, match="trainable network"):
@@ -297,6 +342,12 @@ def test_bad_settings_are_clear_errors():
     cm = consistency_distillation(teacher, data, steps=2, N=4)
     with pytest.raises(ValueError, match="not a consistency model"):
         consistency_distillation(cm, data, steps=1)
+    with pytest.raises(ValueError, match="not a consistency model"):
+        consistency_training(cm, SCH, data, steps=1)
+    other = DiffusionModel(teacher.net, linear_schedule(500), "eps", "short")
+    other.config = {"kind": "diffusion"}
+    with pytest.raises(ValueError, match="schedule"):
+        consistency_training(other, SCH, data, steps=1)
 
 
 # ----- the shipped models (issue 3's bars; shared references: fewstep_reference.py) --------

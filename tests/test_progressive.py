@@ -131,6 +131,33 @@ def test_bad_settings_are_clear_errors():
     consistency.config["kind"] = "consistency"
     with pytest.raises(ValueError, match="not a consistency model"):
         progressive_distillation(consistency, data)
+    for bad in (0.0, -1e-3, float("nan")):
+        with pytest.raises(ValueError, match="first_round_lr must be positive"):
+            progressive_distillation(teacher, data, start_steps=8, first_round_lr=bad)
+
+
+def test_first_round_has_its_own_learning_rate():
+    """first_round_lr applies to round 1 only: at ~0 the first student keeps the teacher's
+    weights exactly, while round 2 (at lr) moves its copy."""
+    teacher = _tiny_teacher()
+    data = sample_dataset("moons", 256, seed=0)
+    students = progressive_distillation(
+        teacher,
+        data,
+        start_steps=8,
+        rounds=2,
+        steps_per_round=5,
+        batch_size=64,
+        lr=1e-2,
+        first_round_lr=1e-12,
+        ema_decay=0.0,
+    )
+    (_, first), (_, second) = students
+    ref = teacher.net.state_dict()
+    for k, v in first.net.state_dict().items():
+        torch.testing.assert_close(v, ref[k], rtol=0, atol=1e-9)
+    moved = sum(float((v - ref[k]).abs().max()) for k, v in second.net.state_dict().items())
+    assert moved > 1e-3
 
 
 def test_divergence_stops_with_the_last_good_round_kept():

@@ -2,7 +2,9 @@
 
 Trains, on the swiss roll from the shipped teacher, with the shipped recipe
 (diffusion.distill.recipe.TOY_RECIPE): the progressive-distillation chain 1024 -> 1
-(time per round), consistency distillation and consistency training, then checks each
+(time per round), consistency distillation and consistency training (initialised as the
+recipe says: from the teacher's weights, ECT, or from scratch; its loss never evaluates
+the teacher), then checks each
 against the bars the tests use (sliced W2 of 10k samples against fresh data). Targets on
 the 2-core machine: each PD round <= 10 s, the chain <= 90 s, CD <= 60 s, CT <= 90 s, one
 step of sampling 2,000 points <= 10 ms.
@@ -38,8 +40,7 @@ def run(quick: bool = False) -> str:
         progressive_distillation,
         recommended_timesteps,
     )
-    from ..distill.recipe import TOY_RECIPE
-    from ..nets import build_net
+    from ..distill.recipe import TOY_RECIPE, ct_initial_net
     from ..samplers import REGISTRY
     from ..toy.datasets import draw, sample_dataset
 
@@ -102,10 +103,11 @@ def run(quick: bool = False) -> str:
         t0 = time.perf_counter()
         cd = consistency_distillation(teacher, data, seed=0, **recipe["cd"])
         cd_secs = time.perf_counter() - t0
-        torch.manual_seed(0)
-        net = build_net(teacher.net.config)
+        ct_recipe = dict(recipe["ct"])
+        ct_init = ct_recipe.pop("init")
         t0 = time.perf_counter()
-        ct = consistency_training(net, teacher.schedule, data, seed=0, **recipe["ct"])
+        net = ct_initial_net(teacher, ct_init, seed=0)
+        ct = consistency_training(net, teacher.schedule, data, seed=0, **ct_recipe)
         ct_secs = time.perf_counter() - t0
     with torch.no_grad():
         g = torch.Generator().manual_seed(1)
@@ -123,7 +125,10 @@ def run(quick: bool = False) -> str:
             "yes" if sw_cd <= 2 * best else "**no**",
         ],
         [
-            "CT (" + ("iCT" if recipe["ct"].get("improved") else "CT") + ")",
+            "CT ("
+            + ("iCT" if recipe["ct"].get("improved") else "CT")
+            + (", from the teacher's weights (ECT)" if ct_init == "diffusion" else ", scratch")
+            + ")",
             recipe["ct"]["steps"],
             f"{ct_secs:.1f}",
             "90",

@@ -409,7 +409,7 @@ def consistency_distillation(
 
 
 def consistency_training(
-    net: nn.Module,
+    net: nn.Module | DiffusionModel,
     schedule: VPSchedule,
     data: Tensor | Callable[[int, torch.Generator], Tensor],
     *,
@@ -433,7 +433,14 @@ def consistency_training(
 ) -> DiffusionModel:
     """Consistency training from data alone (Song et al. 2023, Alg. 3; iCT with improved=True).
 
-    ``net`` is the backbone F_theta (e.g. ``build_net(config)``), trained in place.
+    ``net`` is the backbone F_theta, trained in place: a fresh network
+    (``build_net(config)``, training from scratch as in both papers), or a trained
+    diffusion model (a DiffusionModel of kind 'diffusion'), whose network is copied as the
+    initialisation. The latter is the initialisation of Easy Consistency Tuning (Geng et al.
+    2024, "Consistency Models Made Easy", Sec. 3: a diffusion model is the consistency
+    model of the coarsest discretisation, so fine-tune from it). The loss stays the
+    teacher-free CT/iCT loss: the diffusion model is never evaluated, only its weights are
+    the starting point. The config records which (``training.init``).
     CT: the target theta- is an EMA of theta with the adaptive decay mu(k) and N(k) grows as
     in the paper; iCT: no EMA target, exponential N(k) curriculum, lognormal n, pseudo-Huber.
     s0, s1: the curriculum's first and last N (default: the paper's, 2/150 for CT,
@@ -443,6 +450,17 @@ def consistency_training(
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     draw = as_data_fn(data)
+    if isinstance(net, DiffusionModel):
+        check_teacher(net, allowed=("diffusion",))
+        if (net.schedule.name, net.schedule.T) != (schedule.name, schedule.T):
+            raise ValueError(
+                f"the diffusion model to initialise from uses schedule {net.schedule.name} "
+                f"(T={net.schedule.T}), not {schedule.name} (T={schedule.T})"
+            )
+        init = {"from": net.name, "weights": "diffusion model (ECT, Geng et al. 2024)"}
+        net = copy.deepcopy(net.net)
+    else:
+        init = {"from": None, "weights": "scratch"}
     sd = sigma_data if sigma_data is not None else _estimate_sigma_data(draw, seed)
     fn = ConsistencyFunction(net.requires_grad_(True), schedule, sd)
     target = None if improved else EMA(fn, 0.0)
@@ -484,6 +502,7 @@ def consistency_training(
     method = "ict" if improved else "ct"
     info = {
         "method": method,
+        "init": init,
         "steps": result.steps,
         "seconds": round(result.seconds, 2),
         "final_N": loss.N,

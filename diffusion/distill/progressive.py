@@ -214,6 +214,7 @@ def progressive_distillation(
     first_round_steps: int | None = None,
     batch_size: int = 512,
     lr: float = 1e-3,
+    first_round_lr: float | None = None,
     ema_decay: float = 0.0,
     student_prediction: str = "v",
     weighting: str = "truncated-snr",
@@ -232,6 +233,7 @@ def progressive_distillation(
         rounds: number of halvings (default: down to one step, log2(start_steps)).
         steps_per_round: optimiser steps per round; ``first_round_steps`` for the first
             round, where the student also learns its new (v) parameterisation.
+        lr: Adam's learning rate; ``first_round_lr`` for the first round (default: lr).
         callback(student_steps, step, loss): progress; should_stop(): ends training after
             the current round's step; on_round(student_steps, model): called as each round
             finishes (the CLI saves a checkpoint there, so a later failure keeps it).
@@ -258,6 +260,9 @@ def progressive_distillation(
         )
     if steps_per_round < 1:
         raise ValueError(f"steps_per_round must be at least 1, got {steps_per_round}")
+    for name, value in (("lr", lr), ("first_round_lr", first_round_lr)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be positive, got {value}")
     draw = as_data_fn(data)
     net = copy.deepcopy(teacher.net).requires_grad_(True)  # loaded nets come frozen
     current = teacher
@@ -267,6 +272,7 @@ def progressive_distillation(
         n_student = n_teacher // 2
         loss = ProgressiveDistillationLoss(current, n_student, student_prediction, weighting)
         n_opt = first_round_steps if (r == 0 and first_round_steps) else steps_per_round
+        round_lr = first_round_lr if (r == 0 and first_round_lr) else lr
         cb = (lambda step, v, n=n_student: callback(n, step, v)) if callback else None
         try:
             result = train(
@@ -275,7 +281,7 @@ def progressive_distillation(
                 draw,
                 steps=n_opt,
                 batch_size=batch_size,
-                lr=lr,
+                lr=round_lr,
                 ema_decay=ema_decay,
                 seed=seed + r,
                 callback=cb,

@@ -1,6 +1,10 @@
 """The training recipe of the shipped 2-D few-step models (scripts/train_fewstep_assets.py)
 and of the few-step benchmark. Budgets are optimiser steps; see docs/fewstep.md."""
 
+from __future__ import annotations
+
+CT_INITS = ("diffusion", "scratch")
+
 TOY_RECIPE: dict = {
     "pd": {
         "start_steps": 1024,
@@ -8,6 +12,7 @@ TOY_RECIPE: dict = {
         "first_round_steps": 2000,
         "batch_size": 512,
         "lr": 1e-3,
+        "first_round_lr": None,
         # an EMA of the weights smooths the constant-lr noise: the 8-gaussians modes are
         # sharp, and without it the 4-step student was 1.9x its teacher's sliced W2
         "ema_decay": 0.995,
@@ -30,6 +35,7 @@ TOY_RECIPE: dict = {
     # training at high noise, where the one-step map is decided) cut the 1-step sliced W2
     # of the swiss roll from 0.39 to 0.11 (docs/fewstep.md).
     "ct": {
+        "init": "scratch",
         "steps": 6000,
         "batch_size": 512,
         "lr": 1e-3,
@@ -39,3 +45,20 @@ TOY_RECIPE: dict = {
         "p_mean": 1.0,
     },
 }
+
+
+def ct_initial_net(teacher, init: str, seed: int = 0):
+    """What ``consistency_training`` starts from under the recipe's ``init``: the trained
+    diffusion model itself ('diffusion': its weights are copied, as in ECT, Geng et al.
+    2024) or a fresh network of the same architecture ('scratch', seeded by ``seed``)."""
+    import torch
+
+    from ..nets import build_net
+
+    if init not in CT_INITS:
+        raise ValueError(f"unknown CT initialisation {init!r}; choose one of {', '.join(CT_INITS)}")
+    if init == "diffusion":
+        return teacher
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_net(teacher.net.config)
