@@ -8,6 +8,8 @@ x: (B, 2), trajectories xs: (S+1, B, 2) (x_T first, clean samples last).
 
 from __future__ import annotations
 
+import base64
+import io
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +23,8 @@ __all__ = [
     "style",
     "export_config",
     "samples_grid",
+    "points_raster",
+    "coverage_png",
     "schedule_timesteps",
     "trajectory_animation",
     "quality_curves",
@@ -40,11 +44,34 @@ __all__ = [
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 
 
+def _template(lecture: bool) -> go.layout.Template:
+    """The app's two looks as small plotly templates (built once; see ``style``).
+
+    Screen: white background with light grid lines. Lecturer mode: black axis lines,
+    outside ticks and no grid, as on a printed figure. Both use the Okabe-Ito colours.
+    A template this small costs plotly a fraction of a millisecond to attach to a
+    figure, where the stock templates, validated whole on every figure, cost several.
+    """
+    if lecture:
+        axis = {"showline": True, "linecolor": "#000000", "linewidth": 1.5, "ticks": "outside",
+                "showgrid": False, "zeroline": False, "automargin": True}
+    else:
+        axis = {"showline": False, "gridcolor": "#E5ECF6", "zerolinecolor": "#E5ECF6",
+                "showgrid": True, "ticks": "", "automargin": True}
+    return go.layout.Template(layout={
+        "colorway": list(PALETTE), "paper_bgcolor": "#FFFFFF", "plot_bgcolor": "#FFFFFF",
+        "hovermode": "closest", "xaxis": axis, "yaxis": axis,
+    })
+
+
+_TEMPLATES = {False: _template(False), True: _template(True)}
+
+
 def style(fig: go.Figure, *, lecture: bool = False, height: int | None = None) -> go.Figure:
     """Apply the app's look. Lecturer mode: 22 px fonts, white background, thick lines."""
     base = 22 if lecture else 13
     fig.update_layout(
-        template="simple_white" if lecture else "plotly_white",
+        template=_TEMPLATES[lecture],
         font={"size": base, "color": "#000000" if lecture else "#222222"},
         margin={"l": 50, "r": 20, "t": 60 if lecture else 45, "b": 45},
         legend={"font": {"size": base - 2}},
@@ -56,6 +83,51 @@ def style(fig: go.Figure, *, lecture: bool = False, height: int | None = None) -
         fig.update_traces(selector={"type": "scatter", "mode": "lines+markers"}, line_width=4)
         fig.update_annotations(font_size=base)
     return fig
+
+
+def _look(lecture: bool, height: int) -> dict:
+    """``style``'s layout as a dict, for figures built in one construction."""
+    base = 22 if lecture else 13
+    return {
+        "template": _TEMPLATES[lecture],
+        "font": {"size": base, "color": "#000000" if lecture else "#222222"},
+        "margin": {"l": 50, "r": 20, "t": 60 if lecture else 45, "b": 45},
+        "legend": {"font": {"size": base - 2}},
+        "height": int(height * (1.25 if lecture else 1.0)),
+    }
+
+
+def _axis(j: int) -> str:
+    """Suffix of panel j's axes (0-based): '', '2', '3', ..."""
+    return "" if j == 0 else str(j + 1)
+
+
+def _panels(titles: Sequence[str], spacing: float, lecture: bool) -> dict:
+    """Layout of len(titles) panels side by side with a title above each: the axes
+    and annotations plotly's make_subplots makes for one row, as a plain dict, so a
+    figure is validated once instead of property by property."""
+    n = len(titles)
+    width = (1.0 - spacing * (n - 1)) / n
+    layout: dict = {"annotations": []}
+    for j, title in enumerate(titles):
+        a, x0 = _axis(j), j * (width + spacing)
+        layout[f"xaxis{a}"] = {"anchor": f"y{a}", "domain": [x0, x0 + width]}
+        layout[f"yaxis{a}"] = {"anchor": f"x{a}", "domain": [0.0, 1.0]}
+        layout["annotations"].append({
+            "text": title, "x": x0 + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+            "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+            "font": {"size": 22 if lecture else 16},
+        })
+    return layout
+
+
+def _square(layout: dict, n: int, lim: float) -> None:
+    """Equal, fixed ranges [-lim, lim] on the n panels of ``_panels``, no grid."""
+    for j in range(n):
+        a = _axis(j)
+        layout[f"xaxis{a}"].update(range=[-lim, lim], showgrid=False, zeroline=False)
+        layout[f"yaxis{a}"].update(range=[-lim, lim], showgrid=False, zeroline=False,
+                                   scaleanchor=f"x{a}")
 
 
 def export_config(filename: str, fmt: str = "png", *, lecture: bool = False) -> dict:
@@ -96,22 +168,95 @@ DENSITY_BINS = 64
 """Cells per side of the grey data-density background of sample plots."""
 
 
-def _density(data: np.ndarray, lim: float, *, showlegend: bool = False) -> go.Heatmap:
-    """The data as a grey 2-D histogram on [-lim, lim]^2 (empty cells transparent).
+def _density_image(data: np.ndarray, lim: float, axes: str = "") -> dict:
+    """The data as a grey 2-D histogram on [-lim, lim]^2 (empty cells transparent), a
+    layout image under panel ``axes``' traces.
 
-    One image instead of one SVG marker per point: a browser redraws it in constant
-    time whatever the number of data points, which keeps a slider change cheap.
+    One small image instead of one SVG marker per point, and no heatmap for the
+    browser to paint into a canvas and re-encode: it redraws in constant time
+    whatever the number of data points, which keeps a slider change cheap. Grey
+    level and opacity grow with sqrt(count), so the tails stay visible.
     """
     d = np.asarray(data, dtype=float)
     d = d[np.isfinite(d).all(axis=1)]
-    counts, xe, ye = np.histogram2d(d[:, 0], d[:, 1], bins=DENSITY_BINS,
-                                    range=[[-lim, lim], [-lim, lim]])
-    z = np.where(counts > 0, np.sqrt(counts), np.nan).T  # rows are y; sqrt shows the tails
-    return go.Heatmap(
-        x=(xe[1:] + xe[:-1]) / 2, y=(ye[1:] + ye[:-1]) / 2, z=z, name="data",
-        colorscale=[[0.0, "rgb(225,225,225)"], [1.0, "rgb(140,140,140)"]],
-        showscale=False, hoverinfo="skip", showlegend=showlegend,
-    )
+    counts, _, _ = np.histogram2d(d[:, 0], d[:, 1], bins=DENSITY_BINS,
+                                  range=[[-lim, lim], [-lim, lim]])
+    level = np.sqrt(counts.T[::-1])  # rows from y = +lim down
+    level = level / level.max() if level.max() > 0 else level
+    # light grey (225) where sparse to mid grey (140) where dense; transparent where empty
+    from PIL import Image
+
+    grey = np.round(225 - 85 * level).astype(np.uint8)
+    alpha = np.where(counts.T[::-1] > 0, 255, 0).astype(np.uint8)
+    img = Image.fromarray(np.stack([grey, grey, grey, alpha], axis=-1), mode="RGBA")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return {
+        "source": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
+        "xref": f"x{axes}", "yref": f"y{axes}", "x": -lim, "y": lim, "sizex": 2 * lim,
+        "sizey": 2 * lim, "sizing": "stretch", "layer": "below",
+    }
+
+
+_DATA_LEGEND = {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "data",
+                "marker": {"size": 10, "symbol": "square", "color": "rgb(170,170,170)"}}
+"""A legend entry for the data density (a trace with no points draws nothing else)."""
+
+
+SAMPLE_RASTER_PX = 560
+"""Pixels per side of the raster that carries one panel's samples."""
+
+
+def _hex_rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def points_raster(
+    x: np.ndarray,
+    lim: float,
+    *,
+    px: int = SAMPLE_RASTER_PX,
+    radius: float = 1.7,
+) -> np.ndarray:
+    """How much of each pixel 2-D points cover, drawn as anti-aliased dots on a
+    (px, px) float32 image of the square [-lim, lim]^2 (row 0 at y = +lim), values
+    in [0, 1]. x: (B, 2).
+
+    A dot covers each pixel by how far the pixel's centre lies inside a disc of
+    ``radius`` pixels around the point (a one-pixel linear ramp at the edge);
+    overlapping dots keep the larger coverage.
+    """
+    pts = np.asarray(x, dtype=float).reshape(-1, 2)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    fx = (pts[:, 0] + lim) / (2 * lim) * px
+    fy = (lim - pts[:, 1]) / (2 * lim) * px
+    ix, iy = np.floor(fx).astype(int), np.floor(fy).astype(int)
+    cover_img = np.zeros((px, px), dtype=np.float32)
+    reach = int(np.ceil(radius + 0.5))
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            cx, cy = ix + dx, iy + dy
+            cover = np.clip(radius + 0.5 - np.hypot(cx + 0.5 - fx, cy + 0.5 - fy), 0.0, 1.0)
+            keep = (cover > 0) & (cx >= 0) & (cx < px) & (cy >= 0) & (cy < px)
+            np.maximum.at(cover_img, (cy[keep], cx[keep]), cover[keep].astype(np.float32))
+    return cover_img
+
+
+def coverage_png(cover: np.ndarray, color: str = PALETTE[0], opacity: float = 0.9) -> str:
+    """A coverage image from ``points_raster`` as a PNG data URI in one colour, the
+    coverage as transparency: a palette PNG (one byte per pixel, 256 levels of
+    alpha), a quarter of the bytes of RGBA to encode and send. Pillow, which
+    matplotlib already requires, writes it."""
+    from PIL import Image
+
+    level = np.round(np.clip(cover, 0.0, 1.0) * 255).astype(np.uint8)
+    img = Image.fromarray(level, mode="L").convert("P")  # "L" -> "P" keeps the indices
+    img.putpalette(list(_hex_rgb(color)) * 256)
+    alpha = bytes(round(i * opacity) for i in range(256))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", transparency=alpha, compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def samples_grid(
@@ -126,8 +271,13 @@ def samples_grid(
     """Scatter plots of 2-D samples side by side, sharing one square view.
 
     panels: label -> x: (B, 2); data: optional (N, 2) drawn behind every panel as a
-    grey density (trace 0 of each panel, so the samples are the trace after it);
-    subtitles: label -> text under the label (NFE, wall time).
+    grey density (an image under each panel); subtitles: label -> text under the
+    label (NFE, wall time). The samples of each panel are one raster image on the
+    panel's axes (``points_raster``), not one SVG marker per point: a browser
+    without a GPU redraws a 2,000-point panel in a fraction of the time, and zoom,
+    pan and PNG/SVG export work as for any plotly figure. ``layout.images`` holds
+    the panels' sample rasters in order, then the densities; ``layout.meta`` each
+    panel's number of points.
     """
     if not panels:
         raise ValueError("samples_grid needs at least one panel")
@@ -135,23 +285,33 @@ def samples_grid(
     heads = [
         f"{k}<br><sub>{subtitles[k]}</sub>" if subtitles and k in subtitles else k for k in labels
     ]
-    fig = make_subplots(rows=1, cols=len(labels), subplot_titles=heads, horizontal_spacing=0.04)
+    layout = _panels(heads, 0.04, lecture)
     lim = _limit(*(panels[k] for k in labels), data)
-    size = marker_size * (1.6 if lecture else 1.0)
-    for j, k in enumerate(labels, start=1):
+    _square(layout, len(labels), lim)
+    radius = 0.55 * marker_size * (1.6 if lecture else 1.0)
+    traces, images, below, counts = [], [], [], {}
+    for j, k in enumerate(labels):
+        a = _axis(j)
         if data is not None:
-            fig.add_trace(_density(data, lim, showlegend=j == 1), row=1, col=j)
+            below.append(_density_image(data, lim, a))
         x = np.asarray(panels[k])
-        fig.add_trace(
-            go.Scatter(
-                x=x[:, 0], y=x[:, 1], mode="markers", name="samples",
-                marker={"size": size, "color": PALETTE[0]}, showlegend=j == 1,
-            ),
-            row=1, col=j,
-        )
-    _square_axes(fig, lim, 1, len(labels))
-    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08})
-    return style(fig, lecture=lecture, height=380)
+        counts[k] = int(len(x))
+        images.append({
+            "source": coverage_png(points_raster(x, lim, radius=radius)),
+            "xref": f"x{a}", "yref": f"y{a}", "x": -lim, "y": lim, "sizex": 2 * lim,
+            "sizey": 2 * lim, "sizing": "stretch", "layer": "above",
+        })
+    if data is not None:
+        traces.append(_DATA_LEGEND)
+    # the legend's entry for the samples (a trace with no points draws nothing else)
+    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers",
+                   "name": "samples",
+                   "marker": {"size": 3.0 * marker_size, "color": PALETTE[0]}})
+    look = _look(lecture, 380)
+    look["legend"].update(orientation="h", y=-0.08)
+    # the samples' rasters first (panel order), then the data densities under them
+    layout.update(look, title=title, images=images + below, meta={"points": counts})
+    return go.Figure(data=traces, layout=layout)
 
 
 def schedule_timesteps(
@@ -165,32 +325,40 @@ def schedule_timesteps(
     """Where each grid evaluates the model: markers on the alpha_bar_t and log-SNR
     lambda_t curves. t, alpha_bar, lambda_: (T,) the schedule at every integer t;
     grids: label -> descending evaluation times (S,)."""
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("ᾱ_t (alpha_bar)", "λ_t = log(α_t / σ_t)")
-    )
-    for col, curve in ((1, alpha_bar), (2, lambda_)):
-        fig.add_trace(
-            go.Scatter(x=t, y=curve, mode="lines", line={"color": "#888888"}, showlegend=False),
-            row=1, col=col,
-        )
+    layout = _panels(("ᾱ_t (alpha_bar)", "λ_t = log(α_t / σ_t)"), 0.1, lecture)
+    traces = [
+        {"type": "scatter", "x": t, "y": curve, "mode": "lines", "showlegend": False,
+         "line": {"color": "#888888", "width": 4 if lecture else 2},
+         "xaxis": f"x{_axis(j)}", "yaxis": f"y{_axis(j)}"}
+        for j, curve in enumerate((alpha_bar, lambda_))
+    ]
     for i, (name, ts) in enumerate(grids.items()):
         ts = np.asarray(ts, dtype=float)
         color = PALETTE[i % len(PALETTE)]
-        for col, curve in ((1, alpha_bar), (2, lambda_)):
-            fig.add_trace(
-                go.Scatter(
-                    x=ts, y=np.interp(ts, t, curve), mode="markers", name=name,
-                    marker={"size": 11 if lecture else 8, "color": color, "symbol": i % 10},
-                    showlegend=col == 1, legendgroup=name,
-                    hovertemplate="t = %{x:.1f}<br>%{y:.4g}<extra>" + name + "</extra>",
-                ),
-                row=1, col=col,
-            )
+        for j, curve in enumerate((alpha_bar, lambda_)):
+            traces.append({
+                "type": "scatter", "x": ts, "y": np.interp(ts, t, curve), "mode": "markers",
+                "name": name, "showlegend": j == 0, "legendgroup": name,
+                "marker": {"size": 11 if lecture else 8, "color": color, "symbol": i % 10},
+                "hovertemplate": "t = %{x:.1f}<br>%{y:.4g}<extra>" + name + "</extra>",
+                "xaxis": f"x{_axis(j)}", "yaxis": f"y{_axis(j)}",
+            })
     t_max = float(t[-1])
-    for col in (1, 2):
-        fig.add_vline(x=t_max, line_dash="dot", line_color="#999999", row=1, col=col)
-        fig.update_xaxes(title_text="timestep t", row=1, col=col)
-    return style(fig, lecture=lecture, height=340)
+    layout["shapes"] = [
+        {"type": "line", "x0": t_max, "x1": t_max, "y0": 0, "y1": 1, "xref": f"x{_axis(j)}",
+         "yref": f"y{_axis(j)} domain", "line": {"dash": "dot", "color": "#999999"}}
+        for j in range(2)
+    ]
+    # fixed ranges: a new grid then redraws only its markers, with no autorange pass
+    pad = 0.03 * t_max
+    for j, curve in enumerate((alpha_bar, lambda_)):
+        lo, hi = float(np.min(curve)), float(np.max(curve))
+        span = hi - lo or 1.0
+        layout[f"xaxis{_axis(j)}"].update(title={"text": "timestep t"},
+                                          range=[float(t[0]) - pad, t_max + pad])
+        layout[f"yaxis{_axis(j)}"].update(range=[lo - 0.05 * span, hi + 0.05 * span])
+    layout.update(_look(lecture, 340))
+    return go.Figure(data=traces, layout=layout)
 
 
 def _pad_frames(xs: np.ndarray, n: int) -> np.ndarray:
@@ -222,44 +390,41 @@ def trajectory_animation(
     n_frames = max(len(v) for v in runs.values())
     xs = {k: _pad_frames(np.asarray(v)[:, :n_show], n_frames) for k, v in runs.items()}
     lim = _limit(*(v[0] for v in xs.values()), *(v[-1] for v in xs.values()), data, pad=1.1)
-    fig = make_subplots(rows=1, cols=len(labels), subplot_titles=labels, horizontal_spacing=0.04)
+    layout = _panels(labels, 0.04, lecture)
+    _square(layout, len(labels), lim)
     size = 5 if lecture else 3.5
+    traces: list = []
+    images: list = []
     moving = []  # trace indices updated by frames
-    for j, k in enumerate(labels, start=1):
+    for j, k in enumerate(labels):
         v = xs[k]
+        axes = {"xaxis": f"x{_axis(j)}", "yaxis": f"y{_axis(j)}"}
         if data is not None:
-            fig.add_trace(_density(data, lim), row=1, col=j)
+            images.append(_density_image(data, lim, _axis(j)))
         m = min(tails, v.shape[1])
         # full paths of a few particles, separated by NaN so one trace draws them all
         path = np.concatenate([v[:, :m], np.full((1, m, 2), np.nan)], axis=0)
         path = path.transpose(1, 0, 2).reshape(-1, 2)
-        fig.add_trace(
-            go.Scatter(
-                x=path[:, 0], y=path[:, 1], mode="lines", showlegend=False, hoverinfo="skip",
-                line={"width": 1, "color": "rgba(213,94,0,0.35)"},
-            ),
-            row=1, col=j,
-        )
-        moving.append(len(fig.data))
-        fig.add_trace(
-            go.Scatter(
-                x=v[0, :, 0], y=v[0, :, 1], mode="markers", showlegend=False,
-                marker={"size": size + 1, "color": PALETTE[0]},
-            ),
-            row=1, col=j,
-        )
+        traces.append({
+            "type": "scatter", "x": path[:, 0], "y": path[:, 1], "mode": "lines",
+            "showlegend": False, "hoverinfo": "skip",
+            "line": {"width": 1, "color": "rgba(213,94,0,0.35)"}, **axes,
+        })
+        moving.append(len(traces))
+        traces.append({
+            "type": "scatter", "x": v[0, :, 0], "y": v[0, :, 1], "mode": "markers",
+            "showlegend": False, "marker": {"size": size + 1, "color": PALETTE[0]}, **axes,
+        })
     frames = [
-        go.Frame(
-            name=str(i),
-            data=[go.Scatter(x=xs[k][i, :, 0], y=xs[k][i, :, 1]) for k in labels],
-            traces=moving,
-        )
+        {"name": str(i), "traces": moving,
+         "data": [{"type": "scatter", "x": xs[k][i, :, 0], "y": xs[k][i, :, 1]} for k in labels]}
         for i in range(n_frames)
     ]
-    fig.frames = frames
     play = {"frame": {"duration": frame_ms, "redraw": False}, "fromcurrent": True,
             "transition": {"duration": 0}}
-    fig.update_layout(
+    layout.update(
+        _look(lecture, 430),
+        images=images,
         updatemenus=[{
             "type": "buttons", "showactive": False, "x": 0.0, "y": -0.12, "xanchor": "left",
             "buttons": [
@@ -278,8 +443,7 @@ def trajectory_animation(
             ],
         }],
     )
-    _square_axes(fig, lim, 1, len(labels))
-    return style(fig, lecture=lecture, height=430)
+    return go.Figure(data=traces, layout=layout, frames=frames)
 
 
 def quality_curves(

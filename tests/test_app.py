@@ -74,9 +74,9 @@ def _arr(v) -> np.ndarray:
     return np.asarray(v, dtype=float)
 
 
-def _same(a, b) -> bool:
-    a, b = _arr(a), _arr(b)
-    return a.shape == b.shape and np.allclose(a, b)
+def _samples(fig: dict, panel: int = 0) -> str:
+    """The raster that carries a samples figure's points in ``panel`` (a PNG data URI)."""
+    return fig["layout"]["images"][panel]["source"]
 
 
 def _errors(at: AppTest) -> list[str]:
@@ -115,17 +115,16 @@ def test_ddim_steps_slider_changes_the_samples_and_the_url():
     # trace 2 of the timesteps figure: the grid's markers on the alpha_bar curve
     assert len(_arr(after["ddim-timesteps"]["data"][2]["x"])) == 5
     assert len(_arr(before["ddim-timesteps"]["data"][2]["x"])) == 20
-    # trace 1 of the samples figure: the samples (trace 0 is the data density)
-    assert not _same(after["ddim-samples"]["data"][1]["x"],
-                     before["ddim-samples"]["data"][1]["x"])
+    # the samples' raster differs
+    assert _samples(after["ddim-samples"]) != _samples(before["ddim-samples"])
 
 
 def test_ddim_eta_changes_the_samples():
     at = _open("pages/2_ddim.py", {"n": "200", "steps": "10"})
-    before = _fig(at, "ddim-samples")["data"][1]["x"]
+    before = _samples(_fig(at, "ddim-samples"))
     at.slider(key="ddim.eta").set_value(1.0).run()
     assert not _errors(at)
-    assert not _same(_fig(at, "ddim-samples")["data"][1]["x"], before)
+    assert _samples(_fig(at, "ddim-samples")) != before
 
 
 def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch):
@@ -145,6 +144,21 @@ def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch
     assert not _errors(at), _errors(at)
     assert calls and set(calls) == {200}, calls  # only the page's own runs, no sweep run
     assert json.dumps(_fig(at, "ddim-quality")["data"]) == json.dumps(curves)
+
+
+def test_ddim_trajectories_are_drawn_when_asked_for():
+    at = _open("pages/2_ddim.py", {"n": "200", "steps": "6"})
+    names = [json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
+             for el in at.get("plotly_chart")]
+    assert "ddim-samples" in names and "ddim-trajectories" not in names
+    at.toggle(key="ddim.trajectories").set_value(True).run()
+    assert not _errors(at)
+    frames = _fig(at, "ddim-trajectories")["frames"]
+    assert len(frames) == 7  # x_T and one state per step
+    assert at.query_params["trajectories"] in ("1", ["1"])
+    linked = _open("pages/2_ddim.py", {"n": "200", "steps": "6", "trajectories": "1",
+                                       "animate": "x0-hat"})
+    assert "x0-hat, S = 6" in json.dumps(_fig(linked, "ddim-trajectories")["layout"])
 
 
 def test_leading_spacing_reports_that_t_max_is_never_evaluated():
@@ -192,7 +206,7 @@ def test_url_parameters_set_the_controls():
     assert at.select_slider(key="ddim.steps").value == 8
     assert at.slider(key="ddim.eta").value == 0.5
     assert at.selectbox(key="ddim.spacing").value == "quadratic"
-    assert len(_arr(_fig(at, "ddim-samples")["data"][1]["x"])) == 300
+    assert list(_fig(at, "ddim-samples")["layout"]["meta"]["points"].values()) == [300]
 
 
 def test_lecturer_mode_enlarges_the_figure_fonts():
@@ -215,7 +229,7 @@ def test_solver_page_nfe_changes_the_samples():
     at.selectbox(key="solvers.nfe").set_value(4).run()
     after = _figures(at)[0]
     assert not _errors(at)
-    assert not _same(after["data"][1]["x"], before["data"][1]["x"])
+    assert _samples(after) != _samples(before)
     # Heun at NFE 4 can afford 2 steps (2*2-1 = 3 NFE), shown in its subtitle
     assert "NFE 3" in json.dumps(after["layout"]["annotations"])
 
@@ -455,6 +469,56 @@ def test_animation_pads_shorter_runs_and_keeps_the_noise_shared():
     np.testing.assert_allclose(last[1].x, xs[-1, :, 0])  # the short run waits on its samples
     with pytest.raises(ValueError):
         figures.export_config("f", "jpeg")
+
+
+def test_points_raster_puts_each_point_on_its_pixel():
+    lim, px = 2.0, 40
+    x = np.array([[0.0, 0.0], [-1.95, 1.95], [1.0, -1.0], [np.nan, 0.0], [9.0, 9.0]])
+    cover = figures.points_raster(x, lim, px=px, radius=1.0)
+    assert cover.shape == (px, px) and cover.max() == 1.0 and cover.min() == 0.0
+
+    def pixel(p):  # row 0 is y = +lim
+        return int((lim - p[1]) / (2 * lim) * px), int((p[0] + lim) / (2 * lim) * px)
+
+    for p in x[:3]:
+        assert cover[pixel(p)] > 0.5, p
+    assert cover[pixel((-1.0, -1.0))] == 0.0  # nothing drawn where no point is
+    # the NaN point is dropped and the one outside the view draws nothing
+    assert np.count_nonzero(cover) == np.count_nonzero(
+        figures.points_raster(x[:3], lim, px=px, radius=1.0))
+
+
+def test_coverage_png_keeps_the_colour_and_the_coverage_as_alpha():
+    from PIL import Image
+
+    cover = np.zeros((8, 8), dtype=np.float32)
+    cover[2, 3], cover[5, 5] = 1.0, 0.5
+    uri = figures.coverage_png(cover, color="#D55E00", opacity=1.0)
+    assert uri.startswith("data:image/png;base64,")
+    img = np.asarray(Image.open(__import__("io").BytesIO(base64.b64decode(uri.split(",")[1])))
+                     .convert("RGBA"))
+    assert tuple(img[2, 3]) == (0xD5, 0x5E, 0x00, 255)
+    assert abs(int(img[5, 5, 3]) - 128) <= 1 and img[0, 0, 3] == 0
+
+
+def test_samples_grid_draws_every_panel_on_its_own_axes():
+    rng = np.random.default_rng(0)
+    panels = {"a": rng.normal(size=(50, 2)), "b": rng.normal(size=(70, 2))}
+    fig = figures.samples_grid(panels, data=rng.normal(size=(100, 2)), subtitles={"b": "NFE 3"})
+    images = fig.layout.images  # the two panels' samples, then their data densities
+    assert [im.xref for im in images] == ["x", "x2", "x", "x2"]
+    assert [im.yref for im in images] == ["y", "y2", "y", "y2"]
+    assert [im.layer for im in images] == ["above", "above", "below", "below"]
+    assert images[0].source != images[1].source and images[2].source == images[3].source
+    assert fig.layout.meta["points"] == {"a": 50, "b": 70}
+    assert fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]  # side by side
+    assert "NFE 3" in fig.layout.annotations[1].text
+    assert fig.layout.yaxis2.scaleanchor == "x2"  # square panels
+    assert {tr.name for tr in fig.data} == {"data", "samples"}  # legend entries only
+    big = figures.samples_grid(panels, lecture=True)
+    assert big.layout.font.size > fig.layout.font.size and big.layout.height > fig.layout.height
+    with pytest.raises(ValueError):
+        figures.samples_grid({})
 
 
 def test_damaged_shipped_checkpoint_is_one_line_on_the_page_and_the_app_keeps_running(
