@@ -88,12 +88,19 @@ def where_evaluated(spec: str, steps: int, spacing: str, ts: np.ndarray) -> None
 
 @st.fragment
 def trajectories(run: dict, steps: int) -> None:
-    """The animated trajectories; switching x_t / x0-hat reruns only this part."""
-    what = ps.select("animate", "Animate", ["x_t", "x0-hat"], "x_t", radio=True, horizontal=True,
+    """The animated trajectories, drawn when asked for: an animation redrawn on every
+    change of steps, eta or spacing would double the time a slider change takes to
+    show the new samples. Its own controls rerun only this part."""
+    on = ps.toggle("trajectories", f"Show the animated trajectories of {ANIMATED} particles", False,
+                   help="Press Play, or drag the step slider under the animation.")
+    what = ps.select("animate", "Animate", ["x_t", "x0-hat"], "x_t", radio=True,
+                     horizontal=True, disabled=not on,
                      help="x0-hat is the network's current guess of the clean sample.")
+    ps.write_url(prune=False)
+    if not on:
+        return
     xs = run["xs"] if what == "x_t" else np.concatenate([run["xs"][:1], run["x0_preds"]])
     runs = {f"{what}, S = {steps}": xs}
-    ps.write_url(prune=False)
     show(figures.trajectory_animation(runs, n_show=ANIMATED, lecture=lecture),
          "ddim-trajectories")
     animation_export(runs, "ddim-trajectories")
@@ -120,7 +127,6 @@ def quality_vs_steps(spec: str, seed: int, spacing: str) -> None:
 st.subheader("Where the model is evaluated")
 where_evaluated(spec, steps, spacing, ts)
 st.subheader("Trajectories")
-st.caption(f"The first {ANIMATED} particles; press Play, or drag the step slider.")
 trajectories(run, steps)
 
 st.subheader("Quality against steps")

@@ -143,8 +143,22 @@ FEWSTEP_TABLE = {
 }
 
 
+def markdown_table(table) -> str:
+    """A table as Markdown, drawn as plain HTML: no data-grid component to load."""
+    rows = table if isinstance(table, list) else [dict(zip(table, vals, strict=True))
+                                                  for vals in zip(*table.values(), strict=True)]
+    cols = list(rows[0]) if rows else []
+
+    def cell(v) -> str:
+        return "" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(out)
+
+
 def published(table: dict, source: str, title: str) -> None:
     """A published table in its own expander, never on the axes of our measurements."""
     with st.expander(title, expanded=False):
-        st.dataframe(table, hide_index=True)
+        st.markdown(markdown_table(table))
         st.caption(source)
