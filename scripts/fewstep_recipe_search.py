@@ -89,6 +89,9 @@ GRID = [
     ("ect-6k-ema999", "ct", {"init": "diffusion", "ema_decay": 0.999}, ALL4),
     ("ect-6k-lr5e-4", "ct", {"init": "diffusion", "lr": 5e-4}, ALL4),
     ("ect-6k-l2", "ct", {"init": "diffusion", "distance": "l2"}, ALL4),
+    ("ect-6k-b1024", "ct", {"init": "diffusion", "batch_size": 1024}, ALL4),
+    ("ect-6k-pm2", "ct", {"init": "diffusion", "p_mean": 2.0}, ALL4),
+    ("ect-6k-c0.03", "ct", {"init": "diffusion", "huber_c": 0.03}, ALL4),
     ("ct-6k-scratch", "ct", {"init": "scratch"}, ("swissroll",)),
     # consistency distillation: the 2-step time is now chosen to beat 1 step in both metrics
     ("cd-3k", "cd", {}, ALL4),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import multiprocessing as mp
 import sys
 import time
@@ -33,12 +34,37 @@ from diffusion.distill.recipe import TOY_RECIPE  # noqa: E402
 
 RECIPE = copy.deepcopy(TOY_RECIPE)
 
-# Re-noising levels (sigma_bar) tried for 2-step consistency sampling, geometric from 3 down
-# to 0.02 (the 8-gaussians modes have std 0.1); the paper also picks its intermediate times
-# by search. Scored on data and noise seeds the tests and the benchmark never use.
-TWO_STEP_SIGMA_BARS = tuple(round(3.0 * (0.02 / 3.0) ** (i / 13), 4) for i in range(14))
+# Re-noising levels (sigma_bar) tried for 2-step consistency sampling: the points of the
+# model's own training grid (CD and CT train f only at the N Karras times) between 0.02
+# and 3 (the 8-gaussians modes have std 0.1), at most TWO_STEP_MAX of them; the paper also
+# picks its intermediate times by search. Scored on data and noise seeds the tests and the
+# benchmark never use.
+TWO_STEP_RANGE = (0.02, 3.0)
+TWO_STEP_MAX = 16
 # (reference data seed, x_T seed, re-noising seed) of each scoring set
-TWO_STEP_SEEDS = ((777, 555, 556), (778, 557, 558))
+TWO_STEP_SEEDS = ((777, 555, 556), (778, 557, 558), (779, 559, 560))
+
+
+def two_step_candidates(model) -> list[float]:
+    """sigma_bar levels of the model's training grid (config training.N or final_N) within
+    TWO_STEP_RANGE, thinned evenly to at most TWO_STEP_MAX; a geometric range if the
+    config names no grid."""
+    import torch
+
+    from diffusion.distill import karras_timesteps
+
+    info = (getattr(model, "config", None) or {}).get("training") or {}
+    n_grid = info.get("N") or info.get("final_N")
+    lo, hi = TWO_STEP_RANGE
+    if n_grid:
+        sb = model.schedule.sigma_bar(karras_timesteps(model.schedule, int(n_grid)))
+        levels = [float(v) for v in sb if lo <= float(v) <= hi]
+    else:
+        levels = [float(v) for v in torch.logspace(math.log10(hi), math.log10(lo), 14)]
+    if len(levels) > TWO_STEP_MAX:
+        idx = torch.linspace(0, len(levels) - 1, TWO_STEP_MAX).round().long().unique()
+        levels = [levels[i] for i in idx.tolist()]
+    return sorted(levels, reverse=True)
 
 
 def two_step_search(model, dataset: str, n: int = 10_000) -> dict:
@@ -52,8 +78,9 @@ def two_step_search(model, dataset: str, n: int = 10_000) -> dict:
     from diffusion.toy.datasets import sample_dataset
 
     sch = model.schedule
+    levels = two_step_candidates(model)
     grids = {None: torch.tensor([sch.t_max], dtype=torch.float64)}
-    for sb in TWO_STEP_SIGMA_BARS:
+    for sb in levels:
         t = float(sch.t_from_sigma_bar(torch.tensor(sb, dtype=torch.float64)))
         grids[sb] = torch.tensor([sch.t_max, t], dtype=torch.float64)
     scores: dict = {k: [] for k in grids}
@@ -69,10 +96,7 @@ def two_step_search(model, dataset: str, n: int = 10_000) -> dict:
     mean = {
         k: tuple(sum(v) / len(v) for v in zip(*vals, strict=True)) for k, vals in scores.items()
     }
-    return {
-        "one": mean[None],
-        "two": {sb: (float(grids[sb][1]), *mean[sb]) for sb in TWO_STEP_SIGMA_BARS},
-    }
+    return {"one": mean[None], "two": {sb: (float(grids[sb][1]), *mean[sb]) for sb in levels}}
 
 
 def choose_two_step_time(model, dataset: str) -> float:
