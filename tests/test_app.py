@@ -236,10 +236,11 @@ def test_solver_page_nfe_changes_the_samples():
 
 def test_compare_page_methods_change_the_panels():
     at = _open("pages/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
-    one = len(_figures(at)[0]["data"])
+    assert len(_figures(at)[0]["layout"]["meta"]["points"]) == 1
     at.multiselect(key="compare.methods").select("Heun (EDM)").run()
     assert not _errors(at)
-    assert len(_figures(at)[0]["data"]) > one
+    panels = _figures(at)[0]["layout"]["meta"]["points"]
+    assert len(panels) == 2 and any("Heun" in k for k in panels)
 
 
 @pytest.mark.parametrize("page,stem", [("pages/1_why.py", "why"), ("pages/2_ddim.py", "ddim"),
@@ -349,9 +350,9 @@ def test_consistency_page_shows_live_model(trained):
     assert not _errors(at), _errors(at)
     figs = _figures(at)
     assert any("f(x_t, t)" in json.dumps(f["data"]) for f in figs)
-    before = json.dumps(figs[1]["data"])
+    before = json.dumps(figs[1]["layout"]["images"])
     at.selectbox(key="consistency.steps").set_value(4).run()
-    assert json.dumps(_figures(at)[1]["data"]) != before
+    assert json.dumps(_figures(at)[1]["layout"]["images"]) != before
 
 
 FEWSTEP = json.loads((ROOT / "assets" / "fewstep" / "manifest.json").read_text())["models"]

@@ -158,6 +158,39 @@ def _slider_times(context, url: str, presses: int, shows: str) -> list[tuple[flo
         page.close()
 
 
+SWITCHED = """(old) => {
+  const h = document.querySelector('h1');
+  const app = document.querySelector("[data-testid='stApp']");
+  return h && h.innerText !== old && app.getAttribute('data-test-script-state') === 'notRunning';
+}"""
+"""True once the page's title has changed and its script has finished."""
+
+
+def _switch_times(context, url: str, links: list[str], rounds: int) -> dict[str, list[float]]:
+    """Page switches inside one tab, as a student moves through the app: a click on a
+    sidebar link (``links``: its text) to the new page's title shown, its script
+    finished and the result painted. Every page is visited ``rounds`` times in turn,
+    so after the first round every switch is served from the server's caches."""
+    page = context.new_page()
+    page.set_default_timeout(240_000)
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        wait_rendered(page, 240)
+        times: dict[str, list[float]] = {name: [] for name in links}
+        for _ in range(rounds):
+            for name in links:
+                old = page.inner_text("h1")
+                link = page.locator("[data-testid='stSidebarNav'] a", has_text=name).first
+                t0 = time.perf_counter()
+                link.click()
+                page.wait_for_function(SWITCHED, arg=old)
+                page.evaluate(PAINTED)
+                times[name].append(time.perf_counter() - t0)
+        return times
+    finally:
+        page.close()
+
+
 async def _session(browser, url: str, i: int) -> tuple[float, bool, str]:
     ctx = await browser.new_context()
     page = await ctx.new_page()
@@ -214,6 +247,8 @@ def _sequential(context, url: str, t_start: float, server_up: float, repeats: in
         peer_page = statistics.median(_render_time(context, peer_url)
                                       for _ in range(max(repeats, 3)))
         peer = [d for d, _ in _slider_times(context, peer_url, presses, "steps = {steps}")]
+        peer_switch = _switch_times(context, peer_url, ["Peer two", "Peer one"], repeats + 1)
+    peer_switch_med = statistics.median(t for ts in peer_switch.values() for t in ts[1:])
     out = ["### Cold start", "",
            md_table(["measure", "seconds"], [
                ["`streamlit run` to health endpoint", f"{server_up:.2f}"],
@@ -233,6 +268,22 @@ def _sequential(context, url: str, t_start: float, server_up: float, repeats: in
                       "ratio to peer", "<= 1 s beyond peer"], rows), "",
             "The first visit includes filling the shared caches; later visits, from any "
             "session, hit them. Navigation time includes loading the page's JavaScript.", ""]
+    switch = _switch_times(context, url, [t.split(" ", 1)[1] for t in PAGES.values()][1:]
+                           + [next(iter(PAGES.values())).split(" ", 1)[1]], repeats + 1)
+    rows = []
+    for name, ts in switch.items():
+        med = statistics.median(ts[1:])
+        rows.append([name, f"{ts[0]:.2f}", f"{med:.2f}", f"{med - peer_switch_med:+.2f}",
+                     "yes" if med < 1.0 else "no"])
+    out += ["### Page switch inside the app", "",
+            "One tab moving through the pages by their sidebar links, as a student does: "
+            "time from the click to the new page's title shown, its script finished and "
+            "the result painted. The JavaScript stays loaded, so this is the part of a "
+            "render that the pages and the server decide. The first visit fills the "
+            f"server's caches; then the median of {repeats} later visits. The peer (a bare "
+            f"two-page app) switches in {peer_switch_med:.2f} s.", "",
+            md_table(["page", "first visit (s)", f"cached, median of {repeats} (s)",
+                      "beyond peer (s)", "< 1 s"], rows), ""]
     timed = _slider_times(context, f"{url}/ddim?n=2000&steps=10&spacing=leading", presses,
                           "DDIM, S = {steps}, eta")
     slider, reruns = [d for d, _ in timed], [r for _, r in timed]
