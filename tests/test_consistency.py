@@ -314,6 +314,26 @@ def test_ct_from_a_diffusion_models_weights_copies_them_and_stays_teacher_free()
     assert fresh.config["training"]["init"] == {"from": None, "weights": "scratch"}
 
 
+def test_cli_ct_from_the_teachers_weights(tmp_path, capsys):
+    from diffusion.checkpoints import save_checkpoint
+    from diffusion.cli import main
+
+    teacher = _tiny_teacher()
+    save_checkpoint(tmp_path / "teacher", teacher.net, teacher.config)
+    args = ["distill", "--method", "ict", "--steps", "2", "--batch-size", "32", "--quiet"]
+    for init in ("teacher", "scratch"):
+        out = tmp_path / init
+        spec = ["--teacher", str(tmp_path / "teacher"), "--out", str(out), "--init", init]
+        assert main([*args, *spec]) == 0
+        cfg = load_model(str(out / "ict")).config
+        assert (cfg["distill"]["init"]["from"] is None) == (init == "scratch")
+        assert (cfg["training"]["init"]["weights"] == "scratch") == (init == "scratch")
+    capsys.readouterr()
+    rc = main([*args, "--dataset", "moons", "--out", str(tmp_path / "bad"), "--init", "teacher"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--init teacher needs --teacher" in err and len(err.splitlines()) == 1
+
+
 def test_recipe_ct_initialisations():
     from diffusion.distill.recipe import CT_INITS, TOY_RECIPE, ct_initial_net
 

@@ -35,6 +35,14 @@ def register(subparsers) -> None:
     p.add_argument("--rounds", type=int, help="PD: halvings (default: down to one step)")
     p.add_argument("--steps", type=int, help="optimiser steps (PD: per round; cd/ct: in total)")
     p.add_argument("--first-round-steps", type=int, help="PD: optimiser steps of round 1")
+    p.add_argument("--first-round-lr", type=float, help="PD: learning rate of round 1")
+    p.add_argument(
+        "--init",
+        choices=("scratch", "teacher"),
+        default="scratch",
+        help="ct/ict: start from a fresh network or from --teacher's weights (Easy "
+        "Consistency Tuning, Geng et al. 2024; the loss never evaluates the teacher)",
+    )
     p.add_argument("--N", type=int, default=18, dest="N", help="cd: discretisation steps")
     p.add_argument(
         "--solver", choices=("heun", "ddim"), default="heun", help="cd: teacher ODE step"
@@ -81,8 +89,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
         "--batch-size",
     ):
         _positive(name, getattr(args, name.lstrip("-").replace("-", "_")))
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise ValueError(f"--lr must be positive, got {args.lr}")
+    for name in ("lr", "first_round_lr"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise ValueError(f"--max-seconds must be positive, got {args.max_seconds}")
     out = Path(args.out)
@@ -96,6 +106,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
         teacher = load_model(args.teacher)
     elif args.method in ("progressive", "cd"):
         raise ValueError(f"--method {args.method} needs --teacher (a diffusion model)")
+    elif args.init == "teacher":
+        raise ValueError("--init teacher needs --teacher (the diffusion model to start from)")
     dataset = args.dataset or ((getattr(teacher, "config", None) or {}).get("dataset"))
     if dataset not in DATASETS:
         raise ValueError(
@@ -140,6 +152,7 @@ def _progressive(args, teacher, data, out: Path, save) -> int:
         first_round_steps=args.first_round_steps,
         batch_size=args.batch_size,
         lr=args.lr,
+        first_round_lr=args.first_round_lr,
         seed=args.seed,
         max_seconds_per_round=args.max_seconds,
         callback=lambda n, step, loss: progress(step, loss),
@@ -183,9 +196,12 @@ def _consistency(args, teacher, data, dataset: str, out: Path, save) -> int:
             net_config, schedule = base["net"], get_schedule(HP["schedule"], HP["T"])
         import torch
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(args.seed)
-            net = build_net(net_config)
+        if args.init == "teacher":
+            net = teacher  # its weights are copied; the CT loss never evaluates it
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(args.seed)
+                net = build_net(net_config)
         model = consistency_training(
             net,
             schedule,
@@ -197,6 +213,8 @@ def _consistency(args, teacher, data, dataset: str, out: Path, save) -> int:
             **common,
         )
     model.config["distill"] = {"method": args.method, "teacher": args.teacher, "seed": args.seed}
+    if args.method in ("ct", "ict"):
+        model.config["distill"]["init"] = model.config["training"]["init"]
     save(out / args.method, model.net, model.config)
     print(f"use --model {out / args.method} --sampler consistency", file=sys.stderr)
     return 0
