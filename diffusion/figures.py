@@ -354,9 +354,12 @@ def schedule_timesteps(
     for j, curve in enumerate((alpha_bar, lambda_)):
         lo, hi = float(np.min(curve)), float(np.max(curve))
         span = hi - lo or 1.0
-        layout[f"xaxis{_axis(j)}"].update(title={"text": "timestep t"},
+        # no grid lines: the curves are read against their ticks, and a redraw on every
+        # steps change is cheaper without them
+        layout[f"xaxis{_axis(j)}"].update(title={"text": "timestep t"}, showgrid=False,
                                           range=[float(t[0]) - pad, t_max + pad])
-        layout[f"yaxis{_axis(j)}"].update(range=[lo - 0.05 * span, hi + 0.05 * span])
+        layout[f"yaxis{_axis(j)}"].update(range=[lo - 0.05 * span, hi + 0.05 * span],
+                                          showgrid=False)
     layout.update(_look(lecture, 340))
     return go.Figure(data=traces, layout=layout)
 

@@ -311,7 +311,7 @@ def run(quick: bool = False) -> str:
     from playwright.sync_api import sync_playwright
 
     repeats = 1 if quick else 3
-    presses = 4 if quick else 10
+    presses = 4 if quick else 20
     sessions = 5 if quick else 20
     load = os.getloadavg()
     out = [f"Machine: {machine_info()}", "",
