@@ -104,6 +104,22 @@ def choose_two_step_time(model, dataset: str) -> float:
     return pick_two_step_time(two_step_search(model, dataset))
 
 
+def set_two_step_time(model, dataset: str) -> None:
+    """Store the 1- and chosen 2-step grids in the model's config (``sampling.timesteps``)
+    and the search's scores beside them (``sampling.two_step_search``)."""
+    res = two_step_search(model, dataset)
+    t2 = pick_two_step_time(res)
+    model.config["sampling"]["timesteps"] = {"1": [999.0], "2": [999.0, t2]}
+    model.config["sampling"]["two_step_search"] = {
+        "seeds": [list(s) for s in TWO_STEP_SEEDS],
+        "one_step": {"sw2": round(res["one"][0], 5), "mmd": round(res["one"][1], 7)},
+        "two_step": [
+            {"sigma_bar": round(sb, 4), "t": round(t, 2), "sw2": round(sw, 5), "mmd": round(m, 7)}
+            for sb, (t, sw, m) in res["two"].items()
+        ],
+    }
+
+
 def pick_two_step_time(res: dict) -> float:
     """Among the candidates that beat one step in both sliced W2 and MMD^2 (averages of
     two_step_search), the time with the lowest sliced W2; if none beats it in both, the
@@ -205,10 +221,7 @@ def run_dataset(args: tuple) -> dict:
         cd = consistency_distillation(teacher, data, seed=0, **RECIPE["cd"])
         times["cd"] = round(time.perf_counter() - t0, 1)
         cd.config["distill"] = {"method": "cd", "teacher": teacher_spec}
-        cd.config["sampling"]["timesteps"] = {
-            "1": [999.0],
-            "2": [999.0, choose_two_step_time(cd, dataset)],
-        }
+        set_two_step_time(cd, dataset)
         save_checkpoint(str(out / dataset / "cd"), cd.net, dict(cd.config, dataset=dataset))
 
     if "ct" in only:
@@ -224,10 +237,7 @@ def run_dataset(args: tuple) -> dict:
             "teacher": None,  # the loss never evaluates one; init says where the weights began
             "init": ct.config["training"]["init"],
         }
-        ct.config["sampling"]["timesteps"] = {
-            "1": [999.0],
-            "2": [999.0, choose_two_step_time(ct, dataset)],
-        }
+        set_two_step_time(ct, dataset)
         save_checkpoint(str(out / dataset / "ct"), ct.net, dict(ct.config, dataset=dataset))
 
     metrics = evaluate(dataset, out, teacher) if report else None
