@@ -305,6 +305,12 @@ def main(argv=None) -> int:
     )
     p.add_argument("--plain-ct", action="store_true", help="CT without the iCT changes")
     p.add_argument(
+        "--manifest-only",
+        action="store_true",
+        help="train nothing: rewrite the manifest from the checkpoints in --out (after a run "
+        "that was stopped before it wrote the manifest)",
+    )
+    p.add_argument(
         "--ct-init",
         choices=("diffusion", "scratch"),
         help="CT's initial weights: the teacher's (ECT) or random (default: the recipe's)",
@@ -317,6 +323,9 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     out = Path(args.out)
+    if args.manifest_only:
+        write_manifest(out, args.datasets)
+        return 0
     RECIPE["ct"]["improved"] = not args.plain_ct
     if args.ct_init:
         RECIPE["ct"]["init"] = args.ct_init
