@@ -92,6 +92,10 @@ GRID = [
     ("ect-6k-b1024", "ct", {"init": "diffusion", "batch_size": 1024}, ALL4),
     ("ect-6k-pm2", "ct", {"init": "diffusion", "p_mean": 2.0}, ALL4),
     ("ect-6k-c0.03", "ct", {"init": "diffusion", "huber_c": 0.03}, ALL4),
+    ("ect-b1024-pm2", "ct", {"init": "diffusion", "batch_size": 1024, "p_mean": 2.0}, ALL4),
+    ("ect-b1024-pm1.5", "ct", {"init": "diffusion", "batch_size": 1024, "p_mean": 1.5}, ALL4),
+    ("ect-b2048", "ct", {"init": "diffusion", "batch_size": 2048}, ALL4),
+    ("ect-9k-b1024", "ct", {"init": "diffusion", "batch_size": 1024, "steps": 9000}, ALL4),
     ("ct-6k-scratch", "ct", {"init": "scratch"}, ("swissroll",)),
     # consistency distillation: the 2-step time is now chosen to beat 1 step in both metrics
     ("cd-3k", "cd", {}, ALL4),
