@@ -348,6 +348,19 @@ def test_recipe_ct_initialisations():
         ct_initial_net(teacher, "distilled")
 
 
+def test_recipe_for_applies_the_dataset_overrides():
+    from diffusion.distill.recipe import DATASET_OVERRIDES, TOY_RECIPE, recipe_for
+
+    moons, swiss = recipe_for("ct", "moons"), recipe_for("ct", "swissroll")
+    assert moons["batch_size"] == DATASET_OVERRIDES["moons"]["ct"]["batch_size"]
+    assert swiss == TOY_RECIPE["ct"] and moons["batch_size"] != swiss["batch_size"]
+    assert {k: v for k, v in moons.items() if k != "batch_size"} == {
+        k: v for k, v in swiss.items() if k != "batch_size"}
+    assert recipe_for("cd", "moons") == TOY_RECIPE["cd"]
+    with pytest.raises(ValueError, match="unknown method"):
+        recipe_for("gan", "moons")
+
+
 def test_bad_settings_are_clear_errors():
     data = sample_dataset("8gaussians", 256, seed=0)
     with pytest.raises(ValueError, match="trainable network"):

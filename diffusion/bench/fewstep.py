@@ -40,11 +40,11 @@ def run(quick: bool = False) -> str:
         progressive_distillation,
         recommended_timesteps,
     )
-    from ..distill.recipe import TOY_RECIPE, ct_initial_net
+    from ..distill.recipe import TOY_RECIPE, ct_initial_net, recipe_for
     from ..samplers import REGISTRY
     from ..toy.datasets import draw, sample_dataset
 
-    recipe = copy.deepcopy(TOY_RECIPE)
+    recipe = copy.deepcopy({m: recipe_for(m, DATASET) for m in TOY_RECIPE})
     scale = 0.1 if quick else 1.0
     for r in recipe.values():
         for key in ("steps", "steps_per_round", "first_round_steps"):
