@@ -180,7 +180,8 @@ class Recorder:
     the last x0-hat are kept.
     """
 
-    __slots__ = ("xs", "x0s", "n_eps", "record", "callback", "last", "grid", "x_T", "final")
+    __slots__ = ("xs", "x0s", "n_eps", "record", "callback", "last", "grid", "x_T", "final",
+                 "x_slots", "x0_slots")
 
     def __init__(self, x_T: Tensor, grid: Grid, record: bool, callback) -> None:
         self.record = record
@@ -190,15 +191,25 @@ class Recorder:
         self.x_T = x_T
         self.n_eps = 0  # leading steps whose x0s slot holds eps-hat until finish
         self.final: tuple[Tensor, Tensor] | None = None
+        self.x_slots: list[Tensor | None] = [None] * grid.S
         if record:
             self.xs = x_T.new_empty((grid.S + 1, *x_T.shape))
             self.xs[0].copy_(x_T)
             self.x0s = x_T.new_empty((grid.S, *x_T.shape))
+            # views made once: a step writes its x straight into its slot (``slot``)
+            self.x_slots = list(self.xs[1:].unbind(0))
+            self.x0_slots = list(self.x0s.unbind(0))
+
+    def slot(self, i: int) -> Tensor | None:
+        """Where step i's new x is recorded, for ``out=`` (None with record=False): a
+        step that computes its x there saves the copy into the record."""
+        return self.x_slots[i]
 
     def step(self, i: int, x: Tensor, x0: Tensor) -> None:
         if self.record:
-            self.xs[i + 1].copy_(x)
-            self.x0s[i].copy_(x0)
+            if x is not self.x_slots[i]:
+                self.x_slots[i].copy_(x)
+            self.x0_slots[i].copy_(x0)
         elif i == self.last:
             self.final = (x, x0)
         if self.callback is not None:
@@ -208,8 +219,9 @@ class Recorder:
         """Step i < S-1 of a noise-prediction sampler; the last step uses ``step``.
         Steps 0..i must all come through here (eps-hat waits in the x0-hat slot)."""
         if self.record:
-            self.xs[i + 1].copy_(x)
-            self.x0s[i].copy_(eps)
+            if x is not self.x_slots[i]:
+                self.x_slots[i].copy_(x)
+            self.x0_slots[i].copy_(eps)
             self.n_eps = i + 1
         if self.callback is not None:
             g = self.grid

@@ -50,7 +50,8 @@ def ddim(
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
         eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
-        x_next = torch.add(x * c_x[i], eps, alpha=c_e[i])
+        # c_x x + c_e eps, computed in the record's slot for this step
+        x_next = torch.add(x, eps, alpha=c_e[i] / c_x[i], out=rec.slot(i)).mul_(c_x[i])
         if sig_eta[i] > 0:
             z = gaussian_like(x, generator)
             x_next.add_(z, alpha=sig_eta[i])

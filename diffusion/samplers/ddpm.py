@@ -70,9 +70,10 @@ def ddpm(
     rec = Recorder(x_T, g, record, callback)
     for i in range(g.S - 1):
         eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
-        # x_next = c_x x + c_e eps + c_z z, built in the fresh noise tensor's memory
-        x_next = gaussian_like(x, generator).mul_(c_z[i]).add_(eps, alpha=c_e[i])
-        x_next.add_(x, alpha=c_x[i])
+        # x_next = c_x x + c_e eps + c_z z, computed in the record's slot for this step
+        z = gaussian_like(x, generator)
+        x_next = torch.add(x, eps, alpha=c_e[i] / c_x[i], out=rec.slot(i)).mul_(c_x[i])
+        x_next.add_(z, alpha=c_z[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
     x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # the last step returns x0-hat, no noise

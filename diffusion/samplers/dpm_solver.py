@@ -89,18 +89,23 @@ def dpm_solver(
     rec = Recorder(x_T, g, record, callback)
     for i in range(n):
         eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
+        # the first-order part c_x x - phi1 eps, computed in the record's slot for this step
+        slot = rec.slot(i)
         if order == 1:
-            x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i])
+            x_next = torch.add(x, eps, alpha=-phi1[i] / c_x[i], out=slot).mul_(c_x[i])
         elif order == 2:
-            u = torch.add(x * u_x[i], eps, alpha=-u_eps[i])
-            d1 = f.eps(u, t1[i], a1[i], s1[i]) - eps
-            x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i]).add_(d1, alpha=-c_d1[i])
+            u = torch.add(x, eps, alpha=-u_eps[i] / u_x[i]).mul_(u_x[i])
+            d1 = f.eps(u, t1[i], a1[i], s1[i]).sub_(eps)
+            x_next = torch.add(x, eps, alpha=-phi1[i] / c_x[i], out=slot).mul_(c_x[i])
+            x_next.add_(d1, alpha=-c_d1[i])
         else:
-            u1 = torch.add(x * u1_x[i], eps, alpha=-u1_eps[i])
-            d1 = f.eps(u1, t1[i], a1[i], s1[i]) - eps
-            u2 = torch.add(x * u2_x[i], eps, alpha=-u2_eps[i]).add_(d1, alpha=-u2_d1[i])
-            d2 = f.eps(u2, t2[i], a2[i], s2[i]) - eps
-            x_next = torch.add(x * c_x[i], eps, alpha=-phi1[i]).add_(d2, alpha=-c_d2[i])
+            u1 = torch.add(x, eps, alpha=-u1_eps[i] / u1_x[i]).mul_(u1_x[i])
+            d1 = f.eps(u1, t1[i], a1[i], s1[i]).sub_(eps)
+            u2 = torch.add(x, eps, alpha=-u2_eps[i] / u2_x[i]).mul_(u2_x[i])
+            u2.add_(d1, alpha=-u2_d1[i])
+            d2 = f.eps(u2, t2[i], a2[i], s2[i]).sub_(eps)
+            x_next = torch.add(x, eps, alpha=-phi1[i] / c_x[i], out=slot).mul_(c_x[i])
+            x_next.add_(d2, alpha=-c_d2[i])
         rec.step_eps(i, x_next, x, eps)
         x = x_next
     x = f(x, tb[n], g.alpha[n], g.sigma[n]).x0  # first order to sigma = 0: x0-hat
