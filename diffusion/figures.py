@@ -69,32 +69,28 @@ _TEMPLATES = {False: _template(False), True: _template(True)}
 
 def style(fig: go.Figure, *, lecture: bool = False, height: int | None = None) -> go.Figure:
     """Apply the app's look. Lecturer mode: 22 px fonts, white background, thick lines."""
-    base = 22 if lecture else 13
-    fig.update_layout(
-        template=_TEMPLATES[lecture],
-        font={"size": base, "color": "#000000" if lecture else "#222222"},
-        margin={"l": 50, "r": 20, "t": 60 if lecture else 45, "b": 45},
-        legend={"font": {"size": base - 2}},
-    )
-    if height is not None:
-        fig.update_layout(height=int(height * (1.25 if lecture else 1.0)))
+    fig.update_layout(_look(lecture, height))
     if lecture:
         fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line_width=4)
         fig.update_traces(selector={"type": "scatter", "mode": "lines+markers"}, line_width=4)
-        fig.update_annotations(font_size=base)
+        fig.update_annotations(font_size=22)
     return fig
 
 
-def _look(lecture: bool, height: int) -> dict:
-    """``style``'s layout as a dict, for figures built in one construction."""
+def _look(lecture: bool, height: int | None = None) -> dict:
+    """The app's look as layout properties (``style`` applies them to a built figure;
+    the one-construction builders put them in their layout dict). Lecturer mode: 22 px
+    fonts, black on white, 1.25x the height."""
     base = 22 if lecture else 13
-    return {
+    look = {
         "template": _TEMPLATES[lecture],
         "font": {"size": base, "color": "#000000" if lecture else "#222222"},
         "margin": {"l": 50, "r": 20, "t": 60 if lecture else 45, "b": 45},
         "legend": {"font": {"size": base - 2}},
-        "height": int(height * (1.25 if lecture else 1.0)),
     }
+    if height is not None:
+        look["height"] = int(height * (1.25 if lecture else 1.0))
+    return look
 
 
 def _axis(j: int) -> str:
@@ -168,34 +164,43 @@ DENSITY_BINS = 64
 """Cells per side of the grey data-density background of sample plots."""
 
 
-def _density_image(data: np.ndarray, lim: float, axes: str = "") -> dict:
-    """The data as a grey 2-D histogram on [-lim, lim]^2 (empty cells transparent), a
-    layout image under panel ``axes``' traces.
+def _png_uri(img) -> str:
+    """A Pillow image as a ``data:image/png;base64,...`` URI (fast compression)."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _panel_image(source: str, axes: str, lim: float, layer: str) -> dict:
+    """A layout image covering panel ``axes``' square [-lim, lim]^2."""
+    return {
+        "source": source, "xref": f"x{axes}", "yref": f"y{axes}", "x": -lim, "y": lim,
+        "sizex": 2 * lim, "sizey": 2 * lim, "sizing": "stretch", "layer": layer,
+    }
+
+
+def _density_png(data: np.ndarray, lim: float) -> str:
+    """The data as a grey 2-D histogram on [-lim, lim]^2 (empty cells transparent), as a
+    PNG data URI for a layout image under a panel's traces (``_panel_image``).
 
     One small image instead of one SVG marker per point, and no heatmap for the
     browser to paint into a canvas and re-encode: it redraws in constant time
-    whatever the number of data points, which keeps a slider change cheap. Grey
-    level and opacity grow with sqrt(count), so the tails stay visible.
+    whatever the number of data points, which keeps a slider change cheap. The grey
+    deepens with sqrt(count), so the tails stay visible.
     """
+    from PIL import Image
+
     d = np.asarray(data, dtype=float)
     d = d[np.isfinite(d).all(axis=1)]
     counts, _, _ = np.histogram2d(d[:, 0], d[:, 1], bins=DENSITY_BINS,
                                   range=[[-lim, lim], [-lim, lim]])
-    level = np.sqrt(counts.T[::-1])  # rows from y = +lim down
+    counts = counts.T[::-1]  # rows from y = +lim down
+    level = np.sqrt(counts)
     level = level / level.max() if level.max() > 0 else level
     # light grey (225) where sparse to mid grey (140) where dense; transparent where empty
-    from PIL import Image
-
     grey = np.round(225 - 85 * level).astype(np.uint8)
-    alpha = np.where(counts.T[::-1] > 0, 255, 0).astype(np.uint8)
-    img = Image.fromarray(np.stack([grey, grey, grey, alpha], axis=-1), mode="RGBA")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
-    return {
-        "source": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
-        "xref": f"x{axes}", "yref": f"y{axes}", "x": -lim, "y": lim, "sizex": 2 * lim,
-        "sizey": 2 * lim, "sizing": "stretch", "layer": "below",
-    }
+    alpha = np.where(counts > 0, 255, 0).astype(np.uint8)
+    return _png_uri(Image.fromarray(np.stack([grey, grey, grey, alpha], axis=-1), mode="RGBA"))
 
 
 _DATA_LEGEND = {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "data",
@@ -253,10 +258,8 @@ def coverage_png(cover: np.ndarray, color: str = PALETTE[0], opacity: float = 0.
     level = np.round(np.clip(cover, 0.0, 1.0) * 255).astype(np.uint8)
     img = Image.fromarray(level, mode="L").convert("P")  # "L" -> "P" keeps the indices
     img.putpalette(list(_hex_rgb(color)) * 256)
-    alpha = bytes(round(i * opacity) for i in range(256))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", transparency=alpha, compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    img.info["transparency"] = bytes(round(i * opacity) for i in range(256))
+    return _png_uri(img)
 
 
 def samples_grid(
@@ -289,18 +292,16 @@ def samples_grid(
     lim = _limit(*(panels[k] for k in labels), data)
     _square(layout, len(labels), lim)
     radius = 0.55 * marker_size * (1.6 if lecture else 1.0)
+    density = _density_png(data, lim) if data is not None else None  # one for every panel
     traces, images, below, counts = [], [], [], {}
     for j, k in enumerate(labels):
         a = _axis(j)
-        if data is not None:
-            below.append(_density_image(data, lim, a))
+        if density is not None:
+            below.append(_panel_image(density, a, lim, "below"))
         x = np.asarray(panels[k])
         counts[k] = int(len(x))
-        images.append({
-            "source": coverage_png(points_raster(x, lim, radius=radius)),
-            "xref": f"x{a}", "yref": f"y{a}", "x": -lim, "y": lim, "sizex": 2 * lim,
-            "sizey": 2 * lim, "sizing": "stretch", "layer": "above",
-        })
+        images.append(_panel_image(coverage_png(points_raster(x, lim, radius=radius)), a, lim,
+                                   "above"))
     if data is not None:
         traces.append(_DATA_LEGEND)
     # the legend's entry for the samples (a trace with no points draws nothing else)
@@ -396,14 +397,15 @@ def trajectory_animation(
     layout = _panels(labels, 0.04, lecture)
     _square(layout, len(labels), lim)
     size = 5 if lecture else 3.5
+    density = _density_png(data, lim) if data is not None else None  # one for every panel
     traces: list = []
     images: list = []
     moving = []  # trace indices updated by frames
     for j, k in enumerate(labels):
         v = xs[k]
         axes = {"xaxis": f"x{_axis(j)}", "yaxis": f"y{_axis(j)}"}
-        if data is not None:
-            images.append(_density_image(data, lim, _axis(j)))
+        if density is not None:
+            images.append(_panel_image(density, _axis(j), lim, "below"))
         m = min(tails, v.shape[1])
         # full paths of a few particles, separated by NaN so one trace draws them all
         path = np.concatenate([v[:, :m], np.full((1, m, 2), np.nan)], axis=0)

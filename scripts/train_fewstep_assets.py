@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 DATASETS = ("swissroll", "8gaussians", "checkerboard", "moons")
 
 # The recipe (see docs/fewstep.md); the benchmark uses the same one.
-from diffusion.distill.recipe import DATASET_OVERRIDES, TOY_RECIPE  # noqa: E402
+from diffusion.distill.recipe import TOY_RECIPE, recipe_for  # noqa: E402
 
 RECIPE = copy.deepcopy(TOY_RECIPE)
 
@@ -226,7 +226,7 @@ def run_dataset(args: tuple) -> dict:
 
     if "ct" in only:
         t0 = time.perf_counter()
-        ct_recipe = {**RECIPE["ct"], **DATASET_OVERRIDES.get(dataset, {}).get("ct", {})}
+        ct_recipe = recipe_for("ct", dataset, RECIPE)
         net = ct_initial_net(teacher, ct_recipe.pop("init"), seed=0)
         ct = consistency_training(
             net, teacher.schedule, data, seed=0, base_config=teacher.config, **ct_recipe

@@ -472,6 +472,18 @@ def test_animation_pads_shorter_runs_and_keeps_the_noise_shared():
         figures.export_config("f", "jpeg")
 
 
+def test_published_tables_are_markdown_with_every_value():
+    from ui.layout import DDIM_TABLE, FEWSTEP_TABLE, markdown_table
+
+    ddim = markdown_table(DDIM_TABLE).splitlines()
+    assert ddim[0].startswith("| steps S | eta = 0 (DDIM)") and len(ddim) == 2 + 5
+    assert ddim[2].split(" | ")[4] == "41.07"  # S = 10, the corrected eta = 1 column
+    few = markdown_table(FEWSTEP_TABLE).splitlines()
+    assert "|  |" in few[3]  # a missing figure is a blank cell, not "None"
+    at = _open("pages/2_ddim.py", {"n": "200"})
+    assert any("41.07" in m.value for m in at.markdown)
+
+
 def test_points_raster_puts_each_point_on_its_pixel():
     lim, px = 2.0, 40
     x = np.array([[0.0, 0.0], [-1.95, 1.95], [1.0, -1.0], [np.nan, 0.0], [9.0, 9.0]])

@@ -70,11 +70,13 @@ DATASET_OVERRIDES: dict[str, dict[str, dict]] = {
 """Per-dataset changes to TOY_RECIPE, by dataset and method."""
 
 
-def recipe_for(method: str, dataset: str) -> dict:
-    """TOY_RECIPE[method] with the dataset's overrides (DATASET_OVERRIDES) applied."""
-    if method not in TOY_RECIPE:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(TOY_RECIPE)}")
-    return {**TOY_RECIPE[method], **DATASET_OVERRIDES.get(dataset, {}).get(method, {})}
+def recipe_for(method: str, dataset: str, base: dict | None = None) -> dict:
+    """``base[method]`` (default TOY_RECIPE, or a copy a script has changed) with the
+    dataset's overrides (DATASET_OVERRIDES) applied."""
+    base = TOY_RECIPE if base is None else base
+    if method not in base:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(base)}")
+    return {**base[method], **DATASET_OVERRIDES.get(dataset, {}).get(method, {})}
 
 
 def ct_initial_net(teacher, init: str, seed: int = 0):
