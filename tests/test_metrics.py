@@ -111,6 +111,19 @@ def test_mmd_matches_the_definition_on_a_small_case():
     assert mmd_rbf(a, b, bandwidth=h) == pytest.approx(expected, rel=1e-12)
 
 
+def test_kernel_sum_of_a_sample_with_itself_uses_the_symmetry_exactly():
+    """The self-sum visits only blocks on or right of the diagonal; with blocks smaller
+    than the sample (several off-diagonal blocks, a ragged last one) it must equal the
+    full double sum."""
+    from diffusion.metrics import _kernel_sum
+
+    x = torch.randn(11, 2, generator=torch.Generator().manual_seed(3), dtype=D64)
+    full = torch.exp(-0.7 * torch.cdist(x, x).pow(2)).sum()
+    for chunk in (1, 3, 4, 11, 64):
+        assert float(_kernel_sum(x, x, 0.7, chunk=chunk)) == pytest.approx(float(full), rel=1e-12)
+    assert float(_kernel_sum(x, x.clone(), 0.7, chunk=3)) == pytest.approx(float(full), rel=1e-12)
+
+
 def test_mmd_is_unbiased_for_equal_distributions_and_positive_for_different():
     same = torch.tensor(
         [
