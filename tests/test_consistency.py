@@ -355,7 +355,8 @@ def test_recipe_for_applies_the_dataset_overrides():
     assert moons["batch_size"] == DATASET_OVERRIDES["moons"]["ct"]["batch_size"]
     assert swiss == TOY_RECIPE["ct"] and moons["batch_size"] != swiss["batch_size"]
     assert {k: v for k, v in moons.items() if k != "batch_size"} == {
-        k: v for k, v in swiss.items() if k != "batch_size"}
+        k: v for k, v in swiss.items() if k != "batch_size"
+    }
     assert recipe_for("cd", "moons") == TOY_RECIPE["cd"]
     with pytest.raises(ValueError, match="unknown method"):
         recipe_for("gan", "moons")
@@ -389,25 +390,29 @@ def test_bad_settings_are_clear_errors():
 @pytest.mark.fewstep_bars
 @pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
 def test_shipped_cd_and_ct_reach_the_quality_bars(dataset):
-    """CD: 1 step within 2x of the teacher's best metric, 2 steps better than 1;
-    CT: 1 step within 3x. Sliced W2 and MMD^2 (the latter against the teacher's MMD or,
-    where that is below it, the data-against-data floor)."""
+    """CD: 1 step within 2x of the teacher's best metric; CT: 1 step within 3x. Sliced W2
+    and MMD^2 (the latter against the teacher's MMD or, where that is below it, the
+    data-against-data floor)."""
     sw_t, mmd_t = fewstep_reference.teacher_best(dataset)
     mmd_ref = max(mmd_t, fewstep_reference.mmd_floor(dataset))
     cd, ct = load_model(f"{dataset}-cd"), load_model(f"{dataset}-ct")
     sw1, mmd1 = fewstep_reference.metrics(fewstep_reference.consistency_samples(cd, 1), dataset)
-    sw2, mmd2 = fewstep_reference.metrics(fewstep_reference.consistency_samples(cd, 2), dataset)
     swc, mmdc = fewstep_reference.metrics(fewstep_reference.consistency_samples(ct, 1), dataset)
     assert sw1 <= 2 * sw_t and mmd1 <= 2 * mmd_ref, ("cd1", sw1, sw_t, mmd1, mmd_ref)
-    # better at 2 steps: in sliced W2, and MMD^2 no worse beyond its noise floor
-    assert sw2 < sw1 and mmd2 <= mmd1 + fewstep_reference.mmd_floor(dataset), (
-        "cd2",
-        sw2,
-        sw1,
-        mmd2,
-        mmd1,
-    )
     assert swc <= 3 * sw_t and mmdc <= 3 * mmd_ref, ("ct1", swc, sw_t, mmdc, mmd_ref)
+
+
+@pytest.mark.fewstep_bars
+@pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
+def test_shipped_cd_is_better_at_two_steps_than_at_one(dataset):
+    """CD at 2 steps beats 1 step in both sliced W2 and MMD^2 (all 10k points), each
+    averaged over the evaluation sets (paired: both step counts share each set's x_T,
+    re-noising noise and reference). One draw's noise is as large as the difference (sd
+    of the paired difference over 8 sets on swiss roll: 0.0037 in sliced W2, 1.5e-4 in
+    MMD^2 on 4,000 points; docs/fewstep.md)."""
+    m = fewstep_reference.paired_consistency_metrics(load_model(f"{dataset}-cd"), (1, 2), dataset)
+    (sw1, mmd1), (sw2, mmd2) = m.mean(0).tolist()
+    assert sw2 < sw1 and mmd2 < mmd1, ("cd2", sw2, sw1, mmd2, mmd1, m.tolist())
 
 
 @pytest.mark.fewstep_bars
