@@ -4,10 +4,11 @@ Trains, on the swiss roll from the shipped teacher, with the shipped recipe
 (diffusion.distill.recipe.TOY_RECIPE): the progressive-distillation chain 1024 -> 1
 (time per round), consistency distillation and consistency training (initialised as the
 recipe says: from the teacher's weights, ECT, or from scratch; its loss never evaluates
-the teacher), then checks each
-against the bars the tests use (sliced W2 of 10k samples against fresh data). Targets on
-the 2-core machine: each PD round <= 10 s, the chain <= 90 s, CD <= 60 s, CT <= 90 s, one
-step of sampling 2,000 points <= 10 ms.
+the teacher), then checks each against the bars the tests use: sliced W2 of 10k samples
+against fresh data, the mean over N_SETS independent (reference, x_T) sets, since one
+draw's noise (sd about 0.005 on the swiss roll, where the teacher's metric is about 0.03)
+is as large as the margins. Targets on the 2-core machine: each PD round <= 10 s, the
+chain <= 90 s, CD <= 60 s, CT <= 90 s, one step of sampling 2,000 points <= 10 ms.
 """
 
 from __future__ import annotations
@@ -23,12 +24,31 @@ TRAIN_THREADS = 1  # the 2-D MLPs train faster on one thread than on two
 
 DATASET = "swissroll"
 N_EVAL = 10_000
+N_SETS = 4
 
 
-def _sw(x, ref) -> float:
+def _eval_sets(dataset: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(fresh reference data, x_T) pairs of the quality checks (seeds no test uses)."""
+    from ..toy.datasets import sample_dataset
+
+    return [
+        (
+            sample_dataset(dataset, N_EVAL, seed=4321 + k),
+            torch.randn(N_EVAL, 2, generator=torch.Generator().manual_seed(11 + k)),
+        )
+        for k in range(N_SETS)
+    ]
+
+
+def _sw(sample, sets) -> float:
+    """Mean over the evaluation sets of the sliced W2 of ``sample(x_T, k)`` against the
+    set's reference (k: the set's index, for seeding re-noising)."""
     from ..metrics import sliced_wasserstein
 
-    return sliced_wasserstein(x, ref, seed=0)
+    with torch.no_grad():
+        return sum(
+            sliced_wasserstein(sample(x_T, k), ref, seed=0) for k, (ref, x_T) in enumerate(sets)
+        ) / len(sets)
 
 
 def run(quick: bool = False) -> str:
@@ -42,7 +62,7 @@ def run(quick: bool = False) -> str:
     )
     from ..distill.recipe import TOY_RECIPE, ct_initial_net, recipe_for
     from ..samplers import REGISTRY
-    from ..toy.datasets import draw, sample_dataset
+    from ..toy.datasets import draw
 
     recipe = copy.deepcopy({m: recipe_for(m, DATASET) for m in TOY_RECIPE})
     scale = 0.1 if quick else 1.0
@@ -51,19 +71,23 @@ def run(quick: bool = False) -> str:
             if key in r:
                 r[key] = max(2, int(r[key] * scale))
     teacher = load_model(DATASET)
-    ref = sample_dataset(DATASET, N_EVAL, seed=4321)
-    x_T = torch.randn(N_EVAL, 2, generator=torch.Generator().manual_seed(11))
+    sets = _eval_sets(DATASET)
     ddim, cons = REGISTRY["ddim"], REGISTRY["consistency"]
 
     def data(n, g):
         return draw(DATASET, n, g)
 
-    with torch.no_grad():
-        sw_teacher = _sw(ddim(teacher, x_T, pd_timesteps(1000, 1000), record=False).x, ref)
-        sw_ddim = {
-            s: _sw(ddim(teacher, x_T, pd_timesteps(1000, s), record=False).x, ref)
-            for s in (1, 2, 4)
-        }
+    def ddim_at(model, steps):
+        return lambda x_T, k: ddim(model, x_T, pd_timesteps(1000, steps), record=False).x
+
+    def consistency_at(model, steps):
+        ts = recommended_timesteps(model, steps)
+        return lambda x_T, k: cons(
+            model, x_T, ts, generator=torch.Generator().manual_seed(1 + k), record=False
+        ).x
+
+    sw_teacher = _sw(ddim_at(teacher, 1000), sets)
+    sw_ddim = {s: _sw(ddim_at(teacher, s), sets) for s in (1, 2, 4)}
 
     # ----- progressive distillation, round by round -----
     rows = []
@@ -75,8 +99,7 @@ def run(quick: bool = False) -> str:
     def on_round(n, model):
         secs = time.perf_counter() - last[0]
         train_time[0] += secs
-        with torch.no_grad():
-            sw = _sw(ddim(model, x_T, pd_timesteps(1000, n), record=False).x, ref)
+        sw = _sw(ddim_at(model, n), sets)
         if n == 4:
             bar, ok = f"<= 1.3 x teacher ({1.3 * sw_teacher:.4f})", sw <= 1.3 * sw_teacher
         elif n in (1, 2):
@@ -109,10 +132,7 @@ def run(quick: bool = False) -> str:
         net = ct_initial_net(teacher, ct_init, seed=0)
         ct = consistency_training(net, teacher.schedule, data, seed=0, **ct_recipe)
         ct_secs = time.perf_counter() - t0
-    with torch.no_grad():
-        g = torch.Generator().manual_seed(1)
-        sw_cd = _sw(cons(cd, x_T, recommended_timesteps(cd, 1), generator=g, record=False).x, ref)
-        sw_ct = _sw(cons(ct, x_T, recommended_timesteps(ct, 1), generator=g, record=False).x, ref)
+    sw_cd, sw_ct = _sw(consistency_at(cd, 1), sets), _sw(consistency_at(ct, 1), sets)
     best = min(sw_teacher, *sw_ddim.values())
     cm_rows = [
         [
@@ -185,7 +205,8 @@ def run(quick: bool = False) -> str:
         "",
         f"Dataset {DATASET}, shipped teacher; recipe `diffusion.distill.recipe.TOY_RECIPE`"
         + (" scaled to 10% (quick run: the bars are not expected)" if quick else "")
-        + f". Quality: sliced W2 of {N_EVAL} samples against fresh data (teacher 1000 DDIM "
+        + f". Quality: sliced W2 of {N_EVAL} samples against fresh data, the mean over "
+        f"{N_SETS} independent sets of reference data and initial noise (teacher 1000 DDIM "
         f"steps: {sw_teacher:.4f}; DDIM 1/2/4 steps: "
         + ", ".join(f"{sw_ddim[s]:.4f}" for s in (1, 2, 4))
         + f"). Times are single training runs (not medians; a run trains a model), training on "
