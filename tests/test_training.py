@@ -30,6 +30,27 @@ def test_shared_timestep_shortcut_equals_per_sample_embedding():
     torch.testing.assert_close(shared, one_by_one, rtol=1e-5, atol=1e-6)
 
 
+def test_time_branch_on_grid_levels_equals_per_sample_computation():
+    # a batch whose t takes few distinct values (a few-step loss's grid) computes the time
+    # branch once per level and looks it up; outputs and gradients must not change
+    torch.manual_seed(0)
+    net = MLPDenoiser()
+    x = torch.randn(256, 2)
+    t = torch.tensor([0.0, 17.25, 400.0, 999.0])[torch.randint(0, 4, (256,))]
+    grouped = net(x, t)
+    one_by_one = torch.cat([net(x[i : i + 1], t[i : i + 1]) for i in range(256)])
+    torch.testing.assert_close(grouped, one_by_one, rtol=1e-5, atol=1e-6)
+    weights = torch.randn(256, 2)
+    g_grouped = torch.autograd.grad((grouped * weights).sum(), list(net.parameters()))
+    g_rows = torch.autograd.grad((one_by_one * weights).sum(), list(net.parameters()))
+    for a, b in zip(g_grouped, g_rows, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # many distinct levels take the per-sample path, with the same values
+    t_many = torch.rand(256) * 999
+    rows = torch.cat([net(x[i : i + 1], t_many[i : i + 1]) for i in range(256)])
+    torch.testing.assert_close(net(x, t_many), rows, rtol=1e-5, atol=1e-6)
+
+
 def test_time_embedding_separates_nearby_and_fractional_steps():
     emb = sinusoidal_embedding(torch.tensor([500.0, 500.5, 501.0]), 32)
     assert emb.shape == (3, 32)

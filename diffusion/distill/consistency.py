@@ -90,13 +90,17 @@ class ConsistencyFunction(nn.Module):
         }
 
     def scalings(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """alpha_t, c_skip(t), c_out(t) for t: (B,), float64."""
-        t64 = t.detach().to("cpu", torch.float64)
-        sb = self.schedule.sigma_bar(t64)
+        """alpha_t, c_skip(t), c_out(t) for t: (B,), float64.
+
+        Computed once per distinct t (training draws t from a grid of at most a few
+        hundred levels) and looked up per sample."""
+        levels, inverse = torch.unique(t.detach().to("cpu", torch.float64), return_inverse=True)
+        sb = self.schedule.sigma_bar(levels)
         sd, sb_min = self.sigma_data, self.sigma_bar_min
         c_skip = sd**2 / ((sb - sb_min) ** 2 + sd**2)
         c_out = sd * (sb - sb_min) / torch.sqrt(sd**2 + sb**2)
-        return self.schedule.alpha(t64), c_skip, c_out
+        alpha = self.schedule.alpha(levels)
+        return tuple(c.index_select(0, inverse.reshape(-1)).reshape(t.shape) for c in (alpha, c_skip, c_out))
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         alpha, c_skip, c_out = self.scalings(t)
