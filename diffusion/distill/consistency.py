@@ -100,7 +100,8 @@ class ConsistencyFunction(nn.Module):
         c_skip = sd**2 / ((sb - sb_min) ** 2 + sd**2)
         c_out = sd * (sb - sb_min) / torch.sqrt(sd**2 + sb**2)
         alpha = self.schedule.alpha(levels)
-        return tuple(c.index_select(0, inverse.reshape(-1)).reshape(t.shape) for c in (alpha, c_skip, c_out))
+        index = inverse.reshape(-1)
+        return tuple(c.index_select(0, index).reshape(t.shape) for c in (alpha, c_skip, c_out))
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         alpha, c_skip, c_out = self.scalings(t)
