@@ -96,7 +96,8 @@ class MLPDenoiser(nn.Module):
         ]
         if inverse is None:
             return terms
-        return [nn.functional.embedding(inverse, c) for c in terms]
+        # index_select rather than embedding: its backward (index_add) takes half the time
+        return [c.index_select(0, inverse) for c in terms]
 
 
 NET_TYPES: dict[str, Callable[..., nn.Module]] = {"mlp": MLPDenoiser}

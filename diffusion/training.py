@@ -62,14 +62,20 @@ class EMA:
     def __init__(self, net: nn.Module, decay: float = 0.999) -> None:
         self.decay = decay
         self.net = copy.deepcopy(net).eval().requires_grad_(False)
+        self._ema_tensors = (list(self.net.parameters()), list(self.net.buffers()))
+        self._source: tuple | None = None  # (net, its parameters, its buffers)
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
-        ema_params, params = list(self.net.parameters()), list(net.parameters())
-        if len(ema_params) != len(params):
+        # the tensor lists are kept between steps: walking a small network's modules
+        # costs as much as the update itself
+        if self._source is None or self._source[0] is not net:
+            self._source = (net, [p.detach() for p in net.parameters()], list(net.buffers()))
+        (ema_params, ema_buffers), (_, params, buffers) = self._ema_tensors, self._source
+        if len(ema_params) != len(params) or len(ema_buffers) != len(buffers):
             raise ValueError("EMA.update: the network's parameters changed since the copy")
-        torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - self.decay)
-        for b_ema, b in zip(self.net.buffers(), net.buffers(), strict=True):
+        torch._foreach_lerp_(ema_params, params, 1.0 - self.decay)
+        for b_ema, b in zip(ema_buffers, buffers, strict=True):
             b_ema.copy_(b)
 
 

@@ -130,3 +130,23 @@ def test_short_run_learns_the_8_gaussians(tmp_path):
     loaded = load_model(str(tmp_path / "m"))
     x, t = torch.randn(16, 2), torch.full((16,), 250.0)
     assert torch.equal(loaded.net(x, t), model.net(x, t))
+
+
+def test_ema_update_is_the_moving_average_and_refuses_another_architecture():
+    from diffusion.training import EMA
+
+    torch.manual_seed(0)
+    net = MLPDenoiser(width=8, depth=2, emb_dim=4)
+    ema = EMA(net, decay=0.9)
+    start = [p.detach().clone() for p in ema.net.parameters()]
+    for _ in range(2):  # the second update reuses the tensor lists of the first
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(1.0)
+        ema.update(net)
+    for s, e, p in zip(start, ema.net.parameters(), net.parameters(), strict=True):
+        # two steps of e <- 0.9 e + 0.1 p with p = s + 1, then s + 2
+        torch.testing.assert_close(e, 0.81 * s + 0.09 * (s + 1) + 0.1 * (s + 2))
+        assert not e.requires_grad and p.requires_grad
+    with pytest.raises(ValueError, match="parameters changed"):
+        ema.update(MLPDenoiser(width=8, depth=3, emb_dim=4))
