@@ -96,6 +96,13 @@ GRID = [
     ("ect-b1024-pm1.5", "ct", {"init": "diffusion", "batch_size": 1024, "p_mean": 1.5}, ALL4),
     ("ect-b2048", "ct", {"init": "diffusion", "batch_size": 2048}, ALL4),
     ("ect-9k-b1024", "ct", {"init": "diffusion", "batch_size": 1024, "steps": 9000}, ALL4),
+    ("ect-b2048-5k", "ct", {"init": "diffusion", "batch_size": 2048, "steps": 5000}, ALL4),
+    (
+        "ect-b2048-4.5k-lr1.5e-3",
+        "ct",
+        {"init": "diffusion", "batch_size": 2048, "steps": 4500, "lr": 1.5e-3},
+        ALL4,
+    ),
     ("ct-6k-scratch", "ct", {"init": "scratch"}, ("swissroll",)),
     # consistency distillation: the 2-step time is now chosen to beat 1 step in both metrics
     ("cd-3k", "cd", {}, ALL4),
