@@ -26,8 +26,8 @@ __all__ = [
 
 @contextlib.contextmanager
 def torch_threads(n: int):
-    """torch on ``n`` intra-op threads inside the block, restored after: the 2-D MLPs'
-    small matrices train faster on one thread than split over two."""
+    """torch on ``n`` intra-op threads inside the block, restored after (each section says
+    how many its training uses, and why)."""
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
