@@ -21,8 +21,9 @@ import torch
 from .common import interleaved_medians, machine_info, md_table, torch_threads
 
 # Both cores of the 2-core machine: CT's batch of 2,048 trains 1.2-1.3x faster on two
-# threads than on one (16-17 against 20-21 ms a step), PD's and CD's batch of 512 about
-# the same or a little faster. (The app trains each session on one thread, ui/models.py.)
+# threads than on one (16-17 against 20-21 ms a step); PD's batch of 512 and CD's (512
+# when measured, 1,024 now) about the same or a little faster. (The app trains each
+# session on one thread, ui/models.py.)
 TRAIN_THREADS = 2
 
 DATASET = "swissroll"
@@ -93,7 +94,7 @@ def run(quick: bool = False) -> str:
     sw_ddim = {s: _sw(ddim_at(teacher, s), sets) for s in (1, 2, 4)}
 
     # ----- progressive distillation, round by round -----
-    # torch.optim imports torch._dynamo on its first use (2.7 s on the 2-core AMD machine),
+    # torch.optim imports torch._dynamo on its first use (1.3-2.7 s on the 2-core AMD machine),
     # once per process: paid here, before the first round's clock starts, and reported
     t0 = time.perf_counter()
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
