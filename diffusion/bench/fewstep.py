@@ -13,8 +13,9 @@ chain <= 90 s, CD <= 60 s, CT <= 90 s, one step of sampling 2,000 points <= 10 m
 Training is timed REPEATS times, the repeats interleaved (chain, CD, CT, peer; again), and
 reported as medians with the slowest repeat: this machine's speed drifts by up to 2x
 within a session. The peer is plain diffusion training (the DDPM loss, Ho et al. 2020,
-eq. 14) of the same network at the same batch size in the same repeat, so each method's
-cost per optimiser step is also given as a ratio that the machine's drift cancels from.
+eq. 14) of the same network at the same batch size, run just before and just after each
+method in the same repeat, so each method's cost per optimiser step is also given as a
+ratio from which most of the machine's drift cancels.
 Training is deterministic on the CPU (same seed, same threads): the repeats must give
 the same weights, and the section says whether they did; quality is measured on the
 first repeat's models.
@@ -40,7 +41,7 @@ DATASET = "swissroll"
 N_EVAL = 10_000
 N_SETS = 8
 REPEATS = 3
-PEER_STEPS = 300  # optimiser steps of the plain-diffusion peer, per batch size and repeat
+PEER_STEPS = 200  # optimiser steps of the plain-diffusion peer, before and after each method
 
 
 def _eval_sets(dataset: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -113,7 +114,6 @@ def run(quick: bool = False) -> str:
 
     ct_recipe = dict(recipe["ct"])
     ct_init = ct_recipe.pop("init")
-    batches = sorted({recipe[m]["batch_size"] for m in ("pd", "cd", "ct")})
     repeats = 1 if quick else REPEATS
     peer_steps = 20 if quick else PEER_STEPS
 
@@ -129,20 +129,31 @@ def run(quick: bool = False) -> str:
                 out["sw"][n] = _sw(ddim_at(model, n), sets)
             last[0] = time.perf_counter()
 
+        def peer(method):
+            return _peer_step_secs(teacher, data, recipe[method]["batch_size"], peer_steps)
+
+        # each method is bracketed by its peer, measured just before and just after it,
+        # so that the machine's drift during the training is in both
+        out["peer"] = {}
         with torch_threads(TRAIN_THREADS):
+            before = peer("pd")
             last[0] = time.perf_counter()
             chain = progressive_distillation(
                 teacher, data, seed=0, on_round=on_round, **recipe["pd"]
             )
+            out["peer"]["pd"] = (before + peer("pd")) / 2
             out["pd1"] = chain[-1][1]
+            before = peer("cd")
             t0 = time.perf_counter()
             out["cd"] = consistency_distillation(teacher, data, seed=0, **recipe["cd"])
             out["cd_secs"] = time.perf_counter() - t0
+            out["peer"]["cd"] = (before + peer("cd")) / 2
+            before = peer("ct")
             t0 = time.perf_counter()
             net = ct_initial_net(teacher, ct_init, seed=0)
             out["ct"] = consistency_training(net, teacher.schedule, data, seed=0, **ct_recipe)
             out["ct_secs"] = time.perf_counter() - t0
-            out["peer"] = {b: _peer_step_secs(teacher, data, b, peer_steps) for b in batches}
+            out["peer"]["ct"] = (before + peer("ct")) / 2
         return out
 
     runs = [train_all(evaluate=(r == 0)) for r in range(repeats)]
@@ -151,14 +162,16 @@ def run(quick: bool = False) -> str:
         _same_weights(first[k], run_[k]) for run_ in runs[1:] for k in ("pd1", "cd", "ct")
     )
 
-    def med_peer(b):
-        return statistics.median(run_["peer"][b] for run_ in runs)
+    def med_peer(method):
+        return statistics.median(run_["peer"][method] for run_ in runs)
 
     def slowest(values):
         return f"{max(values):.1f}" if repeats > 1 else ""
 
-    def per_step_ratio(secs: float, steps: int, b: int) -> str:
-        return f"{secs / steps / med_peer(b):.2f}"
+    def per_step_ratio(times: list[float], steps: int, method: str) -> str:
+        """Median over the repeats of (seconds per step) / (the repeat's peer's)."""
+        ratios = [t / steps / run_["peer"][method] for t, run_ in zip(times, runs, strict=True)]
+        return f"{statistics.median(ratios):.2f}"
 
     pd_steps = recipe["pd"]["steps_per_round"]
     rows = []
@@ -182,7 +195,7 @@ def run(quick: bool = False) -> str:
                 steps,
                 f"{secs:.1f}",
                 slowest(times),
-                per_step_ratio(secs, steps, recipe["pd"]["batch_size"]),
+                per_step_ratio(times, steps, "pd"),
                 f"{sw:.4f}",
                 bar,
                 "" if ok is None else ("yes" if ok else "**no**"),
@@ -218,13 +231,15 @@ def run(quick: bool = False) -> str:
                 f"{statistics.median(times):.1f}",
                 slowest(times),
                 str(target),
-                per_step_ratio(statistics.median(times), steps, b),
+                per_step_ratio(times, steps, key),
                 f"{sw:.4f}",
                 f"<= {factor} x teacher best ({factor * best:.4f})",
                 "yes" if sw <= factor * best else "**no**",
             ]
         )
-    peer_line = "; ".join(f"batch {b}: {1e3 * med_peer(b):.2f} ms" for b in batches)
+    peer_line = "; ".join(
+        f"batch {recipe[m]['batch_size']}: {1e3 * med_peer(m):.2f} ms" for m in ("pd", "cd", "ct")
+    )
 
     # ----- one-step sampling of 2,000 points, against its peers at the same quality -----
     shipped_cd = load_model(f"{DATASET}-cd")
@@ -290,8 +305,9 @@ def run(quick: bool = False) -> str:
         + ", ".join(f"{sw_ddim[s]:.4f}" for s in (1, 2, 4))
         + f"). {times_note}; training on {TRAIN_THREADS} threads. Per step vs peer: the "
         "method's time per optimiser step over that of plain diffusion training (DDPM loss) "
-        f"of the same network at the same batch, {peer_steps} steps in each repeat "
-        f"(medians {peer_line}). Repeats gave identical weights: "
+        f"of the same network at the same batch, {peer_steps} steps just before and "
+        f"{peer_steps} just after the method in each repeat, the median over the repeats "
+        f"(the peer's medians, {peer_line}). Repeats gave identical weights: "
         + ("(one repeat)" if repeats == 1 else yes(same_weights))
         + ". The process's first optimiser, which imports torch._dynamo "
         f"({optim_import_secs:.1f} s), was built before the clocks started.",
