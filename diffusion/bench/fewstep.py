@@ -106,7 +106,7 @@ def run(quick: bool = False) -> str:
     sw_teacher = _sw(ddim_at(teacher, 1000), sets)
     sw_ddim = {s: _sw(ddim_at(teacher, s), sets) for s in (1, 2, 4)}
 
-    # torch.optim imports torch._dynamo on its first use (1.3-2.7 s on the 2-core AMD machine),
+    # torch.optim imports torch._dynamo on its first use (1.2-5.6 s on the 2-core AMD machine),
     # once per process: paid here, before the first round's clock starts, and reported
     t0 = time.perf_counter()
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
@@ -119,7 +119,7 @@ def run(quick: bool = False) -> str:
 
     def train_all(evaluate: bool) -> dict:
         """One repeat: the PD chain (rounds timed one by one; their evaluations, on the
-        first repeat only, are outside the clocks), CD, CT and the peer."""
+        first repeat only, are outside the clocks), CD and CT, each bracketed by its peer."""
         out: dict = {"rounds": {}, "sw": {}}
         last = [0.0]
 
