@@ -11,8 +11,8 @@ import streamlit as st
 import torch
 
 from diffusion import figures
-from diffusion.images.cli import load_any, sample_images, to_grid
 from diffusion.images.digits import digits_metrics
+from diffusion.images.sampling import load_any, sample_images, to_grid
 from diffusion.images.store import MANIFEST
 from diffusion.samplers import get_sampler
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show
