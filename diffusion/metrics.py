@@ -10,6 +10,7 @@
 - ``mean_log_likelihood``: exact mean log-density under a known Gaussian mixture.
 - ``evaluate_2d``: all of them against fresh data, with the data-vs-data floor,
   the value two independent draws of the true data already give.
+- ``fit_order``: a solver's measured order of convergence, from its errors at several NFE.
 
 All computations are float64; inputs a, b: (N, D) and (M, D).
 """
@@ -17,6 +18,7 @@ All computations are float64; inputs a, b: (N, D) and (M, D).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -25,11 +27,14 @@ from .oracle import GaussianMixture
 
 __all__ = [
     "frechet_distance",
+    "frechet_gaussians",
+    "sqrtm_psd",
     "sliced_wasserstein",
     "mmd_rbf",
     "median_bandwidth",
     "mean_log_likelihood",
     "evaluate_2d",
+    "fit_order",
 ]
 
 DTYPE = torch.float64
@@ -53,27 +58,38 @@ def _pair(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def _sqrtm_psd(c: Tensor) -> Tensor:
+def sqrtm_psd(c: Tensor) -> Tensor:
     """Square root of a symmetric positive semi-definite matrix by eigendecomposition
     (stable where Newton/Schur iterations are not; tiny negative round-off clipped)."""
     w, v = torch.linalg.eigh(c)
     return (v * w.clamp(min=0).sqrt()) @ v.T
 
 
-def frechet_distance(a, b) -> float:
-    """||mu_a - mu_b||^2 + tr(C_a + C_b - 2 (C_a^{1/2} C_b C_a^{1/2})^{1/2})  (FID formula).
+def frechet_gaussians(mu_a: Tensor, cov_a: Tensor, mu_b: Tensor, cov_b: Tensor) -> float:
+    """Frechet (W2^2) distance between N(mu_a, C_a) and N(mu_b, C_b) (Heusel et al. 2017,
+    eq. 6): ||mu_a - mu_b||^2 + tr(C_a + C_b - 2 (C_a^{1/2} C_b C_a^{1/2})^{1/2}).
 
-    The symmetric form C_a^{1/2} C_b C_a^{1/2} has the same eigenvalues as C_a C_b
-    but stays symmetric PSD, so its square root is well defined numerically.
+    The symmetric form C_a^{1/2} C_b C_a^{1/2} has the same eigenvalues as C_a C_b but
+    stays symmetric PSD, so the trace of its square root is the sum of the square roots
+    of its eigenvalues, without the complex round-off of a general matrix square root.
+    The core of both ``frechet_distance`` here and FID (``diffusion.images.fid``).
     """
-    a, b = _pair(a, b)
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    ca, cb = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
-    ra = _sqrtm_psd(ca)
-    inner = ra @ cb @ ra
-    cross = _sqrtm_psd(0.5 * (inner + inner.T))  # symmetric up to round-off; make it exact
-    d = (mu_a - mu_b).pow(2).sum() + torch.trace(ca + cb - 2 * cross)
+    mu_a, mu_b, cov_a, cov_b = (torch.as_tensor(v, dtype=DTYPE) for v in (mu_a, mu_b, cov_a, cov_b))
+    ra = sqrtm_psd(cov_a)
+    inner = ra @ cov_b @ ra
+    tr_cross = torch.linalg.eigvalsh(0.5 * (inner + inner.T)).clamp(min=0).sqrt().sum()
+    d = (mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * tr_cross
     return float(d.clamp(min=0.0))
+
+
+def frechet_distance(a, b) -> float:
+    """The FID formula on the raw points: the Frechet distance between the Gaussians
+    fitted to a (N, D) and b (M, D) (``frechet_gaussians``)."""
+    a, b = _pair(a, b)
+    dim = a.shape[1]
+    return frechet_gaussians(
+        a.mean(0), torch.cov(a.T).reshape(dim, -1), b.mean(0), torch.cov(b.T).reshape(dim, -1)
+    )
 
 
 def _random_directions(n: int, dim: int, seed: int) -> Tensor:
@@ -214,3 +230,18 @@ def evaluate_2d(
         if isinstance(v, float) and math.isnan(v):
             raise ValueError(f"metric {key} is NaN")
     return out
+
+
+def fit_order(nfes: Sequence[float], errors: Sequence[float]) -> float:
+    """Measured order of convergence p: minus the least-squares slope of log error against
+    log NFE, since a method of order p has error ~ C NFE^-p in its asymptotic range."""
+    n = torch.as_tensor(nfes, dtype=DTYPE).reshape(-1)
+    e = torch.as_tensor(errors, dtype=DTYPE).reshape(-1)
+    if len(n) < 2 or len(n) != len(e):
+        raise ValueError(
+            f"fit_order needs at least two NFE values and one error for each, "
+            f"got {len(n)} NFE values and {len(e)} errors"
+        )
+    x, y = n.log(), e.clamp(min=1e-300).log()
+    x = x - x.mean()
+    return float(-(x * (y - y.mean())).sum() / x.pow(2).sum())

@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 from diffusion import figures
+from diffusion.metrics import fit_order
 from diffusion.schedules import SPACINGS, make_timesteps
 from ui import models
 from ui.layout import SOLVER_SOURCE, SOLVER_TABLE, page_header, published, show
@@ -68,14 +69,14 @@ def _x_T() -> torch.Tensor:
     return torch.randn((B_ERR, 2), generator=torch.Generator().manual_seed(7), dtype=torch.float64)
 
 
-@st.cache_data(show_spinner="Solving the exact ODE on the oracle…")
+@st.cache_data(max_entries=16, show_spinner="Solving the exact ODE on the oracle…")
 def exact_solution(oracle: str) -> np.ndarray:
     from diffusion.reference import reference_solve
 
     return reference_solve(models.load(oracle), _x_T(), rtol=1e-9, atol=1e-9).numpy()
 
 
-@st.cache_data(show_spinner="Running the solver on the oracle…")
+@st.cache_data(max_entries=256, show_spinner="Running the solver on the oracle…")
 def error_curve(oracle: str, name: str, spacing: str) -> list[tuple[int, float]]:
     """(NFE, RMS error against the exact solution) for grids of 2 ... 32 steps."""
     model = models.load(oracle)
@@ -110,7 +111,7 @@ for name, pts in curves.items():
     series[label] = ([p[0] for p in pts], [p[1] for p in pts])
     good = [p for p in pts if p[1] > 1e-9][-4:]
     if len(good) >= 2:
-        orders[label] = figures.fit_order([p[0] for p in good], [p[1] for p in good])
+        orders[label] = fit_order([p[0] for p in good], [p[1] for p in good])
 with c1:
     if series:
         show(figures.error_vs_nfe(series, orders=orders, lecture=lecture), "solvers-error-vs-nfe")
@@ -128,7 +129,7 @@ with c2:
     particle = ps.number("particle", "Particle", 0, 63, 3)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=False)
 def heun_picture(oracle: str, spacing: str, h_steps: int, h_i: int, particle: int):
     """One particle's state at the chosen grid time, its Euler predictor and Heun
     corrector, and the exact ODE path over the step; all (2,) or (40, 2) arrays."""

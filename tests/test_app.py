@@ -399,13 +399,6 @@ def test_one_step_models_are_sampled_from_t_max(name):
 # ----- pure helpers of diffusion.figures ----------------------------------------------------
 
 
-def test_fit_order_recovers_a_known_power_law():
-    nfe = np.array([4, 8, 16, 32])
-    assert figures.fit_order(nfe, 3.0 * nfe**-2.0) == pytest.approx(2.0)
-    with pytest.raises(ValueError):
-        figures.fit_order([4], [0.1])
-
-
 def _oracle():
     from diffusion.oracle import oracle_model
     from diffusion.schedules import linear_schedule

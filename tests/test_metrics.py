@@ -7,6 +7,7 @@ import torch
 
 from diffusion.metrics import (
     evaluate_2d,
+    fit_order,
     frechet_distance,
     mean_log_likelihood,
     mmd_rbf,
@@ -57,6 +58,31 @@ def test_frechet_sees_only_means_and_covariances():
     blob = _white(4000, seed=1) @ torch.linalg.cholesky(torch.cov(ring.T)).T + ring.mean(0)
     assert frechet_distance(ring, blob) < 1e-9
     assert sliced_wasserstein(ring, blob) > 0.1  # while sliced W2 tells them apart
+
+
+def test_fid_and_the_2d_frechet_share_one_core():
+    """FID on feature statistics and the 2-D Frechet distance on raw points are the same
+    number for the same points (one Gaussian fit, one formula)."""
+    from diffusion.images.fid import feature_stats
+    from diffusion.images.fid import frechet_distance as fid
+
+    a = sample_dataset("moons", 2000, seed=0).double()
+    b = sample_dataset("swissroll", 1500, seed=1).double()
+    assert fid(feature_stats(a), feature_stats(b)) == pytest.approx(frechet_distance(a, b),
+                                                                    rel=1e-12)
+
+
+# ----- measured order of convergence --------------------------------------------------
+
+
+def test_fit_order_recovers_a_known_power_law():
+    nfe = torch.tensor([4.0, 8.0, 16.0, 32.0], dtype=D64)
+    assert fit_order(nfe, 3.0 * nfe**-2.0) == pytest.approx(2.0, rel=1e-12)
+    assert fit_order([5, 10, 20], [0.2, 0.1, 0.05]) == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ValueError, match="at least two NFE values"):
+        fit_order([4], [0.1])
+    with pytest.raises(ValueError, match="one error for each"):
+        fit_order([4, 8], [0.1])
 
 
 # ----- sliced Wasserstein-2 -----------------------------------------------------------

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ..io import atomic_write
+from ..metrics import frechet_gaussians
 
 __all__ = [
     "FeatureStats",
@@ -66,29 +67,10 @@ def feature_stats(features: np.ndarray | Tensor) -> FeatureStats:
     )
 
 
-def _sqrtm_psd(a: Tensor) -> Tensor:
-    w, v = torch.linalg.eigh(a)
-    return (v * w.clamp_min(0).sqrt()) @ v.T
-
-
 def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
-    """Frechet distance between two Gaussian fits (FID when the features are pool3).
-
-    tr((S_1^{1/2} S_2 S_1^{1/2})^{1/2}) is computed from the eigenvalues of that
-    symmetric PSD matrix, which equals tr((S_1 S_2)^{1/2}) without the complex
-    round-off of a general matrix square root.
-    """
-    mu1, mu2 = (
-        torch.as_tensor(a.mu, dtype=torch.float64),
-        torch.as_tensor(b.mu, dtype=torch.float64),
-    )
-    s1 = torch.as_tensor(a.sigma, dtype=torch.float64)
-    s2 = torch.as_tensor(b.sigma, dtype=torch.float64)
-    r1 = _sqrtm_psd(s1)
-    m = r1 @ s2 @ r1
-    tr_covmean = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0).sqrt().sum()
-    d2 = (mu1 - mu2).square().sum() + torch.trace(s1) + torch.trace(s2) - 2 * tr_covmean
-    return float(d2.clamp_min(0))
+    """Frechet distance between two Gaussian fits (FID when the features are pool3),
+    by the core shared with the 2-D metrics (``diffusion.metrics.frechet_gaussians``)."""
+    return frechet_gaussians(a.mu, a.sigma, b.mu, b.sigma)
 
 
 def kid(
