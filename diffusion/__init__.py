@@ -6,6 +6,7 @@ In a notebook::
     import diffusion
     model = diffusion.load_model("oracle:8gaussians")      # or "swissroll", a path, ...
     traj = diffusion.sample(model, "dpm-solver++2m", steps=10, n=2000, seed=0)
+    traj = diffusion.sample(model, "ddim", steps=10, x_T=x_T)  # from given noise
     traj.x, traj.xs, traj.x0_preds, traj.timesteps, traj.nfe
 
 The names below are imported on first use, so ``import diffusion`` stays quick
@@ -25,15 +26,18 @@ _EXPORTS = {
     "get_schedule": "schedules",
     "linear_schedule": "schedules",
     "cosine_schedule": "schedules",
-    "make_timesteps": "schedules",
-    "make_ddim_timesteps": "schedules",
-    "SPACINGS": "schedules",
+    "make_timesteps": "grids",
+    "make_ddim_timesteps": "grids",
+    "model_timesteps": "grids",
+    "SPACINGS": "grids",
+    "DEFAULT_SPACING": "grids",
     # models
     "DiffusionModel": "model",
     "Prediction": "model",
     "NonFiniteError": "model",
     "GaussianMixture": "oracle",
     "oracle_model": "oracle",
+    "oracle_for_dataset": "oracle",
     # samplers
     "sample": "samplers",
     "REGISTRY": "samplers",

@@ -32,7 +32,7 @@ from torch import nn
 
 from .model import DiffusionModel
 from .nets import build_net
-from .oracle import oracle_model
+from .oracle import oracle_for_dataset
 from .schedules import get_schedule
 
 __all__ = [
@@ -177,17 +177,16 @@ def load_checkpoint(path_stem: str | Path) -> tuple[nn.Module, dict]:
 
 
 def model_from_checkpoint(net: nn.Module, cfg: dict, name: str) -> DiffusionModel:
-    """Wrap a loaded network with its schedule; set ``sample_shape`` and ``config``."""
+    """Wrap a loaded network with its schedule, sample shape and config."""
     sch = cfg.get("schedule", {"name": "linear", "T": 1000})
-    model = DiffusionModel(
+    return DiffusionModel(
         net,
         get_schedule(sch.get("name", "linear"), int(sch.get("T", 1000))),
         prediction=cfg.get("prediction", "eps"),
         name=name,
+        sample_shape=tuple(cfg.get("sample_shape", (2,))),
+        config=cfg,
     )
-    model.sample_shape = tuple(cfg.get("sample_shape", (2,)))
-    model.config = cfg
-    return model
 
 
 # ----- manifests ----------------------------------------------------------------------
@@ -250,31 +249,13 @@ def _load_shipped(entry: dict) -> DiffusionModel:
     return model_from_checkpoint(net, cfg, entry["name"])
 
 
-def _load_oracle(dataset: str) -> DiffusionModel:
-    from .toy.datasets import gaussian_mixture
-
-    gmm = gaussian_mixture(dataset)
-    schedule = get_schedule("linear", 1000)
-    model = oracle_model(gmm, schedule, name=f"oracle:{dataset}")
-    model.sample_shape = (gmm.dim,)
-    model.config = {
-        "kind": "oracle",
-        "dataset": dataset,
-        "prediction": "eps",
-        "schedule": {"name": schedule.name, "T": schedule.T},
-        "mixture": gmm.to_dict(),
-        "sample_shape": [gmm.dim],
-    }
-    return model
-
-
 def _exists(stem: Path) -> bool:
     return stem.with_name(stem.name + ".json").exists()
 
 
 def load_model(spec: str) -> DiffusionModel:
-    """A DiffusionModel from a model spec (see the module docstring), with
-    ``sample_shape`` and ``config`` set. Unknown names raise a ValueError listing the
+    """A DiffusionModel from a model spec (see the module docstring), with its
+    ``sample_shape`` and ``config``. Unknown names raise a ValueError listing the
     valid choices; a path that does not exist raises FileNotFoundError."""
     from .toy.datasets import ORACLE_DATASETS
 
@@ -282,13 +263,7 @@ def load_model(spec: str) -> DiffusionModel:
         raise ValueError("a model spec must be a non-empty string")
     spec = spec.strip()
     if spec.startswith("oracle:"):
-        dataset = spec.split(":", 1)[1]
-        if dataset not in ORACLE_DATASETS:
-            raise ValueError(
-                f"no exact oracle for {dataset!r}; choose oracle:<dataset> with dataset one of "
-                f"{', '.join(ORACLE_DATASETS)}"
-            )
-        return _load_oracle(dataset)
+        return oracle_for_dataset(spec.split(":", 1)[1])
     shipped = {e["name"]: e for e in list_models()}
     if spec in shipped:
         return _load_shipped(shipped[spec])

@@ -50,6 +50,9 @@ class DiffusionModel:
         schedule: the VP schedule the network was trained with.
         prediction: what the network outputs: 'eps', 'x0' or 'v'.
         name: label for figures and tables.
+        sample_shape: the shape D of one sample, (2,) for the 2-D world.
+        config: what the model is (its checkpoint config: kind, dataset, training, ...);
+            ``config['kind']`` 'pd-student' or 'consistency' marks a few-step model.
 
     ``predict`` is the one place a network is called; samplers count those calls
     (the NFE) themselves, so a shared model carries no mutable state.
@@ -61,6 +64,8 @@ class DiffusionModel:
         schedule: VPSchedule,
         prediction: str = "eps",
         name: str = "model",
+        sample_shape: tuple[int, ...] = (2,),
+        config: dict | None = None,
     ) -> None:
         if prediction not in PREDICTIONS:
             raise ValueError(
@@ -70,6 +75,8 @@ class DiffusionModel:
         self.schedule = schedule
         self.prediction = prediction
         self.name = name
+        self.sample_shape = tuple(int(d) for d in sample_shape)
+        self.config = dict(config or {})
 
     def __repr__(self) -> str:
         return (

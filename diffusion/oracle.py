@@ -20,7 +20,7 @@ from torch import Tensor
 from .model import DiffusionModel
 from .schedules import VPSchedule
 
-__all__ = ["GaussianMixture", "GMMDenoiser", "oracle_model"]
+__all__ = ["GaussianMixture", "GMMDenoiser", "oracle_for_dataset", "oracle_model"]
 
 DTYPE = torch.float64
 
@@ -120,7 +120,41 @@ class GMMDenoiser(torch.nn.Module):
 
 
 def oracle_model(
-    gmm: GaussianMixture, schedule: VPSchedule, name: str = "oracle"
+    gmm: GaussianMixture, schedule: VPSchedule, name: str = "oracle", config: dict | None = None
 ) -> DiffusionModel:
-    """A DiffusionModel whose eps is exact for the mixture ``gmm``."""
-    return DiffusionModel(GMMDenoiser(gmm, schedule), schedule, prediction="eps", name=name)
+    """A DiffusionModel whose eps is exact for the mixture ``gmm``; its config says it is
+    an oracle and carries the mixture (``config`` adds to that, e.g. the dataset)."""
+    cfg = {
+        "kind": "oracle",
+        "prediction": "eps",
+        "schedule": {"name": schedule.name, "T": schedule.T},
+        "mixture": gmm.to_dict(),
+        "sample_shape": [gmm.dim],
+        **(config or {}),
+    }
+    return DiffusionModel(
+        GMMDenoiser(gmm, schedule),
+        schedule,
+        prediction="eps",
+        name=name,
+        sample_shape=(gmm.dim,),
+        config=cfg,
+    )
+
+
+def oracle_for_dataset(dataset: str, schedule: VPSchedule | None = None) -> DiffusionModel:
+    """The exact denoiser of a Gaussian-mixture dataset, named ``oracle:<dataset>``, on
+    ``schedule`` (DDPM's linear schedule, T = 1000, when None), with the dataset in its
+    config. What ``checkpoints.load_model("oracle:<dataset>")`` returns."""
+    from .schedules import linear_schedule
+    from .toy.datasets import ORACLE_DATASETS, gaussian_mixture
+
+    if dataset not in ORACLE_DATASETS:
+        raise ValueError(
+            f"no exact oracle for {dataset!r}; choose oracle:<dataset> with dataset one of "
+            f"{', '.join(ORACLE_DATASETS)}"
+        )
+    schedule = linear_schedule() if schedule is None else schedule
+    return oracle_model(
+        gaussian_mixture(dataset), schedule, name=f"oracle:{dataset}", config={"dataset": dataset}
+    )

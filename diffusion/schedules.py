@@ -1,4 +1,4 @@
-"""Noise schedules of the variance-preserving (VP) diffusion and timestep grids.
+"""Noise schedules of the variance-preserving (VP) diffusion (grids: ``diffusion.grids``).
 
 Notation follows the chapter and DDPM (Ho et al. 2020): the forward process
 q(x_t | x_0) = N(alpha_t x_0, sigma_t^2 I) with alpha_t = sqrt(alpha_bar_t),
@@ -16,21 +16,16 @@ its last step always outputs x0-hat.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = [
-    "SPACINGS",
     "VPSchedule",
     "linear_schedule",
     "cosine_schedule",
     "get_schedule",
-    "make_ddim_timesteps",
-    "make_timesteps",
 ]
 
 DTYPE = torch.float64
@@ -160,89 +155,10 @@ def get_schedule(name: str = "linear", T: int = 1000) -> VPSchedule:
     return SCHEDULES[name](T)
 
 
-# ----- timestep grids ----------------------------------------------------------------
+def __getattr__(name: str):
+    """The timestep grids moved to ``diffusion.grids``; old imports still resolve."""
+    if name in ("SPACINGS", "make_timesteps", "make_ddim_timesteps"):
+        from . import grids
 
-SPACINGS = ("leading", "uniform", "linspace", "trailing", "quadratic", "logsnr", "karras")
-"""Timestep spacings. 'uniform' is the chapter's name for 'leading' (DDIM's code)."""
-
-
-def _check_steps(T: int, num_steps: int) -> None:
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)):
-        raise ValueError(f"steps must be an integer, got {num_steps!r}")
-    if not 1 <= num_steps <= T:
-        raise ValueError(f"steps must be between 1 and T={T}, got {num_steps}")
-
-
-def _check_spacing(spacing: str) -> None:
-    if spacing not in SPACINGS:
-        raise ValueError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
-
-
-def _dedup_descending(ts: list[int], asked: int, spacing: str) -> list[int]:
-    out = sorted(set(ts), reverse=True)
-    if len(out) < asked:
-        warnings.warn(
-            f"{spacing} spacing gave {len(out)} distinct timesteps for {asked} requested",
-            UserWarning,
-            stacklevel=3,
-        )
-    return out
-
-
-def make_ddim_timesteps(T: int, num_steps: int, spacing: str = "uniform") -> list[int]:
-    """Create a DDIM timestep subsequence, as in the chapter (descending integers).
-
-    'uniform' (= 'leading', DDIM's code): ``range(0, T, T // num_steps)[:num_steps]``;
-    'quadratic': ``int(linspace(0, sqrt(0.8 T), num_steps) ** 2)`` (DDIM's code keeps
-    the 0.8 factor so the grid stops short of T); 'linspace': ``round(linspace(0, T-1, N))``;
-    'trailing' (Lin et al. 2023, Table 2): ``round(arange(T, 0, -T/N)) - 1``.
-    Duplicates are removed with a warning, since the caller then gets fewer steps.
-    The float spacings 'logsnr' and 'karras' need a schedule: see ``make_timesteps``.
-    """
-    _check_steps(T, num_steps)
-    if spacing in ("uniform", "leading"):
-        ts = list(range(0, T, T // num_steps))[:num_steps]
-    elif spacing == "quadratic":
-        ts = (np.linspace(0, np.sqrt(T * 0.8), num_steps) ** 2).astype(int).tolist()
-    elif spacing == "linspace":
-        ts = np.round(np.linspace(0, T - 1, num_steps)).astype(int).tolist()
-    elif spacing == "trailing":
-        ts = (np.round(np.arange(T, 0, -T / num_steps)) - 1).astype(int).tolist()
-    elif spacing in ("logsnr", "karras"):
-        raise ValueError(
-            f"{spacing} spacing needs a noise schedule: use make_timesteps(schedule, ...)"
-        )
-    else:
-        _check_spacing(spacing)
-        raise AssertionError  # unreachable
-    return _dedup_descending(ts, num_steps, spacing)
-
-
-def make_timesteps(
-    schedule: VPSchedule, num_steps: int, spacing: str = "leading", rho: float = 7.0
-) -> Tensor:
-    """The model-evaluation timesteps of an ``num_steps``-step sampler, descending, float64.
-
-    Integer spacings come from ``make_ddim_timesteps``. 'logsnr' is uniform in lambda
-    between t = T-1 and t = 0 (DPM-Solver's 'logSNR' skip type); 'karras' is EDM's
-    grid (Karras et al. 2022, eq. 5) in sigma_bar with ``rho`` = 7, between the
-    schedule's own sigma_bar at t = T-1 and t = 0. Both give fractional timesteps.
-    """
-    _check_spacing(spacing)
-    _check_steps(schedule.T, num_steps)
-    if spacing in ("logsnr", "karras"):
-        t_hi, t_lo = schedule.t_max, schedule.t_min
-        if num_steps == 1:
-            return torch.tensor([t_hi], dtype=DTYPE)
-        u = torch.linspace(0, 1, num_steps, dtype=DTYPE)
-        if spacing == "logsnr":
-            l_hi, l_lo = schedule.lambda_(t_hi), schedule.lambda_(t_lo)
-            ts = schedule.t_from_lambda(l_hi + u * (l_lo - l_hi))
-        else:
-            s_max, s_min = schedule.sigma_bar(t_hi), schedule.sigma_bar(t_lo)
-            inv = s_max ** (1 / rho) + u * (s_min ** (1 / rho) - s_max ** (1 / rho))
-            ts = schedule.t_from_sigma_bar(inv**rho)
-        ts = ts.clamp(t_lo, t_hi)
-        ts[0], ts[-1] = t_hi, t_lo  # exact ends despite round-off in the inverse map
-        return ts
-    return torch.tensor(make_ddim_timesteps(schedule.T, num_steps, spacing), dtype=DTYPE)
+        return getattr(grids, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,10 +15,11 @@ import pytest
 import torch
 from conftest import curved_mixture
 
+from diffusion.grids import make_timesteps
 from diffusion.oracle import GaussianMixture, oracle_model
 from diffusion.reference import reference_solve, reference_trajectory
 from diffusion.samplers import REGISTRY
-from diffusion.schedules import linear_schedule, make_timesteps
+from diffusion.schedules import linear_schedule
 
 B = 64
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from diffusion.grids import make_timesteps
 from diffusion.model import DiffusionModel, NonFiniteError
 from diffusion.oracle import GaussianMixture, oracle_model
 from diffusion.samplers import REGISTRY, get_sampler, resolve_sampler, sample
-from diffusion.schedules import linear_schedule, make_timesteps
+from diffusion.schedules import linear_schedule
 
 OURS = [
     "ddpm",

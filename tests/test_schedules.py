@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from diffusion.grids import SPACINGS, make_ddim_timesteps, make_timesteps
 from diffusion.model import DiffusionModel
-from diffusion.schedules import (
-    SPACINGS,
-    cosine_schedule,
-    get_schedule,
-    linear_schedule,
-    make_ddim_timesteps,
-    make_timesteps,
-)
+from diffusion.schedules import cosine_schedule, get_schedule, linear_schedule
 
 SCHEDULES = [linear_schedule(), cosine_schedule()]
 F64 = torch.float64

@@ -15,7 +15,7 @@ from .consistency import (
     karras_timesteps,
 )
 from .progressive import ProgressiveDistillationLoss, pd_timesteps, progressive_distillation
-from .timesteps import recommended_timesteps
+from .timesteps import recommended_timesteps  # = diffusion.grids.few_step_timesteps
 
 __all__ = [
     "ConsistencyDistillationLoss",

@@ -35,6 +35,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..grids import pd_timesteps
 from ..model import DiffusionModel
 from ..schedules import VPSchedule
 from ..training import DivergedError, train
@@ -46,16 +47,6 @@ __all__ = [
     "as_data_fn",
     "check_teacher",
 ]
-
-
-def pd_timesteps(T: int, steps: int) -> Tensor:
-    """The N-step evaluation grid of progressive distillation, descending float64:
-    t_k = T (N - k) / N - 1 for k = 0..N-1, clamped at 0 (fractional 'trailing' spacing,
-    Lin et al. 2023). pd_timesteps(T, N) == pd_timesteps(T, 2N)[::2]."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    k = torch.arange(steps, dtype=torch.float64)
-    return (T * (steps - k) / steps - 1.0).clamp(min=0.0)
 
 
 def as_data_fn(data: Tensor | Callable[[int, torch.Generator], Tensor]):
