@@ -137,6 +137,9 @@ def main() -> None:
             stem,
             dataset="digits",
             kind="pd-student",
+            method="pd",
+            steps=n,
+            teacher="digits",
             description=f"progressive-distillation student, {n} DDIM steps",
         )
         print("pd round", n, time.perf_counter() - t0, flush=True)
@@ -173,6 +176,8 @@ def main() -> None:
         out / "digits-cd",
         dataset="digits",
         kind="consistency",
+        method="cd",
+        teacher="digits",
         description="consistency distillation of the digits teacher (Heun, N=18)",
     )
     report["cd"] = {"seconds": time.perf_counter() - t0, "steps": args.cd_steps}

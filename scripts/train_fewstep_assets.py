@@ -276,7 +276,9 @@ def write_manifest(out: Path, datasets) -> None:
                 description=f"progressive distillation of {ds}: {steps}-step DDIM student (v)",
                 dataset=ds,
                 kind="pd-student",
+                method="pd",
                 steps=steps,
+                teacher=json.loads(stem.read_text())["distill"]["teacher"],
             )
         for kind in ("cd", "ct"):
             if (out / ds / f"{kind}.json").exists():
@@ -301,6 +303,8 @@ def write_manifest(out: Path, datasets) -> None:
                     description=f"{what}: one-step or multistep consistency sampling",
                     dataset=ds,
                     kind="consistency",
+                    method=kind,
+                    teacher=cfg["distill"].get("teacher"),
                 )
 
 
