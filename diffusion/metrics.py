@@ -35,6 +35,7 @@ __all__ = [
     "mean_log_likelihood",
     "evaluate_2d",
     "fit_order",
+    "ASYMPTOTIC_NFE",
 ]
 
 DTYPE = torch.float64
@@ -232,9 +233,34 @@ def evaluate_2d(
     return out
 
 
-def fit_order(nfes: Sequence[float], errors: Sequence[float]) -> float:
+ASYMPTOTIC_NFE = (64, 256)
+"""The NFE range of ``fit_order(..., nfe_range=ASYMPTOTIC_NFE)`` on the 2-D oracles: far
+enough along that the leading error term dominates for every solver the app shows
+(docs/teaching.md lists the measured orders), small enough to stay above round-off."""
+
+
+def fit_order(
+    nfes: Sequence[float],
+    errors: Sequence[float],
+    *,
+    nfe_range: tuple[float, float] | None = None,
+) -> float:
     """Measured order of convergence p: minus the least-squares slope of log error against
-    log NFE, since a method of order p has error ~ C NFE^-p in its asymptotic range."""
+    log NFE, since a method of order p has error ~ C NFE^-p in its asymptotic range.
+
+    ``nfe_range=(lo, hi)`` fits only the points with lo <= NFE <= hi. Below the asymptotic
+    range the slope says little about p: higher-order error terms, the lower-order warm-up
+    steps of multistep solvers and the final first-order step to sigma = 0 dominate there,
+    so a slope fitted at small NFE can rank the methods wrongly."""
+    if nfe_range is not None:
+        lo, hi = nfe_range
+        kept = [(a, b) for a, b in zip(nfes, errors, strict=True) if lo <= a <= hi]
+        if len(kept) < 2:
+            raise ValueError(
+                f"fit_order: only {len(kept)} of the NFE values lie in nfe_range {lo:g}..{hi:g}; "
+                f"need at least two"
+            )
+        nfes, errors = [a for a, _ in kept], [b for _, b in kept]
     n = torch.as_tensor(nfes, dtype=DTYPE).reshape(-1)
     e = torch.as_tensor(errors, dtype=DTYPE).reshape(-1)
     if len(n) < 2 or len(n) != len(e):
