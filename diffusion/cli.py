@@ -185,16 +185,15 @@ def describe_model(model, spec: str = "") -> dict:
         "model": spec or model.name,
         "name": model.name,
         "prediction": model.prediction,
-        "sample_shape": list(getattr(model, "sample_shape", (2,))),
+        "sample_shape": list(model.sample_shape),
         "schedule": {
             "name": sch.name,
             "T": sch.T,
             "alpha_bar": sch.alphas_cumprod.tolist(),
         },
     }
-    config = getattr(model, "config", None)
-    if config is not None:
-        info["config"] = config
+    if model.config:
+        info["config"] = model.config
     gmm = getattr(model.net, "gmm", None)
     if isinstance(gmm, GaussianMixture):
         info["kind"] = "oracle"
@@ -288,7 +287,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # The folder is created only now, so a failed run leaves nothing behind.
     out_dir.mkdir(exist_ok=True)
     stem = out_dir / "model"
-    config = dict(getattr(model, "config", None) or {})
+    config = dict(model.config)
     config.setdefault("kind", "diffusion")
     config.setdefault("dataset", args.dataset)
     config.setdefault("prediction", model.prediction)
@@ -318,9 +317,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from .grids import SPACINGS, model_timesteps
     from .io import save_npz
-    from .samplers import REGISTRY, resolve_sampler, sample, sampling_grid
-    from .schedules import SPACINGS
+    from .samplers import REGISTRY, resolve_sampler, sample
 
     out = _check_out(args.out)
     name = resolve_sampler(args.sampler, args.order)
@@ -343,7 +342,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     T = model.schedule.T
     if not 1 <= args.steps <= T:
         raise ValueError(f"--steps must be between 1 and T={T}, got {args.steps}")
-    shape = tuple(getattr(model, "sample_shape", (2,)))
+    shape = tuple(model.sample_shape)
 
     x_T = None
     n = args.n
@@ -382,7 +381,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         "sampler": np.str_(name),
         "model": np.str_(args.model),
         "seed": np.int64(args.seed),
-        "spacing": np.str_(sampling_grid(model, args.steps, args.spacing)[1]),
+        "spacing": np.str_(model_timesteps(model, args.steps, args.spacing)[1]),
     }
     if args.trajectory:
         arrays["xs"] = traj.xs.detach().cpu().numpy()
@@ -462,7 +461,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name in DATASETS:
             print(f"{name:16s} {'exact oracle' if name in ORACLE_DATASETS else ''}".rstrip())
     elif args.what == "spacings":
-        from .schedules import SPACINGS
+        from .grids import SPACINGS
 
         print("\n".join(SPACINGS))
     else:

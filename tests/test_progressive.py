@@ -249,13 +249,14 @@ def test_sampling_defaults_to_the_students_grid(tmp_path, capsys):
     'leading' t = 0, where its one DDIM step would return the input noise unchanged."""
     import numpy as np
 
-    from diffusion.samplers import sample, sampling_grid
+    from diffusion.grids import DEFAULT_SPACING, model_timesteps
+    from diffusion.samplers import sample
 
     student = load_model("swissroll-pd@1steps")
-    ts, name = sampling_grid(student, 1)
+    ts, name = model_timesteps(student, 1)
     assert name == "model" and ts.tolist() == [999.0]
-    assert sampling_grid(student, 1, "leading")[1] == "leading"  # explicit wins
-    assert sampling_grid(load_model("swissroll"), 1)[1] == "leading"  # ordinary model
+    assert model_timesteps(student, 1, "leading")[1] == "leading"  # explicit wins
+    assert model_timesteps(load_model("swissroll"), 1)[1] == DEFAULT_SPACING  # ordinary model
     out = tmp_path / "s.npz"
     rc = main(
         [
