@@ -54,7 +54,7 @@ def property_along_path(base: str, cms: tuple, teacher: str | None, particle: in
     return ts, path.numpy(), outs
 
 
-property_cached = st.cache_data(show_spinner=False)(property_along_path)
+property_cached = st.cache_data(max_entries=128, show_spinner=False)(property_along_path)
 
 cd_models, ct_models = shipped("cd"), shipped("ct")
 live_cm = st.session_state.get("cm.live", {})  # (dataset, method) -> session spec

@@ -27,12 +27,12 @@ CURVE_NFE = (2, 4, 8)
 PD, CM = "PD students", "consistency (CD)"
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(ttl=600, max_entries=1, show_spinner=False)
 def shipped() -> list[dict]:
     return json.loads(MANIFEST.read_text())["models"] if MANIFEST.exists() else []
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def model(spec: str):
     return load_any(spec)
 

@@ -21,7 +21,7 @@ MAX_SECONDS = 60.0
 MAX_CONCURRENT = 2
 
 
-@st.cache_resource
+@st.cache_resource(max_entries=1)
 def _slots() -> threading.BoundedSemaphore:
     """Training slots shared by all sessions of this server."""
     return threading.BoundedSemaphore(MAX_CONCURRENT)

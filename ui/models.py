@@ -120,7 +120,7 @@ def load(spec: str) -> DiffusionModel:
         st.stop()
 
 
-@st.cache_resource(show_spinner="Loading model…")
+@st.cache_resource(max_entries=32, show_spinner="Loading model…")
 def _load(spec: str) -> DiffusionModel:
     if spec.startswith("oracle:"):
         from diffusion.oracle import oracle_model
@@ -246,7 +246,7 @@ def quality(
             "seconds": out["seconds"]}
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def schedule_curves(spec: str) -> dict[str, np.ndarray]:
     """alpha_bar_t and lambda_t at every integer t of the model's schedule."""
     sch = load(spec).schedule
@@ -255,7 +255,7 @@ def schedule_curves(spec: str) -> dict[str, np.ndarray]:
             "lambda_": sch.lambda_(t).numpy(), "T": sch.T}
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=False)
 def grid(spec: str, steps: int, spacing: str) -> np.ndarray:
     import warnings
 
