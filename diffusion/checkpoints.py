@@ -30,6 +30,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
+from .config_check import check_checkpoint_config, check_manifest_entry, config_sha256
 from .model import DiffusionModel
 from .nets import build_net
 from .oracle import oracle_for_dataset
@@ -100,9 +101,11 @@ def _stem(path_stem: str | Path) -> Path:
 
 def _read_json(path: Path, what: str) -> dict:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} not found: {path}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"malformed {what} {path}: not UTF-8 text") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -154,6 +157,7 @@ def load_checkpoint(path_stem: str | Path) -> tuple[nn.Module, dict]:
     for key in ("net", "sha256"):
         if key not in cfg:
             raise ValueError(f"malformed checkpoint config {json_path}: no {key!r} entry")
+    check_checkpoint_config(cfg, json_path)  # field by field, before any network is built
     try:
         blob = st_path.read_bytes()
     except FileNotFoundError:
@@ -216,6 +220,8 @@ def add_to_manifest(manifest_path: str | Path, name: str, stem: str | Path, **me
         raise FileNotFoundError(f"checkpoint weights not found: {weights}")
     rel = os.path.relpath(stem.resolve(), path.parent.resolve())
     entry = {"name": name, "path": Path(rel).as_posix(), "sha256": sha256_file(weights)}
+    cfg = _read_json(stem.with_name(stem.name + ".json"), "checkpoint config")
+    entry["config_sha256"] = config_sha256(cfg)  # the config, which names the weights' sha256
     entry.update(meta)
     entries = [e for e in read_manifest(path) if e.get("name") != name] + [entry]
     entries.sort(key=lambda e: e["name"])
@@ -235,12 +241,17 @@ def list_models() -> list[dict]:
     for manifest in _manifests():
         for entry in read_manifest(manifest):
             out.append(
-                {**entry, "manifest": str(manifest), "stem": str(manifest.parent / entry["path"])}
+                {
+                    **entry,
+                    "manifest": str(manifest),
+                    "stem": str(manifest.parent / str(entry.get("path") or "")),
+                }
             )
     return out
 
 
 def _load_shipped(entry: dict) -> DiffusionModel:
+    check_manifest_entry(entry, entry["manifest"])  # a path inside its folder, config_sha256
     stem = Path(entry["stem"])
     weights = stem.with_name(stem.name + ".safetensors")
     if weights.exists() and sha256_file(weights) != entry.get("sha256"):
