@@ -33,7 +33,7 @@ __all__ = ["main", "build_parser", "describe_model", "EXIT_BAD_INPUT"]
 EXIT_BAD_INPUT = 2
 
 # Sub-CLIs owned by other parts of the package; each module has register(subparsers).
-PLUGINS = ("diffusion.distill.cli", "diffusion.images.cli")
+PLUGINS = ("diffusion.distill.cli", "diffusion.images.cli", "diffusion.lecture.cli")
 
 
 class UsageError(Exception):
