@@ -129,8 +129,7 @@ def test_stochastic_noise_comes_from_the_generator(oracle):
 
 
 def test_sample_uses_model_shape_and_dtype():
-    model = DiffusionModel(CountingNet(), linear_schedule())
-    model.sample_shape = (3, 4, 4)
+    model = DiffusionModel(CountingNet(), linear_schedule(), sample_shape=(3, 4, 4))
     traj = sample(model, "dpm-solver++2m", 5, n=2, seed=0)
     assert traj.x.shape == (2, 3, 4, 4) and traj.x.dtype == torch.float32
     with pytest.raises(ValueError, match=r"needs \(n, 3, 4, 4\)"):

@@ -108,7 +108,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         raise ValueError(f"--method {args.method} needs --teacher (a diffusion model)")
     elif args.init == "teacher":
         raise ValueError("--init teacher needs --teacher (the diffusion model to start from)")
-    dataset = args.dataset or ((getattr(teacher, "config", None) or {}).get("dataset"))
+    dataset = args.dataset or (teacher.config.get("dataset"))
     if dataset not in DATASETS:
         raise ValueError(
             f"unknown dataset {dataset!r}; choose --dataset from {', '.join(DATASETS)}"

@@ -98,17 +98,20 @@ def load_diffusers_model(
     if prediction is None:
         raise ValueError(f"unsupported prediction_type {sched_cfg.get('prediction_type')!r}")
     net = DiffusersUNet(unet).to(device).eval().requires_grad_(False)
-    model = DiffusionModel(
-        net, schedule_from_diffusers(sched_cfg), prediction, name=str(name_or_path)
-    )
     c, size = unet.config.in_channels, unet.config.sample_size
     size = size if isinstance(size, int) else size[0]
-    model.sample_shape = (c, size, size)
-    model.config = {
+    config = {
         "kind": "diffusion",
         "source": "diffusers",
         "model": str(name_or_path),
         "prediction": prediction,
         "sample_shape": [c, size, size],
     }
-    return model
+    return DiffusionModel(
+        net,
+        schedule_from_diffusers(sched_cfg),
+        prediction,
+        name=str(name_or_path),
+        sample_shape=(c, size, size),
+        config=config,
+    )

@@ -109,7 +109,12 @@ def train_toy(
         should_stop=should_stop,
     )
     result.net.eval().requires_grad_(False)
-    model = DiffusionModel(result.net, schedule, prediction=hp["prediction"], name=dataset)
-    model.sample_shape = (2,)
-    model.config = toy_config(dataset, hp, result, seed)
+    model = DiffusionModel(
+        result.net,
+        schedule,
+        prediction=hp["prediction"],
+        name=dataset,
+        sample_shape=(2,),
+        config=toy_config(dataset, hp, result, seed),
+    )
     return model, result
