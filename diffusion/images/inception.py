@@ -14,13 +14,14 @@ mapped to [-1, 1] as the TensorFlow graph expects.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..checkpoints import sha256_file
 
 __all__ = [
     "FIDInception",
@@ -209,14 +210,6 @@ class FIDInception(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify_weights(path: str | os.PathLike, expected: str | None = None) -> str:
     """Check the weights file's sha256 before anything reads it; return the digest.
 
@@ -227,7 +220,7 @@ def verify_weights(path: str | os.PathLike, expected: str | None = None) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"Inception weights not found at {path}")
     expected = expected or os.environ.get("DIFFUSION_INCEPTION_SHA256") or WEIGHTS_SHA256_PREFIX
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if not digest.startswith(expected.lower()):
         raise ValueError(
             f"{path} has sha256 {digest[:16]}..., expected {expected[:16]}...: "

@@ -7,13 +7,12 @@ image models like any other. Shipped image models are listed in
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from torch import nn
 
-from ..checkpoints import add_to_manifest, load_model, save_checkpoint
+from ..checkpoints import add_to_manifest, load_model, save_checkpoint, sha256_file
 from ..model import DiffusionModel
 
 __all__ = [
@@ -27,14 +26,6 @@ __all__ = [
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
 MANIFEST = ASSETS / "manifest.json"
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_image_model(stem: str | os.PathLike, net: nn.Module, config: dict) -> dict:
