@@ -2,9 +2,13 @@
 
   parity    FID Inception vs pytorch-fid's InceptionV3, one random state dict in both
   fid       feature extraction images/s (ours vs pytorch-fid)
-  train     training images/s of the default UNet at 32x32 in bf16: train_images vs the
-            same network in a loop written like diffusers' train_unconditional example
-  sample    sampling images/s at 10 and 50 NFE: our DDIM vs diffusers' DDIMScheduler loop
+  forward   the physical mark: bf16 forward images/s of the same UNet (eager, graphed)
+  train     training images/s of the default UNet at 32x32 in bf16, batch 128 and 512:
+            train_images (compiled, and eager) vs the same network in a loop written like
+            diffusers' train_unconditional example
+  sample    sampling images/s at 10 and 50 NFE, batch 256: our DDIM on the graphed
+            denoiser (and eager) vs diffusers' DDIMScheduler loop
+  variants  every compile mode, each in its own process under a time limit
 
 Usage: python scripts/images_gpu.py --out bench_gpu.json [--parts parity,fid,train,sample]
 Needs torch with CUDA, diffusers and pytorch-fid (+ torchvision) installed.
@@ -26,6 +30,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diffusion.images.inception import FIDInception  # noqa: E402
+from diffusion.images.train import synthetic_images  # noqa: E402
 from diffusion.images.unet import UNet, count_parameters  # noqa: E402
 
 
@@ -131,105 +136,174 @@ def part_fid(res: dict) -> None:
     print("fid", json.dumps(out), flush=True)
 
 
-def part_train(res: dict) -> None:
-    """Ours: ``diffusion.images.train.train_images`` itself (synthetic 32x32 data, the
-    default UNet, bf16), images/s from its own log records (a CUDA synchronisation at
-    each one). Peer: the same network and batch trained the way diffusers' example
-    ``train_unconditional.py`` does it: DDPMScheduler.add_noise, AdamW, EMAModel,
-    gradient clipping, bf16 autocast and the loss read every step for its progress
-    bar. Rounds alternate; each figure is the median over steady 20-step windows."""
+def _train_cfg(d: str, batch: int, steps: int, window: int, compile: bool, mode: str):
+    from diffusion.images.train import TrainConfig
+
+    return TrainConfig(
+        out=d,
+        data="synthetic",
+        steps=steps,
+        batch_size=batch,
+        warmup=100,
+        log_every=window,
+        ckpt_every=10**9,
+        seed=0,
+        compile=compile,
+        compile_mode=mode,
+    )
+
+
+def ours_train_round(data, batch: int, steps: int, window: int, compile: bool, mode: str):
+    """images/s of train_images' own log windows (the first one dropped), and its
+    compile seconds (paid before the first window)."""
     import tempfile
 
+    from diffusion.images.train import train_images
+
+    recs = []
+    with tempfile.TemporaryDirectory() as d:
+        cfg = _train_cfg(d, batch, steps, window, compile, mode)
+        summary = train_images(cfg, data=data, resume=False, log=recs.append)
+    rates = [r["images_per_s"] for r in recs if "images_per_s" in r][1:]
+    return rates, summary
+
+
+def peer_train_round(data, batch: int, steps: int, window: int) -> list[float]:
+    """The same network trained the way diffusers' train_unconditional.py does it:
+    DDPMScheduler.add_noise, AdamW, EMAModel, gradient clipping, bf16 autocast and the
+    loss read every step for its progress bar."""
     from diffusers import DDPMScheduler
     from diffusers.training_utils import EMAModel
 
-    from diffusion.images.train import TrainConfig, synthetic_images, train_images
+    torch.manual_seed(0)
+    net = UNet().cuda().train()
+    x0 = data.cuda()
+    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-4, weight_decay=1e-6, eps=1e-8)
+    ema = EMAModel(net.parameters(), decay=0.9999, use_ema_warmup=True, power=0.75)
+    rates = []
+    for w in range(steps // window):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(window):
+            idx = torch.randint(0, len(x0), (batch,), device="cuda")
+            noise = torch.randn(batch, 3, 32, 32, device="cuda")
+            t = torch.randint(0, 1000, (batch,), device="cuda")
+            noisy = sched.add_noise(x0[idx], noise, t)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = net(noisy, t.float())
+            loss = F.mse_loss(out.float(), noise.float())
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad()
+            ema.step(net.parameters())
+            loss.detach().item()  # the example's per-step progress-bar log
+        torch.cuda.synchronize()
+        if w:  # the first window holds warm-up
+            rates.append(window * batch / (time.perf_counter() - t0))
+    return rates
 
-    batch, window, steps = 128, 20, 120
+
+def part_train(res: dict, batches=(128, 512), rounds: int = 2) -> None:
+    """Ours (train_images, compiled: the default on CUDA), ours eager (--no-compile,
+    the loop before compilation) and the diffusers peer, alternating in rounds; each
+    figure is the median over steady windows of each side."""
+    from diffusion.images.compile import DEFAULT_MODE
+
     data = synthetic_images(4096, size=32)
-
-    def ours_round() -> list[float]:
-        recs = []
-        with tempfile.TemporaryDirectory() as d:
-            cfg = TrainConfig(
-                out=d,
-                data="synthetic",
-                steps=steps,
-                batch_size=batch,
-                warmup=100,
-                log_every=window,
-                ckpt_every=10**9,
-                seed=0,
-            )
-            train_images(cfg, data=data, resume=False, log=recs.append)
-        return [r["images_per_s"] for r in recs[1:]]  # the first window holds warm-up
-
-    def peer_round() -> list[float]:
-        torch.manual_seed(0)
-        net = UNet().cuda().train()
-        x0 = data.cuda()
-        sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
-        opt = torch.optim.AdamW(net.parameters(), lr=2e-4, weight_decay=1e-6, eps=1e-8)
-        ema = EMAModel(net.parameters(), decay=0.9999, use_ema_warmup=True, power=0.75)
-        rates = []
-        for w in range(steps // window):
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(window):
-                idx = torch.randint(0, len(x0), (batch,), device="cuda")
-                noise = torch.randn(batch, 3, 32, 32, device="cuda")
-                t = torch.randint(0, 1000, (batch,), device="cuda")
-                noisy = sched.add_noise(x0[idx], noise, t)
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    out = net(noisy, t.float())
-                loss = F.mse_loss(out.float(), noise.float())
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                opt.step()
-                opt.zero_grad()
-                ema.step(net.parameters())
-                loss.detach().item()  # the example's per-step progress-bar log
-            torch.cuda.synchronize()
-            if w:  # the first window holds warm-up
-                rates.append(window * batch / (time.perf_counter() - t0))
-        return rates
-
-    rates = {"ours": [], "diffusers": []}
-    for _ in range(3):
-        rates["ours"] += ours_round()
-        rates["diffusers"] += peer_round()
     out = {
-        "batch": batch,
         "params": count_parameters(UNet()),
-        "steps_per_timing": window,
-        "windows_per_side": len(rates["ours"]),
+        "compile_mode": DEFAULT_MODE,
         "peer": "diffusers train_unconditional.py loop (add_noise, AdamW, EMAModel, "
         "loss.item() per step)",
     }
-    for k, v in rates.items():
-        out[k + "_images_per_s"] = statistics.median(v)
-    out["ratio"] = out["ours_images_per_s"] / out["diffusers_images_per_s"]
+    for batch in batches:
+        window = 20 if batch <= 128 else 10
+        steps = window * 8
+        rates = {"ours": [], "ours_eager": [], "diffusers": []}
+        compile_s, captured = [], []
+        for _ in range(rounds):
+            r, summ = ours_train_round(data, batch, steps, window, True, DEFAULT_MODE)
+            rates["ours"] += r
+            compile_s.append(summ["compile_seconds"])
+            captured.append(summ["capture_error"] is None)
+            rates["ours_eager"] += ours_train_round(data, batch, steps, window, False, "graph")[0]
+            rates["diffusers"] += peer_train_round(data, batch, steps, window)
+        b = {"steps_per_timing": window, "windows_per_side": len(rates["ours"])}
+        for k, v in rates.items():
+            b[k + "_images_per_s"] = statistics.median(v)
+        b["ratio"] = b["ours_images_per_s"] / b["diffusers_images_per_s"]
+        b["ratio_eager"] = b["ours_eager_images_per_s"] / b["diffusers_images_per_s"]
+        b["compile_seconds"] = compile_s
+        b["captured"] = all(captured)
+        out[f"batch{batch}"] = b
+        print("train", batch, json.dumps(b), flush=True)
     res["train"] = out
-    print("train", json.dumps(out), flush=True)
+
+
+def _sample_setup(batch: int):
+    from diffusion.model import DiffusionModel
+    from diffusion.schedules import linear_schedule
+
+    torch.manual_seed(0)
+    net = UNet().cuda().eval().requires_grad_(False)
+    with torch.no_grad():  # the zero-initialised output layers would give eps = 0
+        for p in net.parameters():
+            if p.ndim > 1 and p.abs().max() == 0:
+                p.normal_(0, 0.02)
+    model = DiffusionModel(net, linear_schedule(), "eps")
+    x_T = torch.randn(batch, 3, 32, 32, device="cuda")
+    return net, model, x_T
+
+
+def part_forward(res: dict) -> None:
+    """The physical mark: the bf16 forward throughput of the same UNet, eager and
+    compiled + graph-captured, at batch 256 and 512 (the best is the mark)."""
+    from diffusion.images.compile import DEFAULT_MODE, GraphedDenoiser
+
+    out = {}
+    for batch in (256, 512):
+        net, _, x = _sample_setup(batch)
+        t = torch.full((batch,), 500.0, device="cuda")
+        g = GraphedDenoiser(net, DEFAULT_MODE)
+        with torch.no_grad():
+
+            def eager(net=net, x=x, t=t):
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    return net(x, t)
+
+            t_e = cuda_time(eager, repeats=20, warmup=3)
+            t_g = cuda_time(lambda g=g, x=x, t=t: g(x, t), repeats=20, warmup=3)
+        out[f"batch{batch}"] = {
+            "eager_images_per_s": batch / t_e,
+            "graphed_images_per_s": batch / t_g,
+        }
+    out["mark_images_per_s"] = max(v for b in out.values() for v in b.values())
+    res["forward"] = out
+    print("forward", json.dumps(out), flush=True)
 
 
 def part_sample(res: dict) -> None:
     from diffusers import DDIMScheduler
 
-    from diffusion.model import DiffusionModel
+    from diffusion.images.compile import DEFAULT_MODE, compile_denoiser
     from diffusion.samplers import get_sampler
-    from diffusion.schedules import linear_schedule, make_timesteps
+    from diffusion.schedules import make_timesteps
 
-    net = UNet().cuda().eval().requires_grad_(False)
-    model = DiffusionModel(net, linear_schedule(), "eps")
     batch = 256
-    x_T = torch.randn(batch, 3, 32, 32, device="cuda")
+    net, model, x_T = _sample_setup(batch)
+    fast = compile_denoiser(model, DEFAULT_MODE)
     ddim = get_sampler("ddim")
-    out = {"batch": batch, "dtype": "bf16 autocast"}
+    out = {"batch": batch, "dtype": "bf16 autocast", "compile_mode": DEFAULT_MODE}
     for nfe in (10, 50):
         ts = make_timesteps(model.schedule, nfe, "trailing")
 
         def ours(ts=ts):
+            with torch.no_grad():
+                return ddim(fast, x_T, ts, record=False).x
+
+        def ours_eager(ts=ts):
             with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
                 return ddim(model, x_T, ts, record=False).x
 
@@ -250,27 +324,106 @@ def part_sample(res: dict) -> None:
                     x = sched.step(eps, t, x).prev_sample
             return x
 
-        rounds = {"ours": [], "diffusers": []}
+        t0 = time.perf_counter()
+        ours()
+        torch.cuda.synchronize()
+        first = time.perf_counter() - t0
+        rounds = {"ours": [], "ours_eager": [], "diffusers": []}
         for _ in range(3):
-            rounds["ours"].append(cuda_time(ours, repeats=5, warmup=2))
-            rounds["diffusers"].append(cuda_time(theirs, repeats=5, warmup=2))
+            rounds["ours"].append(cuda_time(ours, repeats=5, warmup=1))
+            rounds["ours_eager"].append(cuda_time(ours_eager, repeats=5, warmup=1))
+            rounds["diffusers"].append(cuda_time(theirs, repeats=5, warmup=1))
         r = {k + "_images_per_s": batch / statistics.median(v) for k, v in rounds.items()}
         r["ratio"] = r["ours_images_per_s"] / r["diffusers_images_per_s"]
-        a, b = ours().float(), theirs().float()
+        r["ratio_eager"] = r["ours_eager_images_per_s"] / r["diffusers_images_per_s"]
+        a, b, e = ours().float(), theirs().float(), ours_eager().float()
         r["max_abs_diff_vs_diffusers"] = float((a - b).abs().max())
+        r["rel_diff_vs_eager"] = float((a - e).norm() / e.norm())
+        r["first_call_seconds"] = first
         out[f"nfe{nfe}"] = r
+        print("sample", nfe, json.dumps(r), flush=True)
+    out["compile_seconds"] = fast.net.compile_seconds
     res["sample"] = out
-    print("sample", json.dumps(out), flush=True)
 
 
-PARTS = {"parity": part_parity, "fid": part_fid, "train": part_train, "sample": part_sample}
+def part_variants(res: dict) -> None:
+    """Every compile mode for training (batch 128) and sampling (DDIM 10, batch 256),
+    each in its own process under a time limit: images/s and compile seconds."""
+    import subprocess
+
+    from diffusion.images.compile import MODES
+
+    out = {}
+    limit = int(float(__import__("os").environ.get("VARIANT_LIMIT", "110")))
+    jobs = [("train", m) for m in ("eager", *MODES)] + [
+        ("sample", m) for m in ("graph", "default", "max-autotune-no-cudagraphs", "reduce-overhead")
+    ]
+    budget = float(__import__("os").environ.get("VARIANT_BUDGET", "1e9"))
+    t_start = time.perf_counter()
+    for kind, mode in jobs:
+        if time.perf_counter() - t_start > budget:
+            out[f"{kind}:{mode}"] = {"error": "not run: the call's time budget was spent"}
+            continue
+        cmd = [sys.executable, __file__, "--variant", f"{kind}:{mode}", "--out", "/tmp/v.json"]
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+            line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            r = json.loads(line[-1]) if line else {"error": proc.stderr[-400:]}
+        except subprocess.TimeoutExpired:
+            r = {"error": f"over {limit} s"}
+        r["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        out[f"{kind}:{mode}"] = r
+        print("variant", kind, mode, json.dumps(r), flush=True)
+        res["variants"] = out
+
+
+def run_variant(spec: str) -> None:
+    kind, mode = spec.split(":")
+    if kind == "train":
+        data = synthetic_images(4096, size=32)
+        rates, summ = ours_train_round(data, 128, 160, 20, mode != "eager", mode)
+        print(
+            json.dumps(
+                {
+                    "images_per_s": statistics.median(rates),
+                    "compile_seconds": summ["compile_seconds"],
+                    "capture_error": summ["capture_error"],
+                }
+            )
+        )
+        return
+    from diffusion.images.compile import compile_denoiser
+    from diffusion.samplers import get_sampler
+    from diffusion.schedules import make_timesteps
+
+    _, model, x_T = _sample_setup(256)
+    fast = compile_denoiser(model, mode)
+    ts = make_timesteps(model.schedule, 10, "trailing")
+    ddim = get_sampler("ddim")
+    with torch.no_grad():
+        t = cuda_time(lambda: ddim(fast, x_T, ts, record=False).x, repeats=10, warmup=2)
+    print(json.dumps({"images_per_s": 256 / t, "compile_seconds": fast.net.compile_seconds}))
+
+
+PARTS = {
+    "parity": part_parity,
+    "fid": part_fid,
+    "forward": part_forward,
+    "train": part_train,
+    "sample": part_sample,
+    "variants": part_variants,
+}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--parts", default=",".join(PARTS))
+    p.add_argument("--parts", default="parity,fid,forward,train,sample")
+    p.add_argument("--variant", default=None, help="kind:mode, one measurement (internal)")
     args = p.parse_args()
+    if args.variant:
+        return run_variant(args.variant)
     res = {
         "device": torch.cuda.get_device_name(0),
         "torch": torch.__version__,

@@ -19,6 +19,12 @@ checkpoint and at the end; that is also where a NaN/inf loss is detected, so no
 checkpoint is ever written from diverged weights. Adam is the fused kernel on
 CUDA and the EMA one foreach lerp.
 
+Compiled (``compile``, on by default on CUDA, off on a CPU): the network is compiled
+with ``torch.compile`` and the whole step is replayed from a CUDA graph, with the
+network and its inputs in channels_last (``compile.TrainStep``). The warm-up is paid
+once, before the first timed interval, and reported as ``compile_seconds``;
+TorchInductor's cache lives in ``<out>/compile_cache`` so a resumed run reuses it.
+
 Checkpoints (``<out>/state.safetensors`` + ``<out>/state.json``, no pickle) hold
 the network, its EMA, Adam's moments, every RNG state and the step: a resumed run
 continues exactly where it stopped. ``<out>/model.*`` is the EMA network as an
@@ -46,6 +52,7 @@ from torch import Tensor, nn
 from ..io import atomic_write, write_json
 from ..schedules import get_schedule
 from ..training import DivergedError
+from .compile import DEFAULT_MODE, MODES, TrainStep, resolve_compile, use_cache_dir
 from .store import save_image_model, sha256_file
 from .unet import UNet, UNetConfig
 
@@ -75,8 +82,14 @@ class TrainConfig:
     log_every: int = 50
     ckpt_every: int = 1000
     unet: dict = field(default_factory=dict)  # UNetConfig overrides
+    compile: bool | None = None  # None: on for CUDA, off for CPU
+    compile_mode: str = DEFAULT_MODE
 
     def check(self) -> None:
+        if self.compile_mode not in MODES:
+            raise ValueError(
+                f"unknown compile mode {self.compile_mode!r}; choose one of {', '.join(MODES)}"
+            )
         if self.data not in DATASETS:
             raise ValueError(
                 f"unknown image dataset {self.data!r}; choose one of {', '.join(DATASETS)}"
@@ -128,6 +141,10 @@ def _save_state(out: Path, step: int, net, ema, opt, gen, losses, cfg) -> None:
     tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
     tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
     opt_state = opt.state_dict()
+    groups = [  # a compiled run keeps lr as a device tensor
+        {k: float(v) if isinstance(v, Tensor) else v for k, v in g.items()}
+        for g in opt_state["param_groups"]
+    ]
     for idx, st in opt_state["state"].items():
         for key, val in st.items():
             tensors[f"opt.{idx}.{key}"] = torch.as_tensor(val)
@@ -141,7 +158,7 @@ def _save_state(out: Path, step: int, net, ema, opt, gen, losses, cfg) -> None:
     meta = {
         "step": step,
         "config": asdict(cfg),
-        "param_groups": opt_state["param_groups"],
+        "param_groups": groups,
         "losses": losses,
         "device": gen.device.type,  # where the data generator's stream lives
         "sha256": sha256_file(weights),
@@ -219,6 +236,21 @@ def train_images(
         step, losses = _load_state(out, net, ema, opt, gen, device)
         if rank > 0:  # the checkpoint holds rank 0's generator; the others reseed
             torch.manual_seed(cfg.seed + 1000 * rank + step)
+    compiled = resolve_compile(cfg.compile, device)
+    lr_t = None
+    if compiled:
+        # channels_last suits cuDNN's and Inductor's convolutions in bf16; the optimiser
+        # takes its learning rate from a device tensor so a captured step can follow
+        # the warm-up schedule.
+        net.to(memory_format=torch.channels_last)
+        ema.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+        use_cache_dir(out / "compile_cache")
+        lr_t = torch.tensor(cfg.lr, device=device)
+    for group in opt.param_groups:
+        group["capturable"] = compiled
+        if compiled:
+            group["lr"] = lr_t
     model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
     sch = get_schedule(cfg.schedule, cfg.T)
     alphas = sch.alpha(torch.arange(cfg.T)).float().to(device)
@@ -229,8 +261,62 @@ def train_images(
     x_dev = x_all.to(device)
     shape = (cfg.batch_size, *x_all.shape[1:])
 
-    start_step, t0, t_log = step, time.perf_counter(), time.perf_counter()
     params, ema_params = list(net.parameters()), list(ema.parameters())
+    fwd = model
+    if compiled:
+        from .compile import compile_net
+
+        fwd = compile_net(model, cfg.compile_mode)
+
+    def body(x0: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+        """One optimisation step on a drawn batch; returns the loss (on the device)."""
+        a, s = alphas[t].view(-1, 1, 1, 1), sigmas[t].view(-1, 1, 1, 1)
+        x_t = a * x0 + s * eps
+        target = eps if cfg.prediction == "eps" else a * eps - s * x0
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            out_net = fwd(x_t, t.float())
+        loss = F.mse_loss(out_net.float(), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, params, 1.0 - cfg.ema_decay)
+        return loss
+
+    run_step, compile_seconds, capture_error = body, 0.0, None
+    if compiled and step < cfg.steps:
+        local_shape = (local, *x_all.shape[1:])
+        cl, g = torch.channels_last, torch.Generator(device).manual_seed(0)  # not the run's
+        trainer = TrainStep(
+            body,
+            example=(
+                torch.randn(local_shape, generator=g, device=device).contiguous(memory_format=cl),
+                torch.randint(0, cfg.T, (local,), generator=g, device=device),
+                torch.randn(local_shape, generator=g, device=device).contiguous(memory_format=cl),
+            ),
+            net=net,
+            ema=ema,
+            opt=opt,
+            lr=lr_t,
+            mode=cfg.compile_mode,
+            capture=world == 1,
+        )
+        run_step, compile_seconds = trainer, trainer.compile_seconds
+        capture_error = trainer.capture_error
+        if rank == 0 and log is not None:
+            log(
+                {
+                    "step": step,
+                    "compile_seconds": compile_seconds,
+                    "compile_mode": cfg.compile_mode,
+                    "captured": trainer.captured,
+                    "capture_error": capture_error,
+                }
+            )
+
+    start_step, t0, t_log = step, time.perf_counter(), time.perf_counter()
     pending: list[Tensor] = []  # this interval's losses, still on the device
 
     def flush() -> float:
@@ -253,23 +339,13 @@ def train_images(
         t = torch.randint(0, cfg.T, (cfg.batch_size,), generator=gen, device=device)
         eps = torch.randn(shape, generator=gen, device=device)
         idx, t, eps = idx[lo:hi], t[lo:hi], eps[lo:hi]
-        x0 = x_dev[idx]
-        a, s = alphas[t].view(-1, 1, 1, 1), sigmas[t].view(-1, 1, 1, 1)
-        x_t = a * x0 + s * eps
-        target = eps if cfg.prediction == "eps" else a * eps - s * x0
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            out_net = model(x_t, t.float())
-        loss = F.mse_loss(out_net.float(), target)
         lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(ema_params, params, 1.0 - cfg.ema_decay)
+        if lr_t is not None:
+            lr_t.fill_(lr)
+        else:
+            for group in opt.param_groups:
+                group["lr"] = lr
+        loss = run_step(x_dev[idx], t, eps)
         step += 1
         # The logged loss is the global-batch mean, comparable across world sizes.
         value = loss.detach()
@@ -304,6 +380,9 @@ def train_images(
         if stop:
             break
     seconds = time.perf_counter() - t0
+    if compiled:  # checkpoints are written in the default (contiguous) layout
+        net.to(memory_format=torch.contiguous_format)
+        ema.to(memory_format=torch.contiguous_format)
     if rank == 0:
         save_image_model(
             out / "model",
@@ -324,6 +403,10 @@ def train_images(
         "world_size": world,
         "images_per_s": (step - start_step) * cfg.batch_size / max(seconds, 1e-9),
         "rank": rank,
+        "compiled": compiled,
+        "compile_mode": cfg.compile_mode if compiled else None,
+        "compile_seconds": compile_seconds,
+        "capture_error": capture_error,
     }
 
 
@@ -342,6 +425,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prediction", default="eps", choices=("eps", "v"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-bf16", action="store_true", help="train in float32")
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile + a CUDA graph of the whole step (default: on with CUDA, off on CPU)",
+    )
+    p.add_argument("--compile-mode", default=DEFAULT_MODE, choices=MODES)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=1000)
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
@@ -386,6 +476,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         log_every=args.log_every,
         ckpt_every=args.ckpt_every,
         unet=unet,
+        compile=args.compile,
+        compile_mode=args.compile_mode,
     )
 
 
@@ -393,6 +485,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
 
     def log(rec: dict) -> None:
+        if "compile_seconds" in rec:
+            print(
+                f"compiled ({rec['compile_mode']}) in {rec['compile_seconds']:.1f} s"
+                + ("" if rec["captured"] else f"; not captured: {rec['capture_error']}"),
+                flush=True,
+            )
+            return
         print(
             f"step {rec['step']:>7}  loss {rec['loss']:.5f}  lr {rec['lr']:.2e}  "
             f"{rec['images_per_s']:,.0f} img/s  {rec['seconds']:.1f} s",
