@@ -7,9 +7,12 @@ through a ``register(subparsers)`` function in their own ``cli`` module.
 Bad input never produces a traceback: a handler raises ValueError (or
 FileNotFoundError, NonFiniteError, DivergedError) with a message that names the
 problem and the valid choices, and ``main`` prints it as one ``error: ...`` line on
-stderr and returns exit code 2. Output files are written atomically
-(``diffusion.io``), and checked for a writable folder before any work starts, so a
-failed command leaves no file behind.
+stderr and returns exit code 2. Every number is parsed against the bounds of
+``diffusion.limits`` while the command line is read, before any model is loaded or
+memory allocated. Output files are written atomically (``diffusion.io``), and the
+target is checked (not a link, a folder that accepts a new file) before any work
+starts; a failed or terminated (SIGTERM) command leaves no file or folder behind.
+A closed output pipe (``list models | head``) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import importlib.util
 import inspect
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -27,6 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .limits import LIMITS, MAX_SAMPLE_FLOATS, float_option, int_option
 
 __all__ = ["main", "build_parser", "describe_model", "EXIT_BAD_INPUT"]
 
@@ -40,8 +46,26 @@ class UsageError(Exception):
     """A command line that argparse could not parse."""
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help line ends with its default, unless the text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.required or action.default is argparse.SUPPRESS:
+            return text
+        if action.option_strings and action.nargs == 0:  # a flag
+            return text + " (default: off)"
+        if action.option_strings and action.default is not None:
+            return text + " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
     # argparse prints the usage block and exits; we want one 'error: ...' line.
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # type: ignore[override]
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
@@ -49,15 +73,11 @@ class _Parser(argparse.ArgumentParser):
 # ----- helpers shared by the handlers ------------------------------------------------
 
 
-def _check_out(path: str) -> Path:
-    """Fail before any work when the output cannot be written."""
-    out = Path(path)
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"output folder {str(folder)!r} does not exist (for --out {path})")
-    if out.is_dir():
-        raise ValueError(f"--out {path} is a folder; give a file name")
-    return out
+def _check_out(path: str, option: str = "--out") -> Path:
+    """Fail before any work when the output file cannot be written (diffusion.io)."""
+    from .io import check_output_file
+
+    return check_output_file(path, option)
 
 
 def _positive(name: str, value: int) -> int:
@@ -75,11 +95,14 @@ def _check_dataset(name: str) -> str:
 
 
 def _load_model(spec: str):
-    """W's load_model, with any failure to read a checkpoint turned into a ValueError."""
+    """The checkpoint loader, with any failure to read a checkpoint turned into a
+    ValueError naming the model (its config is validated before a network is built)."""
     from .checkpoints import load_model
 
     try:
         return load_model(spec)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"cannot load model {spec!r}: a file is not UTF-8 text") from e
     except (ValueError, FileNotFoundError):
         raise
     except Exception as e:  # a corrupt file can fail in the parser, torch or safetensors
@@ -93,8 +116,11 @@ def _load_array(path: str, what: str, key: str | None = None) -> np.ndarray:
         raise FileNotFoundError(f"{what} file {path!r} not found")
     try:
         data = np.load(p, allow_pickle=False)
-    except Exception as e:
-        raise ValueError(f"cannot read {what} file {path!r}: {e}") from e
+    except Exception:  # never suggest allow_pickle: a pickle is refused, not "unsafe"
+        raise ValueError(
+            f"cannot read {what} file {path!r}: not a NumPy .npy/.npz file "
+            "(pickled objects are never loaded)"
+        ) from None
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
             if key is None or key not in data.files:
@@ -232,7 +258,6 @@ def cmd_data(args: argparse.Namespace) -> int:
     from .toy.datasets import sample_dataset
 
     _check_dataset(args.dataset)
-    _positive("--n", args.n)
     out = _check_out(args.out)
     x = sample_dataset(args.dataset, args.n, args.seed)
     save_npy(out, x.detach().cpu().numpy().astype(np.float32))
@@ -245,30 +270,24 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoints import save_checkpoint
-    from .toy.train2d import train_toy
+    from .io import check_output_dir
+    from .toy.train2d import DEFAULT_HPARAMS, train_toy
 
     _check_dataset(args.dataset)
-    _positive("--steps", args.steps)
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {args.out} exists and is not a folder")
-    if not out_dir.parent.is_dir():
-        raise FileNotFoundError(
-            f"folder {str(out_dir.parent)!r} does not exist (for --out {args.out})"
-        )
-    if args.max_seconds is not None and args.max_seconds <= 0:
-        raise ValueError(f"--max-seconds must be positive, got {args.max_seconds}")
+    out_dir = check_output_dir(args.out)
 
     hparams = {}
-    if args.batch_size is not None:
-        hparams["batch_size"] = _positive("--batch-size", args.batch_size)
-    for key in ("width", "depth"):
+    for key in ("batch_size", "width", "depth", "lr"):
         if getattr(args, key) is not None:
-            hparams[key] = _positive(f"--{key}", getattr(args, key))
-    if args.lr is not None:
-        if not args.lr > 0:
-            raise ValueError(f"--lr must be positive, got {args.lr}")
-        hparams["lr"] = args.lr
+            hparams[key] = getattr(args, key)
+    width = hparams.get("width", DEFAULT_HPARAMS["width"])
+    depth = hparams.get("depth", DEFAULT_HPARAMS["depth"])
+    params = depth * width * (width + DEFAULT_HPARAMS["emb_dim"] + 1)
+    if params > LIMITS["params"].hi:
+        raise ValueError(
+            f"--width {width} with --depth {depth} gives about {params:,} parameters; "
+            f"at most {int(LIMITS['params'].hi):,} allowed"
+        )
     progress = _Progress(args.steps, f"train {args.dataset}", quiet=args.quiet)
     with _StopOnInterrupt() as stop:
         try:
@@ -285,7 +304,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress.close()
 
     # The folder is created only now, so a failed run leaves nothing behind.
-    out_dir.mkdir(exist_ok=True)
+    from .io import make_output_dir
+
+    make_output_dir(out_dir)
     stem = out_dir / "model"
     config = dict(model.config)
     config.setdefault("kind", "diffusion")
@@ -326,12 +347,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
     spec = REGISTRY[name]
     if args.spacing is not None and args.spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {args.spacing!r}; choose one of {', '.join(SPACINGS)}")
+    if args.order is not None and not _takes_order(spec):
+        raise ValueError(
+            f"--order does not apply to sampler {name}; it applies to dpm-solver, "
+            "dpm-solver++ and unipc"
+        )
     options: dict = {}
     if args.eta is not None:
         if not _sampler_accepts(spec.fn, "eta"):
             raise ValueError(f"--eta does not apply to sampler {name}; it applies to ddim")
-        if not (math.isfinite(args.eta) and 0.0 <= args.eta <= 1.0):
-            raise ValueError(f"--eta must lie in [0, 1], got {args.eta}")
         options["eta"] = args.eta
     if args.variance is not None:
         if not _sampler_accepts(spec.fn, "variance"):
@@ -360,6 +384,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         x_T = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
         n = arr.shape[0]
     n = _positive("--n", 2000 if n is None else n)
+    per_sample = math.prod(shape) * (2 * args.steps + 2 if args.trajectory else 1)
+    if n * per_sample > MAX_SAMPLE_FLOATS:
+        raise ValueError(
+            f"--n {n} samples of shape {shape}{' with --trajectory' if args.trajectory else ''} "
+            f"would hold {n * per_sample:,} floats; at most {MAX_SAMPLE_FLOATS:,} "
+            f"(--n up to {MAX_SAMPLE_FLOATS // per_sample:,})"
+        )
 
     # No autograd graph: a loaded network may still have trainable parameters.
     with torch.no_grad():
@@ -408,18 +439,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"samples must have shape (n >= 2, 2) for a 2-D dataset, got {x.shape}")
     if not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all():
         raise ValueError(f"samples in {args.samples!r} are not all finite numbers")
-    if args.n_ref is not None:
-        _positive("--n-ref", args.n_ref)
+    if x.shape[0] > LIMITS["n"].hi:
+        raise ValueError(f"samples hold {x.shape[0]:,} points; at most {int(LIMITS['n'].hi):,}")
+    out = _check_out(args.out) if args.out else None
     metrics = evaluate_2d(
         torch.from_numpy(x.astype(np.float32)), args.dataset, n_ref=args.n_ref, seed=args.seed
     )
     metrics = {
         k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in metrics.items()
     }
-    if args.out:
+    if out is not None:
         from .io import write_json
 
-        write_json(_check_out(args.out), metrics)
+        write_json(out, metrics)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -492,25 +524,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("data", help="draw points of a 2-D dataset into a .npy file")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="FILE.npy, (n, 2) float32")
+    p.add_argument("--dataset", required=True, help="a 2-D dataset (list datasets)")
+    p.add_argument("--n", type=int_option("n"), default=2000, help="number of points")
+    p.add_argument("--seed", type=int_option("seed"), default=0, help="random seed")
+    p.add_argument(
+        "--out", required=True, help="FILE.npy, (n, 2) float32; missing folders are created"
+    )
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("train", help="train a 2-D denoiser and save it as a checkpoint")
-    p.add_argument("--dataset", required=True)
+    from .toy.train2d import DEFAULT_HPARAMS as HP
+
+    p.add_argument("--dataset", required=True, help="a 2-D dataset (list datasets)")
     p.add_argument(
-        "--out", required=True, help="folder; the checkpoint is DIR/model.{safetensors,json}"
+        "--out",
+        required=True,
+        help="folder, created when training succeeds (missing parents too); the "
+        "checkpoint is DIR/model.{safetensors,json}",
     )
-    p.add_argument("--steps", type=int, default=3000, help="optimiser steps (default 3000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--width", type=int, default=None, help="hidden units of the MLP")
-    p.add_argument("--depth", type=int, default=None, help="hidden layers of the MLP")
+    p.add_argument("--steps", type=int_option("train_steps"), default=3000, help="optimiser steps")
+    p.add_argument("--seed", type=int_option("seed"), default=0, help="random seed")
     p.add_argument(
-        "--max-seconds", type=float, default=None, help="stop early after this wall time"
+        "--batch-size",
+        type=int_option("batch_size"),
+        default=None,
+        help=f"training batch (default: the recipe's {HP['batch_size']})",
+    )
+    p.add_argument(
+        "--lr",
+        type=float_option("lr"),
+        default=None,
+        help=f"Adam learning rate (default: the recipe's {HP['lr']})",
+    )
+    p.add_argument(
+        "--width",
+        type=int_option("width"),
+        default=None,
+        help=f"hidden units of the MLP (default: {HP['width']})",
+    )
+    p.add_argument(
+        "--depth",
+        type=int_option("depth"),
+        default=None,
+        help=f"hidden layers of the MLP (default: {HP['depth']})",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=float_option("max_seconds"),
+        default=None,
+        help="stop early after this wall time and save (default: no limit)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_train)
@@ -523,42 +585,82 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampler", required=True, help="a registry name (python -m diffusion list samplers)"
     )
     p.add_argument(
-        "--order", type=int, default=None, help="solver order for dpm-solver / dpm-solver++"
+        "--order",
+        type=int_option("order"),
+        default=None,
+        help="solver order for dpm-solver / dpm-solver++ / unipc (default: the highest)",
     )
-    p.add_argument("--steps", type=int, required=True, help="number of timesteps (1..T)")
+    p.add_argument(
+        "--steps", type=int_option("sampler_steps"), required=True, help="timesteps (1..T)"
+    )
     p.add_argument(
         "--spacing",
         default=None,
-        help="timestep spacing (default: the grid a few-step model was made for, else leading)",
+        help="timestep spacing (list spacings; default: the grid a few-step model was made "
+        "for, else leading)",
     )
-    p.add_argument("--eta", type=float, default=None, help="DDIM stochasticity in [0, 1]")
-    p.add_argument("--variance", default=None, help="DDPM variance: beta or beta_tilde")
-    p.add_argument("--n", type=int, default=None, help="number of samples (default 2000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--x-T", dest="x_T", default=None, help="initial noise, a .npy of shape (n, *D)")
-    p.add_argument("--out", required=True, help="FILE.npz")
+    p.add_argument(
+        "--eta",
+        type=float_option("eta"),
+        default=None,
+        help="DDIM stochasticity in [0, 1] (default: 0, the ODE)",
+    )
+    p.add_argument(
+        "--variance",
+        default=None,
+        choices=("beta", "beta_tilde"),
+        help="DDPM variance (default: the sampler's, beta_tilde)",
+    )
+    p.add_argument(
+        "--n",
+        type=int_option("n"),
+        default=None,
+        help="number of samples (default: 2000, or as many as --x-T holds)",
+    )
+    p.add_argument("--seed", type=int_option("seed"), default=0, help="random seed of x_T")
+    p.add_argument(
+        "--x-T",
+        dest="x_T",
+        default=None,
+        help="initial noise, a .npy of shape (n, *D) (default: drawn from --seed)",
+    )
+    p.add_argument("--out", required=True, help="FILE.npz; missing folders are created")
     p.add_argument("--trajectory", action="store_true", help="also save xs and x0_preds")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="2-D metrics of samples against fresh data")
     p.add_argument("--samples", required=True, help="a .npz from 'sample' (array x) or a .npy")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--n-ref", type=int, default=None, help="reference points (default: as many)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fresh reference data")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--out", default=None, help="also write the metrics to this JSON file")
+    p.add_argument("--dataset", required=True, help="the 2-D dataset the samples imitate")
+    p.add_argument(
+        "--n-ref",
+        type=int_option("n_ref"),
+        default=None,
+        help="reference points (default: as many as the samples)",
+    )
+    p.add_argument(
+        "--seed", type=int_option("seed"), default=0, help="seed of the fresh reference data"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--out", default=None, help="also write the metrics to this JSON file (default: none)"
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="run the benchmarks and write BENCHMARKS.md")
     p.add_argument(
-        "--section", action="append", default=None, help="core, fewstep, app or images; repeatable"
+        "--section",
+        action="append",
+        default=None,
+        help="core, fewstep, app or images; repeatable (default: all)",
     )
     p.add_argument("--quick", action="store_true", help="small budgets, for a smoke run")
-    p.add_argument("--out", default="BENCHMARKS.md")
+    p.add_argument("--out", default="BENCHMARKS.md", help="the report to update")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("list", help="list samplers, datasets, spacings or shipped models")
-    p.add_argument("what", choices=("samplers", "datasets", "spacings", "models"))
+    p.add_argument(
+        "what", choices=("samplers", "datasets", "spacings", "models"), help="what to list"
+    )
     p.set_defaults(func=cmd_list)
 
     for module in PLUGINS:
@@ -577,21 +679,79 @@ def _find_plugin(module: str):
     return importlib.import_module(module)
 
 
+def _takes_order(spec) -> bool:
+    from .samplers.base import _ORDER_ALIASES
+
+    family = {n for orders in _ORDER_ALIASES.values() for n in orders.values()}
+    return spec.name in family or _sampler_accepts_named(spec.fn, "order")
+
+
+def _sampler_accepts_named(fn, option: str) -> bool:
+    return option in inspect.signature(fn).parameters
+
+
+def _say(message: str) -> None:
+    """One 'error: ...' line on stderr, the message on one line and at most 400 characters."""
+    text = " ".join(str(message).split())
+    if len(text) > 400:
+        text = text[:397] + "..."
+    try:
+        print(f"error: {text}", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout went away (``| head``): send the rest nowhere, silently."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit code (0 ok, 2 bad input, 1 failed benchmark)."""
+    """Run one command; returns the exit code (0 ok, 2 bad input, 1 failed benchmark,
+    130 interrupted, 143 terminated, 141 output pipe closed)."""
+    from . import io
     from .model import NonFiniteError
     from .training import DivergedError
 
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        return int(args.func(args) or 0)
-    except SystemExit as e:  # --help
-        return int(e.code or 0)
-    except (UsageError, ValueError, OSError, NonFiniteError, DivergedError) as e:
-        message = " ".join(str(e).split())
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    ok = False
+    with io.terminate_cleanly():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()
+            ok = code == 0
+            return code
+        except SystemExit as e:  # --help, or SIGTERM (143) through io.terminate_cleanly
+            code = e.code if isinstance(e.code, int) else 0
+            if code == 143:
+                _say("terminated (SIGTERM); partial output removed")
+            ok = code == 0
+            return code
+        except BrokenPipeError:
+            _quiet_stdout()
+            return 141
+        except (UsageError, ValueError, OSError, NonFiniteError, DivergedError) as e:
+            _say(str(e) or type(e).__name__)
+            return EXIT_BAD_INPUT
+        except MemoryError:
+            _say("out of memory; use smaller sizes (docs/cli.md, Limits)")
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            _say("interrupted")
+            return 130
+        except Exception as e:  # a bug: still one line, never a traceback
+            if os.environ.get("DIFFUSION_DEBUG"):
+                raise
+            _say(f"internal error {type(e).__name__}: {e} (set DIFFUSION_DEBUG=1 for details)")
+            return 1
+        finally:
+            if ok:
+                io.forget_created()
+            else:
+                io.cleanup()

@@ -83,7 +83,7 @@ LIMITS: dict[str, Limit] = {
     "max_seconds": Limit(0, 1e6, "wall-time budget in seconds", lo_open=True, integer=False),
     "every": Limit(1, 10_000_000, "steps between logs or checkpoints"),
     # distillation
-    "start_steps": Limit(1, 65_536, "PD: teacher steps of round 1 (a power of 2)"),
+    "start_steps": Limit(2, 65_536, "PD: teacher steps of round 1 (a power of 2)"),
     "rounds": Limit(1, 16, "PD: number of halvings"),
     "N": Limit(2, 10_000, "CD: discretisation steps"),
     "mu": Limit(0, 1, "CD: EMA decay of the target network", integer=False),

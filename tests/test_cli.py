@@ -224,7 +224,7 @@ def test_train_progress_goes_to_stderr(tmp_path, capsys):
 
 BAD_SAMPLE = [
     (["--sampler", "nosuch"], ["nosuch", "ddim"]),
-    (["--steps", "0"], ["steps", "1000"]),
+    (["--steps", "0"], ["--steps", "1..10,000"]),
     (["--steps", "1001"], ["steps", "1000"]),
     (["--eta", "1.5"], ["eta", "[0, 1]"]),
     (["--eta", "-0.1"], ["eta", "[0, 1]"]),
@@ -307,8 +307,11 @@ def test_data_and_evaluate_bad_input(tmp_path, capsys):
         capsys, "data", "--dataset", "moons", "--n", "-1", "--out", folder / "d.npy"
     )
     assert_bad_input(rc, err, "--n", folder=folder)
+    rc, _, err = run_cli(capsys, "data", "--dataset", "nosuch", "--out", tmp_path / "no" / "d.npy")
+    assert_bad_input(rc, err, "nosuch")
+    assert not (tmp_path / "no").exists()  # a folder made for a failed command is removed
     rc, _, err = run_cli(capsys, "data", "--dataset", "moons", "--out", tmp_path / "no" / "d.npy")
-    assert_bad_input(rc, err, "does not exist", folder=folder)
+    assert rc == 0 and (tmp_path / "no" / "d.npy").is_file(), err  # missing folders are made
     rc, _, err = run_cli(
         capsys, "evaluate", "--samples", tmp_path / "none.npz", "--dataset", "moons"
     )
