@@ -33,11 +33,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = {"": "1 Why accelerate", "ddim": "2 DDIM step skipping",
-         "solvers": "3 Higher-order solvers", "progressive": "4 Progressive distillation",
-         "consistency": "5 Consistency models", "compare": "6 Compare"}
-if (ROOT / "pages" / "7_images.py").exists():  # the image track's page, when installed
-    PAGES["images"] = "7 Images"
+
+
+def _app_pages() -> dict[str, str]:
+    """URL path -> "number title" of every page, from the app's own table (``ui.pages``:
+    plain data, no streamlit), which lives beside the package in the repository."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from ui.pages import PAGES as app_pages
+
+    return {("" if i == 0 else p.url_path): f"{p.number} {p.title}"
+            for i, p in enumerate(app_pages)}
+
+
+PAGES = _app_pages()
 STEPS_THUMB = "[data-testid='stSidebar'] [data-testid='stSlider'] input[type='range']"
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
@@ -57,6 +66,14 @@ def _free_port() -> int:
 def streamlit_server(root: Path = ROOT, timeout_s: float = 120.0,
                      script: str = "app.py") -> Iterator[str]:
     """``streamlit run <script>`` on a free localhost port; yields its URL, stops it after."""
+    with streamlit_process(root, timeout_s, script) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def streamlit_process(root: Path = ROOT, timeout_s: float = 120.0,
+                      script: str = "app.py") -> Iterator[tuple[str, subprocess.Popen]]:
+    """As ``streamlit_server``, yielding (URL, the server's process)."""
     port = _free_port()
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
@@ -82,7 +99,7 @@ def streamlit_server(root: Path = ROOT, timeout_s: float = 120.0,
             if time.perf_counter() - start > timeout_s:
                 raise RuntimeError(f"streamlit did not answer on {url} within {timeout_s:.0f} s")
             time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

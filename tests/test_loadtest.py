@@ -1,0 +1,84 @@
+"""Serving a class: the load-test client against a real server, and the settings that
+keep one server usable by many tabs (no file watcher, bounded caches and work)."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from diffusion.bench import loadtest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_two_students_against_a_server_started_here():
+    """N = 2 on loopback: every slider move answered, the figure redrawn for the new
+    value, no errors, no dropped session, memory read from /proc."""
+    with loadtest.servers(1) as (urls, pids):
+        assert all(u.startswith("http://127.0.0.1:") for u in urls)
+        out = asyncio.run(loadtest.classroom(urls, pids, 2, moves=3, think_s=(0.1, 0.3),
+                                             ramp_s=0.5, timeout_s=240, detail=True,
+                                             keep_figures=True))
+    assert out["errors"] == 0 and out["dropped"] == 0, out["error_kinds"]
+    assert out["reruns"] == 6 and out["n"] == 2
+    assert 0 < out["rerun_p50_s"] <= out["rerun_p95_s"] <= out["rerun_max_s"]
+    assert out["rss_before_mb"] > 50 and out["rss_peak_mb"] >= out["rss_before_mb"]
+    for session in out["sessions"]:
+        assert len(session.values) == 3 and len(set(session.values)) >= 2
+        for value, figures in zip(session.values, session.figures, strict=True):
+            assert any(f"S = {value}," in spec for spec in figures), value
+
+
+def test_a_server_that_is_not_there_is_a_dropped_session():
+    s = asyncio.run(loadtest.student("http://127.0.0.1:9", 0, moves=1, timeout_s=5))
+    assert s.dropped and s.errors and s.load_s is None
+
+
+def test_percentile_and_rss():
+    assert loadtest.percentile([3.0, 1.0, 2.0, 4.0, 5.0], 0.5) == 3.0
+    assert loadtest.percentile(list(range(101)), 0.95) == 95
+    import os
+
+    assert loadtest.rss_mb(os.getpid()) > 1
+
+
+def test_the_app_config_turns_file_watching_off():
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["fileWatcherType"] == "none"
+    assert cfg["server"]["runOnSave"] is False
+    dev = (ROOT / "dev").read_text()
+    assert "--dev" in dev and "fileWatcherType auto" in dev  # the opt-in for editing
+
+
+def test_every_streamlit_cache_is_bounded():
+    """A cache without max_entries or ttl grows with every new URL a class opens."""
+    unbounded = []
+    for path in sorted([*ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]):
+        tree = ast.parse(path.read_text())
+        called = {id(n.func): n for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute)
+                    and node.attr in ("cache_data", "cache_resource")):
+                continue
+            call = called.get(id(node))
+            if call is None or not {k.arg for k in call.keywords} & {"max_entries", "ttl"}:
+                unbounded.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not unbounded, f"caches without max_entries or ttl: {unbounded}"
+
+
+def test_the_session_budget():
+    from ui.budget import Ledger
+
+    book = Ledger(limit_s=10.0, window_s=100.0)
+    assert book.allows(0.0)
+    book.charge(0.0, 0.01)  # a cache hit costs nothing
+    assert book.used(0.0) == 0.0
+    book.charge(1.0, 6.0)
+    book.charge(2.0, 6.0)
+    assert not book.allows(3.0)
+    assert book.wait_s(3.0) == pytest.approx(98.0)  # the first charge leaves the window
+    assert book.allows(101.5)
