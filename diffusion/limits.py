@@ -59,8 +59,8 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-MAX_SAMPLE_FLOATS = 1 << 26
-"""Largest n * prod(sample_shape) one sampling run may hold (64 M floats, 256 MB)."""
+MAX_SAMPLE_FLOATS = 1 << 28
+"""Largest n * prod(sample_shape) one sampling run may hold (256 M floats, 1 GB)."""
 
 LIMITS: dict[str, Limit] = {
     # counts of points / samples
