@@ -216,3 +216,25 @@ def test_nan_network_raises(name):
     model = DiffusionModel(lambda x, t: torch.full_like(x, float("nan")), linear_schedule())
     with pytest.raises(NonFiniteError, match="NaN"):
         sample(model, name, 4, n=4, seed=0)
+
+
+def test_sample_from_x_T_needs_neither_n_nor_seed(oracle):
+    x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(3))
+    a = sample(oracle, "dpm-solver++2m", 6, x_T=x_T)
+    b = sample(oracle, "dpm-solver++2m", 6, x_T=x_T, n=16, seed=5)  # deterministic: same
+    assert a.x.shape == (16, 2) and torch.equal(a.x, b.x)
+    c = sample(oracle, "ddpm", 6, x_T=x_T)  # stochastic: noise from the default seed 0
+    assert torch.equal(c.x, sample(oracle, "ddpm", 6, x_T=x_T, seed=0).x)
+    assert not torch.equal(c.x, sample(oracle, "ddpm", 6, x_T=x_T, seed=1).x)
+    with pytest.raises(ValueError, match="give n"):
+        sample(oracle, "ddim", 6)
+    with pytest.raises(ValueError, match="n=8 does not match x_T's batch of 16"):
+        sample(oracle, "ddim", 6, x_T=x_T, n=8)
+
+
+def test_sample_uses_the_model_timesteps(oracle):
+    from diffusion.grids import model_timesteps
+
+    for spacing in (None, "leading"):
+        traj = sample(oracle, "ddim", 7, n=4, spacing=spacing)
+        assert torch.equal(traj.timesteps, model_timesteps(oracle, 7, spacing)[0])

@@ -177,3 +177,70 @@ def test_unknown_prediction_type():
     msg = "unknown prediction type 'score'; choose one of eps, x0, v"
     with pytest.raises(ValueError, match=msg):
         DiffusionModel(lambda x, t: x, linear_schedule(), prediction="score")
+
+
+# ----- the grid resolver (diffusion.grids.model_timesteps) ------------------------------
+
+
+def test_model_timesteps_for_a_diffusion_model():
+    from diffusion.checkpoints import load_model
+    from diffusion.grids import DEFAULT_SPACING, model_timesteps
+
+    model = load_model("swissroll")
+    ts, name = model_timesteps(model, 10)
+    assert name == DEFAULT_SPACING
+    assert ts.tolist() == make_timesteps(model.schedule, 10, DEFAULT_SPACING).tolist()
+    for spacing in ("leading", "logsnr"):  # an explicit spacing is honoured
+        ts, name = model_timesteps(model, 10, spacing)
+        assert name == spacing
+        assert ts.tolist() == make_timesteps(model.schedule, 10, spacing).tolist()
+    with pytest.raises(ValueError, match="spacing 'model' needs a few-step model"):
+        model_timesteps(model, 10, "model")
+    with pytest.raises(ValueError, match="unknown spacing 'cubic'; choose one of leading"):
+        model_timesteps(model, 10, "cubic")
+
+
+@pytest.mark.parametrize("spec", ["swissroll-pd@2steps", "swissroll-cd"])
+def test_model_timesteps_for_a_few_step_model(spec):
+    from diffusion.checkpoints import load_model
+    from diffusion.grids import few_step_timesteps, model_timesteps
+
+    model = load_model(spec)
+    own = few_step_timesteps(model, 2)
+    assert own is not None and float(own[0]) == model.schedule.T - 1
+    for spacing in (None, "model"):  # no spacing, or 'model': the model's own grid
+        ts, name = model_timesteps(model, 2, spacing)
+        assert name == "model" and ts.tolist() == own.tolist()
+    ts, name = model_timesteps(model, 2, "leading")  # explicit: honoured, not replaced
+    assert name == "leading" and ts.tolist() == [500.0, 0.0] != own.tolist()
+    with pytest.raises(ValueError, match="unknown spacing 'cubic'"):
+        model_timesteps(model, 2, "cubic")
+
+
+@pytest.mark.slow
+def test_default_spacing_lets_higher_order_solvers_beat_ddim():
+    """The lesson the default must teach (issue: with 'leading', DPM-Solver++(2M) and
+    UniPC lose to DDIM): at 10 steps on the exact oracle, the second- and third-order
+    solvers land closer to the exact ODE solution than DDIM, on the default grid."""
+    from diffusion.checkpoints import load_model
+    from diffusion.grids import DEFAULT_SPACING, model_timesteps
+    from diffusion.reference import reference_solve
+    from diffusion.samplers import sample
+
+    model = load_model("oracle:8gaussians")
+    x_T = torch.randn(32, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
+    ts, _ = model_timesteps(model, 10)
+    exact = reference_solve(model, x_T, t_start=float(ts[0]), rtol=1e-6, atol=1e-6)
+
+    def error(name, spacing=None):
+        x = sample(model, name, 10, x_T=x_T, spacing=spacing, dtype=F64).x
+        return float((x - exact).pow(2).sum(1).mean().sqrt())
+
+    ddim = error("ddim")
+    assert error("dpm-solver++2m") < ddim and error("unipc") < ddim
+    if DEFAULT_SPACING != "leading":  # the failure the default avoids
+        leading = reference_solve(model, x_T, t_start=900.0, rtol=1e-6, atol=1e-6)
+        x = sample(model, "dpm-solver++2m", 10, x_T=x_T, spacing="leading", dtype=F64).x
+        pp_leading = float((x - leading).pow(2).sum(1).mean().sqrt())
+        x = sample(model, "ddim", 10, x_T=x_T, spacing="leading", dtype=F64).x
+        assert pp_leading > float((x - leading).pow(2).sum(1).mean().sqrt())
