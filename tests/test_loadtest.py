@@ -82,3 +82,12 @@ def test_the_session_budget():
     assert not book.allows(3.0)
     assert book.wait_s(3.0) == pytest.approx(98.0)  # the first charge leaves the window
     assert book.allows(101.5)
+
+
+def test_the_knee_is_the_largest_n_within_the_target():
+    rows = [{"n": 10, "rerun_p95_s": 0.3, "errors": 0, "dropped": 0},
+            {"n": 20, "rerun_p95_s": 0.9, "errors": 0, "dropped": 0},
+            {"n": 40, "rerun_p95_s": 0.8, "errors": 1, "dropped": 0},
+            {"n": 80, "rerun_p95_s": 4.0, "errors": 0, "dropped": 0}]
+    assert loadtest.knee(rows) == 20
+    assert loadtest.knee(rows[3:]) is None

@@ -275,9 +275,9 @@ async def _warm(urls: list[str]) -> None:
     await asyncio.gather(*(student(u, 0, moves=0) for u in urls))
 
 
-def run(ns: list[int], processes: int = 1, train: bool = False, moves: int = 10,
-        script: str = "app.py", **kw) -> list[dict]:
-    """Each N in turn against the same server(s)."""
+def measure(ns: list[int], processes: int = 1, train: bool = False, moves: int = 10,
+            script: str = "app.py", **kw) -> list[dict]:
+    """Each N in turn against the same server(s), started here."""
     results = []
     with servers(processes, script) as (urls, pids):
         asyncio.run(_warm(urls))
@@ -292,6 +292,66 @@ def summary_line(r: dict) -> str:
             f"errors {r['errors']} dropped {r['dropped']}")
 
 
+def _row(label: str, r: dict) -> list[str]:
+    return [label, str(r["n"]), f"{r['rerun_p50_s']:.2f}", f"{r['rerun_p95_s']:.2f}",
+            f"{r['rerun_max_s']:.2f}", f"{r['load_p95_s']:.2f}", str(r["errors"]),
+            str(r["dropped"]), f"{r['rss_peak_mb']:.0f}", f"{r['mb_per_session']:.1f}"]
+
+
+def knee(results: list[dict], limit_s: float = 1.0) -> int | None:
+    """The largest N whose p95 rerun stays within ``limit_s`` with no error."""
+    ok = [r["n"] for r in results if r["rerun_p95_s"] <= limit_s and not r["errors"]
+          and not r["dropped"]]
+    return max(ok) if ok else None
+
+
+def run(quick: bool = False) -> str:
+    """The classroom section of BENCHMARKS.md (Markdown)."""
+    from .common import machine_info, md_table
+
+    ns = [2, 5] if quick else [10, 20, 40, 80]
+    two = ns[-2] if quick else 40
+    busy = ns[0] if quick else 20
+    moves = 3 if quick else 10
+    load = os.getloadavg()
+    one = measure(ns, 1, moves=moves)
+    pair = measure([two], 2, moves=moves)[0]
+    trained = measure([busy], 1, train=True, moves=moves)[0]
+    at = {r["n"]: r for r in one}
+    k = knee(one)
+    target = at.get(40)
+    head = ["case", "N", "p50 rerun (s)", "p95 rerun (s)", "max (s)", "p95 page load (s)",
+            "errors", "dropped", "peak RSS (MiB)", "MiB per session"]
+    out = [f"Machine: {machine_info()}", "",
+           f"Load average when the section started: {load[0]:.1f} (1 min), {load[1]:.1f} "
+           "(5 min) on 2 cores.", "",
+           "Each simulated student speaks Streamlit's websocket protocol "
+           "(`diffusion/bench/loadtest.py`): opens the DDIM page (one of ten seeds in the "
+           f"URL), then moves the steps slider {moves} times between 5, 10, 20 and 50 with "
+           "1-3 s think time. Students start over 5 s. A rerun is timed from the widget "
+           "change sent to the `script_finished` message: the server's whole rerun, "
+           "figures serialised, no browser. Memory is the server's VmRSS.", "",
+           md_table(head, [_row("1 process", r) for r in one]
+                    + [_row("2 processes, sticky", pair),
+                       _row("1 process, one more session training live", trained)]), "",
+           f"Knee (largest N with p95 <= 1 s and no error): {k if k else 'below ' + str(ns[0])}."]
+    if target is not None:
+        out += ["", md_table(["target at N = 40", "measured", "status"], [
+            ["p95 rerun <= 1 s", f"{target['rerun_p95_s']:.2f} s",
+             "met" if target["rerun_p95_s"] <= 1.0 else "not met"],
+            ["0 errors, 0 dropped", f"{target['errors']} / {target['dropped']}",
+             "met" if not target["errors"] and not target["dropped"] else "not met"],
+            ["memory per session", f"{target['mb_per_session']:.1f} MiB", "reported"]])]
+    base = at.get(busy)
+    if base is not None:
+        out += ["", f"While one session trains live (compare page, 2-D DDPM), the other {busy} "
+                f"see p95 {trained['rerun_p95_s']:.2f} s against {base['rerun_p95_s']:.2f} s "
+                "without training."]
+    out += ["", "Two processes: students are assigned to one of two servers each, as a "
+            "reverse proxy with sticky sessions does (docs/deploy.md)."]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, nargs="+", default=[10, 20, 40])
@@ -301,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if any(n < 1 or n > 400 for n in args.n):
         p.error("--n: each between 1 and 400")
-    out = run(args.n, args.processes, args.train, args.moves)
+    out = measure(args.n, args.processes, args.train, args.moves)
     print(json.dumps({"load": os.getloadavg(), "results": out}))
     return 0
 
