@@ -1,34 +1,23 @@
 """Accelerated sampling of diffusion models: the teaching app.
 
-Run with ``streamlit run app.py``. One page per section of the chapter; the maths
-is in the ``diffusion`` package, the pages hold widgets and layout.
+Run with ``streamlit run app.py``. One page per section of the chapter (the table in
+``ui.pages``); the maths is in the ``diffusion`` package, the pages hold widgets and layout.
 """
-
-from pathlib import Path
 
 import streamlit as st
 
 from ui.layout import sidebar_common
-
-HERE = Path(__file__).resolve().parent
+from ui.pages import PAGES
+from ui.present import present_mode, present_sidebar, run_present
 
 st.set_page_config(page_title="Accelerated sampling", page_icon="⏩", layout="wide")
 
-PAGES = [
-    st.Page(HERE / "pages" / "1_why.py", title="1 · Why accelerate", default=True,
-            url_path="why"),
-    st.Page(HERE / "pages" / "2_ddim.py", title="2 · DDIM step skipping", url_path="ddim"),
-    st.Page(HERE / "pages" / "3_solvers.py", title="3 · Higher-order solvers",
-            url_path="solvers"),
-    st.Page(HERE / "pages" / "4_progressive.py", title="4 · Progressive distillation",
-            url_path="progressive"),
-    st.Page(HERE / "pages" / "5_consistency.py", title="5 · Consistency models",
-            url_path="consistency"),
-    st.Page(HERE / "pages" / "6_compare.py", title="6 · Compare", url_path="compare"),
-]
-if (HERE / "pages" / "7_images.py").exists():  # written by the images track
-    PAGES.append(st.Page(HERE / "pages" / "7_images.py", title="7 · Images", url_path="images"))
-
 sidebar_common()
-page = st.navigation(PAGES)
-page.run()
+present_sidebar()
+page = st.navigation([st.Page(p.path, title=p.label, url_path=p.url_path, default=i == 0)
+                      for i, p in enumerate(PAGES)],
+                     position="hidden" if present_mode() else "sidebar")
+if present_mode():  # the lecture's slides in place of the page (ui/present.py)
+    run_present()
+else:
+    page.run()

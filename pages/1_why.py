@@ -21,9 +21,7 @@ n = ps.slider("n", "Points", 200, 3000, 1000, 100, container=c2)
 fast = ps.steps("steps", "Steps of the fast sampler", 10, lo=1, hi=100, container=c3)
 ps.presets()
 
-slow_sampler = "ddpm" if "ddpm" in models.REGISTRY else "ddim"
-slow_opts = () if slow_sampler == "ddpm" else (("eta", 1.0),)
-slow = models.sample(spec, slow_sampler, 1000, n, 0, "leading", slow_opts)
+slow = models.sample(spec, "ddpm", 1000, n, 0, "leading", ())
 quick = models.sample(spec, "ddim", fast, n, 0, "leading", (("eta", 0.0),))
 dataset = models.dataset_of(spec)
 

@@ -1,10 +1,9 @@
 """Page 2: DDIM step skipping: steps, eta and the timestep spacing."""
 
-import numpy as np
 import streamlit as st
 
 from diffusion import figures
-from diffusion.schedules import SPACINGS
+from diffusion.grids import SPACINGS
 from ui import models
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, animation_export, page_header, published, show
 from ui.state import PageState
@@ -59,7 +58,7 @@ show(figures.samples_grid({head: run["x"]}, data=data,
 
 
 @st.fragment
-def where_evaluated(spec: str, steps: int, spacing: str, ts: np.ndarray) -> None:
+def where_evaluated(spec: str, steps: int, spacing: str, ts) -> None:
     """The grid on the schedule curves; its toggle reruns only this part."""
     col_fig, col_txt = st.columns([3, 1])
     with col_fig:
@@ -99,8 +98,7 @@ def trajectories(run: dict, steps: int) -> None:
     ps.write_url(prune=False)
     if not on:
         return
-    xs = run["xs"] if what == "x_t" else np.concatenate([run["xs"][:1], run["x0_preds"]])
-    runs = {f"{what}, S = {steps}": xs}
+    runs = {f"{what}, S = {steps}": models.frames(run, x0_hat=what == "x0-hat")}
     show(figures.trajectory_animation(runs, n_show=ANIMATED, lecture=lecture),
          "ddim-trajectories")
     animation_export(runs, "ddim-trajectories")

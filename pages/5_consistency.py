@@ -1,11 +1,9 @@
 """Page 5: consistency models: the consistency property, one step vs multistep, CD vs CT."""
 
-import numpy as np
 import streamlit as st
-import torch
 
 from diffusion import figures
-from ui import jobs, live, models
+from ui import fewstep, jobs, live, models
 from ui.layout import FEWSTEP_TABLE, page_header, published, show
 from ui.state import PageState
 
@@ -15,53 +13,7 @@ lecture = page_header(
     "trajectory to the trajectory's clean end $x_0$, so one evaluation from $x_T$ is a "
     "sample (Song et al. 2023).",
 )
-
-
-def shipped(kind_method: str) -> dict[str, str]:
-    """dataset -> shipped consistency model name ending in -cd or -ct."""
-    out = {}
-    for m in models.list_shipped2d():
-        if m.get("kind") == "consistency" and m["name"].endswith(f"-{kind_method}"):
-            out[str(m.get("dataset"))] = m["name"]
-    return out
-
-
-def teacher_for(dataset: str) -> str | None:
-    names = [m for m in models.model_choices() if not m.startswith("oracle:")
-             and models.dataset_of(m) == dataset]
-    return (names + live.choices("diffusion", dataset) + [None])[0]
-
-
-def property_along_path(base: str, cms: tuple, teacher: str | None, particle: int, seed: int):
-    """Times ts (M,), the exact ODE path x_t (M, 2) of one particle under ``base``, and
-    what each model maps the path's points to: label -> (M, 2)."""
-    from diffusion.reference import reference_trajectory
-
-    ref_model = live.get(base)
-    T = ref_model.schedule.T
-    ts = np.unique(np.concatenate([np.geomspace(1, T - 1, 24), [0.0]]))[::-1].copy()
-    x_T = models.initial_noise(100, seed)[particle:particle + 1].double()
-    path = reference_trajectory(ref_model, x_T, ts.tolist())[:, 0]
-    outs = {}
-    named = [(f"{label}: f(x_t, t)", spec) for label, spec in cms]
-    if teacher:
-        named.append(("diffusion model: x0-hat", teacher))
-    with torch.no_grad():
-        for label, spec in named:
-            m = live.get(spec)
-            outs[label] = np.stack([m.predict(p[None].float(), float(t)).x0[0].double().numpy()
-                                    for p, t in zip(path, ts, strict=True)])
-    return ts, path.numpy(), outs
-
-
-property_cached = st.cache_data(max_entries=128, show_spinner=False)(property_along_path)
-
-cd_models, ct_models = shipped("cd"), shipped("ct")
-live_cm = st.session_state.get("cm.live", {})  # (dataset, method) -> session spec
-for (ds, method), spec in live_cm.items():
-    (cd_models if method == "cd" else ct_models)[ds] = spec
-datasets = sorted(set(cd_models) | set(ct_models)) or ["8gaussians"]
-
+datasets = live.fewstep_datasets("cm")
 ps = PageState("consistency")
 with st.sidebar:
     st.header("Consistency controls")
@@ -77,8 +29,8 @@ st.latex(r"\mathcal{L}_\mathrm{CD} = d\big(f_\theta(x_{t_{n+1}}, t_{n+1}),\ "
          r"f_{\theta^-}(\hat x_{t_n}, t_n)\big),\quad \hat x_{t_n} = "
          r"\text{one ODE step of the teacher from } x_{t_{n+1}}")
 
-teacher = teacher_for(dataset)
-cms = {k: v for k, v in (("CD", cd_models.get(dataset)), ("CT", ct_models.get(dataset))) if v}
+teacher = live.teacher_for(dataset)
+cms = {method.upper(): spec for method, spec in sorted(live.consistency_models(dataset).items())}
 
 if not cms:
     st.info("No consistency model is available for this dataset yet: train one live below, "
@@ -92,11 +44,7 @@ else:
                     "consistency model sends them all to (nearly) the same point; the "
                     "diffusion model's one-step $\\hat x_0$ only reaches it as $t \\to 0$.")
     with c1:
-        base = teacher or next(iter(cms.values()))
-        args = (base, tuple(cms.items()), teacher, int(particle), int(seed))
-        shared = not any(str(a).startswith("session:") for a in (base, teacher, *cms.values()))
-        # results of session-trained models stay in this session (no shared cache)
-        ts, path, outs = (property_cached if shared else property_along_path)(*args)
+        ts, path, outs = fewstep.consistency_property(cms, teacher, int(particle), int(seed))
         show(figures.consistency_property(ts, path, outs, lecture=lecture), "cm-property")
 
     st.subheader("One step against multistep")
@@ -119,15 +67,8 @@ else:
 
     if len(cms) == 2:
         st.subheader("Consistency distillation against consistency training")
-        rows = []
-        for label, spec in cms.items():
-            for s in sorted({1, 2, steps}):
-                q = models.quality_of(live.sample(spec, "consistency", s, 2000, seed)["x"],
-                                      dataset)
-                rows.append({"model": label, "steps": s, "sliced W2": round(q["sliced_w2"], 4),
-                             "data-vs-data floor": round(q["floor_sliced_w2"], 4),
-                             "MMD": f"{q['mmd']:.2e}"})
-        st.dataframe(rows, hide_index=True)
+        st.dataframe(fewstep.consistency_table(cms, sorted({1, 2, steps}), dataset, seed),
+                     hide_index=True)
         st.caption("CD learns from a teacher's ODE steps; CT only from pairs of noisy data that "
                    "share the same noise, so it is usually a little worse at equal budget.")
 

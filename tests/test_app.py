@@ -24,13 +24,11 @@ from streamlit.testing.v1 import AppTest
 from diffusion import figures
 from diffusion.samplers import get_sampler
 from diffusion.schedules import make_timesteps
+from ui.pages import PAGES as APP_PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGES = ["pages/1_why.py", "pages/2_ddim.py", "pages/3_solvers.py", "pages/4_progressive.py",
-         "pages/5_consistency.py", "pages/6_compare.py"]
-if (ROOT / "pages" / "7_images.py").exists():  # the image track's page, listed in app.py
-    PAGES.append("pages/7_images.py")
+PAGES = [p.file for p in APP_PAGES]
 TIMEOUT = 240  # the CPU is shared with other jobs in CI; first renders fill the caches
 
 
@@ -243,12 +241,7 @@ def test_compare_page_methods_change_the_panels():
     assert len(panels) == 2 and any("Heun" in k for k in panels)
 
 
-@pytest.mark.parametrize("page,stem", [("pages/1_why.py", "why"), ("pages/2_ddim.py", "ddim"),
-                                       ("pages/3_solvers.py", "solvers"),
-                                       ("pages/4_progressive.py", "progressive"),
-                                       ("pages/5_consistency.py", "consistency"),
-                                       ("pages/6_compare.py", "compare"),
-                                       ("pages/7_images.py", "img")])
+@pytest.mark.parametrize(("page", "stem"), [(p.file, p.state) for p in APP_PAGES])
 def test_every_preset_applies(page, stem):
     presets = json.loads((ROOT / "assets" / "presets" / f"{stem}.json").read_text())
     at = _open(page, {"n": "200", "curve": "ddim"} if stem == "img" else None)
@@ -534,9 +527,9 @@ def test_damaged_shipped_checkpoint_is_one_line_on_the_page_and_the_app_keeps_ru
     shows that one line instead of a traceback, and the other pages still render."""
     import streamlit as st
 
-    import diffusion.checkpoints as ck
+    from ui import models
 
-    real = ck.load_model
+    real = models.load_model  # diffusion.checkpoints.load_model, as the app calls it
 
     def damaged(spec, *a, **kw):
         if "-pd@" in str(spec):
@@ -544,7 +537,7 @@ def test_damaged_shipped_checkpoint_is_one_line_on_the_page_and_the_app_keeps_ru
         return real(spec, *a, **kw)
 
     st.cache_resource.clear()
-    monkeypatch.setattr(ck, "load_model", damaged)
+    monkeypatch.setattr(models, "load_model", damaged)
     try:
         at = _open("pages/4_progressive.py")
         assert not at.exception, [e.value for e in at.exception]

@@ -22,8 +22,7 @@ def session_models() -> dict[str, DiffusionModel]:
 
 def add(name: str, model: DiffusionModel, kind: str, dataset: str) -> str:
     spec = f"session:{name}"
-    model.config = {**(getattr(model, "config", None) or {}), "kind": kind, "dataset": dataset}
-    model.sample_shape = getattr(model, "sample_shape", (2,))
+    model.config = {**model.config, "kind": kind, "dataset": dataset}
     session_models()[spec] = model
     st.session_state.pop("live.results", None)  # results of a replaced model are stale
     return spec
@@ -50,7 +49,39 @@ def dataset_of(spec: str) -> str:
     return models.dataset_of(spec)
 
 
-def sample(spec: str, sampler: str, steps: int, n: int, seed: int, spacing: str = "leading",
+def teacher_for(dataset: str) -> str | None:
+    """The diffusion model a dataset's few-step models are compared with and distilled
+    from: the shipped one, else one trained in this session; None if there is none."""
+    return (models.diffusion_models(dataset) + choices("diffusion", dataset) + [None])[0]
+
+
+def pd_rounds(dataset: str) -> dict[int, str]:
+    """Progressive-distillation students of a dataset, {steps: spec}: the shipped
+    rounds, with those distilled in this session in their place."""
+    return {**models.pd_rounds(dataset), **st.session_state.get("pd.live", {}).get(dataset, {})}
+
+
+def consistency_models(dataset: str) -> dict[str, str]:
+    """Consistency models of a dataset, {method ('cd'/'ct'): spec}: shipped, with those
+    trained in this session in their place."""
+    session = {meth: spec for (ds, meth), spec in st.session_state.get("cm.live", {}).items()
+               if ds == dataset}
+    return {**models.consistency_models(dataset), **session}
+
+
+def fewstep_datasets(family: str) -> list[str]:
+    """The datasets with PD students (``family`` 'pd') or consistency models ('cm'),
+    shipped or trained in this session; 8gaussians when there are none."""
+    if family == "pd":
+        shipped = {m["dataset"] for m in models.list_shipped2d() if m.get("method") == "pd"}
+        session = set(st.session_state.get("pd.live", {}))
+    else:
+        shipped = {m["dataset"] for m in models.list_shipped2d() if m.get("kind") == "consistency"}
+        session = {ds for ds, _ in st.session_state.get("cm.live", {})}
+    return sorted(shipped | session) or ["8gaussians"]
+
+
+def sample(spec: str, sampler: str, steps: int, n: int, seed: int, spacing: str | None = None,
            options: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
     """Cached sampling for shipped models; a per-session memo for trained ones."""
     if not spec.startswith("session:"):
@@ -129,7 +160,7 @@ def train_consistency(method: str, teacher_spec: str, steps: int, seconds: float
         if method == "cd":
             return consistency_distillation(teacher, data, steps=steps, seed=seed, callback=cb,
                                             should_stop=should_stop, max_seconds=seconds)
-        cfg = copy.deepcopy(getattr(teacher, "config", None) or {})
+        cfg = copy.deepcopy(teacher.config)
         net = build_net(cfg["net"]) if "net" in cfg else copy.deepcopy(teacher.net)
         return consistency_training(net, teacher.schedule, data, steps=steps, seed=seed,
                                     base_config=cfg, callback=cb, should_stop=should_stop,

@@ -15,10 +15,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from diffusion.distill import recommended_timesteps
+from diffusion.checkpoints import list_models, load_model
+from diffusion.grids import make_timesteps
+from diffusion.metrics import evaluate_2d
 from diffusion.model import DiffusionModel
-from diffusion.samplers import REGISTRY, get_sampler
-from diffusion.schedules import make_timesteps
+from diffusion.samplers import REGISTRY
+from diffusion.samplers import sample as draw
+from diffusion.toy.datasets import DATASETS, ORACLE_DATASETS, sample_dataset
 
 # Streamlit serves each session from its own thread; one intra-op thread per
 # computation keeps concurrent sessions from oversubscribing the cores (measured
@@ -33,24 +36,22 @@ MAX_FRAMES = 60
 DEFAULT_MODEL = "8gaussians"
 
 
-def _checkpoints():
-    """W's checkpoint module, or None while it is absent from this build."""
-    try:
-        from diffusion import checkpoints
-    except ImportError:
-        return None
-    return checkpoints
+# ----- the catalogue: which models there are --------------------------------------------
 
 
 @st.cache_data(ttl=600, show_spinner=False)
 def list_shipped() -> list[dict]:
-    ck = _checkpoints()
-    if ck is None:
-        return []
+    """Every manifest entry (``diffusion.checkpoints.list_models``): name, kind, dataset
+    and, for few-step models, method, steps and teacher."""
     try:
-        return list(ck.list_models())
+        return list_models()
     except (OSError, ValueError):
         return []
+
+
+def _is_2d(entry: dict) -> bool:
+    """Whether a manifest entry is a 2-D model (image models have image datasets)."""
+    return entry.get("dataset") in DATASETS
 
 
 def list_shipped2d() -> list[dict]:
@@ -58,28 +59,11 @@ def list_shipped2d() -> list[dict]:
     return [m for m in list_shipped() if _is_2d(m)]
 
 
-def oracle_datasets() -> tuple[str, ...]:
-    from diffusion.toy.datasets import ORACLE_DATASETS
-
-    return tuple(ORACLE_DATASETS)
-
-
-def _is_2d(entry: dict) -> bool:
-    """Whether a manifest entry is a 2-D model (the image track ships its own manifest)."""
-    from pathlib import Path
-
-    from diffusion.toy.datasets import DATASETS
-
-    in_images = Path(entry.get("manifest", "")).parent.name == "images"
-    return entry.get("dataset") in DATASETS and not in_images
-
-
 def model_choices(kind: str = "diffusion") -> list[str]:
     """Shipped 2-D models of this kind, then (for 'diffusion') the exact oracles."""
-    names = [m["name"] for m in list_shipped()
-             if m.get("kind", "diffusion") == kind and _is_2d(m)]
+    names = [m["name"] for m in list_shipped2d() if m.get("kind", "diffusion") == kind]
     if kind == "diffusion":
-        names += [f"oracle:{d}" for d in oracle_datasets()]
+        names += [f"oracle:{d}" for d in ORACLE_DATASETS]
     return names
 
 
@@ -91,22 +75,62 @@ def default_model() -> str:
     return choices[0]
 
 
+def _entry(spec: str) -> dict | None:
+    return next((m for m in list_shipped() if m["name"] == spec), None)
+
+
 def model_label(spec: str) -> str:
     if spec.startswith("oracle:"):
         return f"{spec[7:]} (exact oracle)"
-    for m in list_shipped():
-        if m["name"] == spec:
-            return f"{spec} (trained, {m.get('kind', 'diffusion')})"
-    return spec
+    entry = _entry(spec)
+    return f"{spec} (trained, {entry.get('kind', 'diffusion')})" if entry else spec
 
 
 def dataset_of(spec: str) -> str:
+    """The dataset of a shipped model or an oracle (from the manifest or the model)."""
     if spec.startswith("oracle:"):
         return spec[7:]
-    for m in list_shipped():
-        if m["name"] == spec and m.get("dataset"):
-            return str(m["dataset"])
-    return spec.split("-")[0].split("@")[0]
+    entry = _entry(spec)
+    if entry and entry.get("dataset"):
+        return str(entry["dataset"])
+    return str(load(spec).config.get("dataset", spec))
+
+
+def pd_rounds(dataset: str) -> dict[int, str]:
+    """The shipped progressive-distillation students of a dataset: {steps: name}."""
+    return {int(m["steps"]): m["name"] for m in list_shipped2d()
+            if m.get("method") == "pd" and m.get("dataset") == dataset}
+
+
+def consistency_models(dataset: str) -> dict[str, str]:
+    """The shipped consistency models of a dataset: {method ('cd' or 'ct'): name}."""
+    return {str(m["method"]): m["name"] for m in list_shipped2d()
+            if m.get("kind") == "consistency" and m.get("dataset") == dataset}
+
+
+def diffusion_models(dataset: str) -> list[str]:
+    """The shipped (trained) diffusion models of a dataset."""
+    return [m["name"] for m in list_shipped2d()
+            if m.get("kind", "diffusion") == "diffusion" and m.get("dataset") == dataset]
+
+
+def sampler_label(name: str) -> str:
+    return REGISTRY[name].label
+
+
+def steps_within(sampler: str, nfe: int) -> int:
+    """The most steps of ``sampler`` whose NFE fits the budget ``nfe``; 0 if none does."""
+    cost = REGISTRY[sampler].nfe
+    return max([s for s in range(1, nfe + 1) if cost(s) <= nfe], default=0)
+
+
+def nfe_per_step(sampler: str) -> int:
+    """Network evaluations per step after the first (2 for Heun, 1 for multistep)."""
+    cost = REGISTRY[sampler].nfe
+    return cost(2) - cost(1)
+
+
+# ----- loading and sampling ----------------------------------------------------------------
 
 
 def load(spec: str) -> DiffusionModel:
@@ -122,35 +146,20 @@ def load(spec: str) -> DiffusionModel:
 
 @st.cache_resource(max_entries=32, show_spinner="Loading model…")
 def _load(spec: str) -> DiffusionModel:
-    if spec.startswith("oracle:"):
-        from diffusion.oracle import oracle_model
-        from diffusion.schedules import linear_schedule
-        from diffusion.toy.datasets import gaussian_mixture
-
-        model = oracle_model(gaussian_mixture(spec[7:]), linear_schedule(), name=spec)
-        model.sample_shape = (2,)
-        return model
-    ck = _checkpoints()
-    if ck is None:
-        raise ValueError(f"model {spec!r} needs diffusion.checkpoints, which is not installed")
-    model = ck.load_model(spec)
+    """``diffusion.checkpoints.load_model``: shipped models and ``oracle:<dataset>``."""
+    model = load_model(spec)
     if hasattr(model.net, "eval"):
         model.net.eval()
     return model
 
 
-def sampler_choices(names: list[str]) -> list[str]:
-    """Those of ``names`` that are registered in this build, in the given order."""
-    return [n for n in names if n in REGISTRY]
-
-
-def sampler_label(name: str) -> str:
-    return REGISTRY[name].label if name in REGISTRY else name
-
-
-def initial_noise(n: int, seed: int, shape: tuple[int, ...] = (2,)) -> torch.Tensor:
-    """x_T ~ N(0, I): (n, *shape) from its own seeded generator, as diffusion.samplers.sample."""
-    return torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
+def _thin(xs: torch.Tensor, x0s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most MAX_FRAMES+1 animation frames, evenly spaced, keeping both ends; the
+    x0-hat of each kept step (x0s[k] is the estimate made on the way to xs[k+1])."""
+    if len(xs) <= MAX_FRAMES + 1:
+        return xs, x0s
+    idx = np.unique(np.linspace(0, len(xs) - 1, MAX_FRAMES + 1).round().astype(int))
+    return xs[idx], x0s[np.clip(idx[1:] - 1, 0, len(x0s) - 1)]
 
 
 def run_model(
@@ -160,33 +169,23 @@ def run_model(
     *,
     n: int,
     seed: int,
-    spacing: str = "leading",
+    spacing: str | None = None,
     options: dict[str, Any] | None = None,
     keep: int = 200,
 ) -> dict[str, Any]:
-    """Sample and return NumPy arrays: x (n, 2), xs (F, keep, 2) at most MAX_FRAMES+1
-    recorded states of the first ``keep`` particles, x0_preds (F-1, keep, 2),
-    timesteps, nfe and the wall time in seconds (of the whole run)."""
+    """``diffusion.sample`` timed, as NumPy arrays: x (n, 2), xs (F, keep, 2) at most
+    MAX_FRAMES+1 recorded states of the first ``keep`` particles, x0_preds (F-1, keep, 2),
+    timesteps, nfe and the wall time in seconds (of the whole run). ``spacing`` None:
+    the model's own grid for a few-step model, else the package default."""
     if not 1 <= n <= MAX_POINTS:
         raise ValueError(f"points must be between 1 and {MAX_POINTS}, got {n}")
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
-    spec = get_sampler(sampler)
-    shape = tuple(getattr(model, "sample_shape", (2,)))
-    x_T = initial_noise(n, seed, shape)
-    ts = recommended_timesteps(model, steps)  # None for an ordinary diffusion model
-    if ts is None:
-        ts = make_timesteps(model.schedule, steps, spacing)
-    gen = torch.Generator().manual_seed(seed + 1)
     start = time.perf_counter()
     with torch.no_grad():
-        traj = spec(model, x_T, ts, generator=gen, **(options or {}))
+        traj = draw(model, sampler, steps, n=n, seed=seed, spacing=spacing, **(options or {}))
     seconds = time.perf_counter() - start
-    xs = traj.xs[:, :keep]
-    x0s = traj.x0_preds[:, :keep]
-    if len(xs) > MAX_FRAMES + 1:  # animation frames: evenly spaced, keeping both ends
-        idx = np.unique(np.linspace(0, len(xs) - 1, MAX_FRAMES + 1).round().astype(int))
-        xs, x0s = xs[idx], x0s[np.clip(idx[1:] - 1, 0, len(x0s) - 1)]
+    xs, x0s = _thin(traj.xs[:, :keep], traj.x0_preds[:, :keep])
     return {
         "x": traj.x.detach().float().numpy(),
         "xs": xs.detach().float().numpy(),
@@ -198,6 +197,14 @@ def run_model(
     }
 
 
+def frames(run: dict[str, Any], *, x0_hat: bool = False) -> np.ndarray:
+    """The animation frames of a run: its states x_t, or x_T followed by the x0-hat of
+    every step (the network's guess of the clean sample as it goes)."""
+    if not x0_hat:
+        return run["xs"]
+    return np.concatenate([run["xs"][:1], run["x0_preds"]])
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def sample(
     spec: str,
@@ -205,7 +212,7 @@ def sample(
     steps: int,
     n: int,
     seed: int,
-    spacing: str = "leading",
+    spacing: str | None = None,
     options: tuple[tuple[str, Any], ...] = (),
 ) -> dict[str, Any]:
     """Cached ``run_model`` on a shipped model or oracle."""
@@ -216,8 +223,6 @@ def sample(
 @st.cache_data(max_entries=64, show_spinner=False)
 def data(dataset: str, n: int, seed: int = 12345) -> np.ndarray:
     """n fresh points of a dataset: (n, 2), for the grey background of plots."""
-    from diffusion.toy.datasets import sample_dataset
-
     return sample_dataset(dataset, n, seed=seed).numpy()
 
 
@@ -225,8 +230,6 @@ def data(dataset: str, n: int, seed: int = 12345) -> np.ndarray:
 def quality_of(x: np.ndarray, dataset: str, seed: int = 0) -> dict[str, float]:
     """2-D metrics of samples x: (N, 2) against fresh data (a pure function of x, so
     it is safe to share between sessions)."""
-    from diffusion.metrics import evaluate_2d
-
     return {k: float(v) for k, v in evaluate_2d(torch.as_tensor(x), dataset, seed=seed).items()}
 
 
@@ -237,7 +240,7 @@ def quality(
     steps: int,
     n: int,
     seed: int,
-    spacing: str = "leading",
+    spacing: str | None = None,
     options: tuple[tuple[str, Any], ...] = (),
 ) -> dict[str, float]:
     """2-D metrics (sliced W2, MMD, Frechet, log-likelihood when exact) of one run."""
@@ -276,8 +279,7 @@ def ddim_quality_sweep(spec: str, seed: int, spacing: str
     each at SWEEP_POINTS samples; and the data-vs-data floor at that size. Keyed by
     the model, seed and spacing only: the page's other controls never recompute it."""
     runs = [(f"DDIM eta = {e:g}", "ddim", (("eta", e),)) for e in (0.0, 0.5, 1.0)]
-    if "ddpm" in REGISTRY:
-        runs.append(("DDPM (beta)", "ddpm", (("variance", "beta"),)))
+    runs.append(("DDPM (beta)", "ddpm", (("variance", "beta"),)))
     series, floor = {}, float("nan")
     for label, name, opts in runs:
         vals = []

@@ -16,16 +16,16 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from ui.pages import PAGES
+
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["pages/1_why.py", "pages/2_ddim.py", "pages/3_solvers.py", "pages/4_progressive.py",
-         "pages/5_consistency.py", "pages/6_compare.py"]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
-    pages = PAGES + (["pages/7_images.py"] if (ROOT / "pages/7_images.py").exists() else [])
+    pages = [p.file for p in PAGES]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     t0 = time.perf_counter()
     at.run()  # the default page, page 1, with cold caches

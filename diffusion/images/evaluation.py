@@ -70,7 +70,7 @@ def run_sweep(
     dataset: str,
     n: int,
     seed: int = 0,
-    spacing: str = "trailing",
+    spacing: str | None = None,
     device: str = "cpu",
     progress=None,
 ) -> list[dict]:

@@ -14,9 +14,9 @@ import torch
 
 from ..io import atomic_write
 from ..model import DiffusionModel
-from ..schedules import make_timesteps
+from ..samplers import sample
 
-__all__ = ["load_any", "grid_for", "sample_images", "to_grid", "save_grid_png"]
+__all__ = ["load_any", "sample_images", "save_grid_png", "to_grid"]
 
 
 def load_any(spec: str, device: str = "cpu") -> DiffusionModel:
@@ -28,18 +28,10 @@ def load_any(spec: str, device: str = "cpu") -> DiffusionModel:
     from .store import load_image_model
 
     model = load_image_model(spec)
-    if len(getattr(model, "sample_shape", ())) != 3:
+    if len(model.sample_shape) != 3:
         raise ValueError(f"{spec} is not an image model (sample shape {model.sample_shape})")
     model.net.to(device)
     return model
-
-
-def grid_for(model: DiffusionModel, steps: int, spacing: str) -> torch.Tensor:
-    """The few-step grid a distilled model was made for, else the chosen spacing."""
-    from ..distill.timesteps import recommended_timesteps
-
-    ts = recommended_timesteps(model, steps)
-    return ts if ts is not None else make_timesteps(model.schedule, steps, spacing)
 
 
 @torch.no_grad()
@@ -50,26 +42,29 @@ def sample_images(
     *,
     n: int,
     seed: int,
-    spacing: str = "trailing",
+    spacing: str | None = None,
     batch_size: int = 500,
     record: bool = False,
     **options,
 ):
-    """Samples (n, C, H, W) in [-1, 1] (clamped) and the NFE; in batches, seeded.
+    """Samples (n, C, H, W) in [-1, 1] (clamped) and the NFE: ``diffusion.sample`` in
+    batches of ``batch_size``.
 
-    With record=True (one batch only) the Trajectory is returned as well, for the
-    denoising strip (x0-hat after each step)."""
-    from ..samplers import get_sampler
-
-    spec = get_sampler(sampler)
-    device = next(model.net.parameters()).device if hasattr(model.net, "parameters") else "cpu"
+    x_T is drawn for all n at once from ``seed``, as ``diffusion.sample`` draws it, so
+    with n <= batch_size the samples are exactly ``diffusion.sample(model, sampler,
+    steps, n=n, seed=seed, spacing=spacing)``; batch k takes its sampler noise from
+    seed + k + 1. ``spacing`` None: a few-step model's own grid, else the package
+    default (``diffusion.grids.model_timesteps``). With record=True (one batch only)
+    the Trajectory is returned as well, for the denoising strip (x0-hat after each step).
+    """
+    if record and n > batch_size:
+        raise ValueError(f"record=True needs n <= batch_size ({batch_size}), got n={n}")
     gen = torch.Generator().manual_seed(seed)
-    x_T = torch.randn((n, *model.sample_shape), generator=gen).to(device)
-    ts = grid_for(model, steps, spacing)
-    noise = torch.Generator().manual_seed(seed + 1)
+    x_T = torch.randn((n, *model.sample_shape), generator=gen)
     outs, nfe, traj = [], 0, None
-    for chunk in x_T.split(batch_size):
-        traj = spec(model, chunk, ts, generator=noise, record=record, **options)
+    for k, chunk in enumerate(x_T.split(batch_size)):
+        traj = sample(model, sampler, steps, x_T=chunk, seed=seed + k, spacing=spacing,
+                      record=record, **options)
         outs.append(traj.x.clamp(-1, 1).float().cpu())
         nfe = traj.nfe
     x = torch.cat(outs)
@@ -77,6 +72,7 @@ def sample_images(
 
 
 def save_grid_png(x: torch.Tensor, path: Path, ncol: int = 8) -> None:
+    """A batch (B, C, H, W) in [-1, 1] as one PNG grid (``to_grid``), written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
