@@ -7,7 +7,7 @@ import streamlit as st
 from diffusion import figures
 from ui import images
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show
-from ui.state import PageState
+from ui.state import PageState, shown
 
 SAMPLERS = ["ddim", "euler", "heun", "dpm-solver++2m", "dpm-solver++3m", "unipc", "ddpm"]
 EVAL_N = images.EVAL_N
@@ -98,8 +98,11 @@ st.subheader("CIFAR-10: your own tables")
 tables = images.result_tables()
 if tables:
     for table in tables:
+        if "error" in table:  # a malformed results file: one line naming it
+            st.warning(f"Skipped {shown(table['file'])}: {shown(table['error'], 200)}")
+            continue
         st.markdown(
-            f"**{table['file']}**: model `{table['model']}`, "
+            f"**{table['file']}**: model {shown(table['model'])}, "
             f"{table['dataset']}, {table['n']} samples per point"
         )
         st.dataframe(table["rows"])

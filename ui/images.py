@@ -109,9 +109,13 @@ def result_tables() -> list[dict]:
     keep = ("sampler", "nfe", "label", "fid", "fd", "kid")
     out = []
     for path in sorted(glob.glob(RESULTS_GLOB)):
-        with open(path) as f:
-            data = json.load(f)
-        out.append({"file": os.path.basename(path), "model": data.get("model"),
-                    "dataset": data.get("dataset"), "n": data.get("n"),
-                    "rows": [{k: r[k] for k in keep if k in r} for r in data["rows"]]})
+        try:  # a broken file is reported on its own line; the other tables still show
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            rows = [{k: r[k] for k in keep if k in r} for r in data["rows"]]
+            out.append({"file": os.path.basename(path), "model": data.get("model"),
+                        "dataset": data.get("dataset"), "n": data.get("n"), "rows": rows})
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+            reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+            out.append({"file": os.path.basename(path), "error": reason})
     return out

@@ -140,7 +140,10 @@ def load(spec: str) -> DiffusionModel:
     try:
         return _load(spec)
     except (ValueError, FileNotFoundError) as err:
-        st.error(f"Cannot load model {spec!r}: {err}")
+        from .state import shown
+
+        reason = " ".join(str(err).split())[:300]  # one line, whatever the asset holds
+        st.error(f"Cannot load model {shown(spec)}: {shown(reason, 300)}")
         st.stop()
 
 

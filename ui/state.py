@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,38 @@ STEP_LADDER = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100,
 """Steps on a roughly logarithmic ladder: a log slider from 1 to T = 1000."""
 
 
+MAX_SHOWN = 40
+"""User values shown back on a page (URL parameter notes) are cut to this many characters."""
+MAX_NOTES = 8
+"""At most this many URL notes are shown; the rest are counted in one more line."""
+
+
+def shown(value: Any, n: int = MAX_SHOWN) -> str:
+    """A user-supplied value as inline code: cut to ``n`` characters, control characters
+    replaced, and wrapped in a code span longer than any run of backticks inside it, so
+    Markdown, HTML, LaTeX, links and images in it are shown as plain text, never rendered."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(value))
+    if len(text) > n:
+        text = text[: n - 1] + "…"
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _url_notes() -> list[str]:
+    """Notes about URL parameters read outside a PageState (lecture=...), per session."""
+    return st.session_state.setdefault("__url_notes", [])
+
+
 def lecture_mode() -> bool:
     """Whether lecturer mode is on (sidebar toggle, kept in the URL as lecture=1)."""
     if "lecture" not in st.session_state:
-        st.session_state["lecture"] = st.query_params.get("lecture") == "1"
+        raw = st.query_params.get("lecture")
+        st.session_state["lecture"] = raw == "1"
+        if raw not in (None, "0", "1"):
+            _url_notes().append(
+                f"URL parameter `lecture`={shown(raw)} ignored (use 0 or 1); lecturer mode is off."
+            )
     return bool(st.session_state["lecture"])
 
 
@@ -66,8 +95,8 @@ class PageState:
                 try:
                     value = parse(raw)
                 except ValueError as err:
-                    self.notes.append(f"URL parameter {key}={raw!r} ignored ({err}); "
-                                      f"using the default {_fmt(default)}.")
+                    self.notes.append(f"URL parameter `{key}`={shown(raw)} ignored ({err}); "
+                                      f"using the default {shown(_fmt(default))}.")
             st.session_state[wkey] = value
         return wkey
 
@@ -115,8 +144,15 @@ class PageState:
             bad = [v for v in vals if v not in by_text]
             if bad or not vals:
                 raise ValueError(f"choose from {', '.join(by_text)}")
+            if len(set(vals)) < len(vals):
+                self.notes.append(f"URL parameter `{key}` repeats a value; each is used once.")
+                vals = list(dict.fromkeys(vals))
             vals = [by_text[v] for v in vals]
-            return vals[:max_selections] if max_selections else vals
+            if max_selections and len(vals) > max_selections:
+                self.notes.append(f"URL parameter `{key}` lists {len(vals)} values; only the "
+                                  f"first {max_selections} are used.")
+                vals = vals[:max_selections]
+            return vals
 
         wkey = self._bind(key, list(default), parse)
         st.session_state[wkey] = [v for v in st.session_state[wkey] if v in options]
@@ -186,8 +222,11 @@ class PageState:
 
     def finish(self) -> None:
         """Write the current values to the URL; show a note for each invalid parameter."""
-        for note in self.notes:
+        notes = _url_notes() + self.notes
+        for note in notes[:MAX_NOTES]:
             st.warning(note, icon="⚠️")
+        if len(notes) > MAX_NOTES:
+            st.warning(f"{len(notes) - MAX_NOTES} more URL parameters were ignored.", icon="⚠️")
         self.write_url()
 
     def write_url(self, *, prune: bool = True) -> None:
