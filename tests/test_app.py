@@ -18,12 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from diffusion import figures
-from diffusion.samplers import get_sampler
-from diffusion.schedules import make_timesteps
 from ui.pages import PAGES as APP_PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,33 +387,6 @@ def test_one_step_models_are_sampled_from_t_max(name):
 
 
 # ----- pure helpers of diffusion.figures ----------------------------------------------------
-
-
-def _oracle():
-    from diffusion.oracle import oracle_model
-    from diffusion.schedules import linear_schedule
-    from diffusion.toy.datasets import gaussian_mixture
-
-    return oracle_model(gaussian_mixture("8gaussians"), linear_schedule())
-
-
-def test_heun_points_are_the_registered_heun_step():
-    model = _oracle()
-    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    ts = make_timesteps(model.schedule, 4, "logsnr")
-    traj = get_sampler("heun")(model, x, ts)
-    _, x_heun = figures.heun_points(model, x, float(ts[0]), float(ts[1]))
-    torch.testing.assert_close(x_heun, traj.xs[1], rtol=1e-10, atol=1e-10)
-
-
-def test_ddim_step_is_the_registered_ddim_step():
-    model = _oracle()
-    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    ts = make_timesteps(model.schedule, 3, "trailing")
-    traj = get_sampler("ddim")(model, x, ts)
-    torch.testing.assert_close(figures.ddim_step(model, x, float(ts[0]), float(ts[1])),
-                               traj.xs[1])
-    torch.testing.assert_close(figures.ddim_step(model, traj.xs[2], float(ts[2]), -1.0), traj.x)
 
 
 def test_trajectory_gif_export():

@@ -163,38 +163,31 @@ def consistency_property(
     return style(fig, lecture=lecture, height=420)
 
 
-# ----- exports for slides -----------------------------------------------------------
+def _one_step(sampler: str, model, x, grid: Sequence[float]):
+    """The state after the first step of the registered ``sampler`` on ``grid`` (two
+    times: one step between them; one time: the step to the clean endpoint)."""
+    import torch
+
+    from ..samplers import REGISTRY
+
+    ts = torch.tensor(grid, dtype=torch.float64)
+    return REGISTRY[sampler](model, x, ts, record=True).xs[1]
+
 
 def heun_points(model, x, t0: float, t1: float):
     """Heun's predictor and corrector for the step t0 -> t1 (t1 > 0) of the PF-ODE in
-    sigma-bar space, dy/d sigma_bar = eps with y = x / alpha (EDM Alg. 1, lines 5-8).
+    sigma-bar space (EDM Alg. 1, lines 5-8): the first step of the registered ``euler``
+    and ``heun`` samplers on the two-point grid [t0, t1].
 
     x: (B, 2). Returns (x_euler, x_heun), each (B, 2), in x-space; the data for
-    ``heun_step``. The corrector is exactly what the registered ``heun`` sampler does.
+    ``heun_step``.
     """
-    import torch
-
-    sch = model.schedule
-    a0, a1 = float(sch.alpha(t0)), float(sch.alpha(t1))
-    s0, s1 = float(sch.sigma(t0)), float(sch.sigma(t1))
-    h = s1 / a1 - s0 / a0
-    with torch.no_grad():
-        d0 = model.predict(x, t0, a0, s0).eps
-        y_pred = x / a0 + h * d0
-        d1 = model.predict(a1 * y_pred, t1, a1, s1).eps
-        y_heun = x / a0 + h * 0.5 * (d0 + d1)
-    return a1 * y_pred, a1 * y_heun
+    return _one_step("euler", model, x, [t0, t1]), _one_step("heun", model, x, [t0, t1])
 
 
 def ddim_step(model, x, t: float, t_next: float):
-    """One deterministic DDIM step (eta = 0, DDIM eq. 12) from t to t_next; t_next < 0
-    means the clean endpoint (alpha = 1, sigma = 0), where the step returns x0-hat.
+    """One deterministic DDIM step (eta = 0, DDIM eq. 12) from t to t_next: the first step
+    of the registered ``ddim`` sampler on [t, t_next]; t_next < 0 means the clean
+    endpoint (alpha = 1, sigma = 0), where the step returns x0-hat.
     x: (B, *D) -> (B, *D). Used to draw progressive distillation's teacher/student steps."""
-    import torch
-
-    with torch.no_grad():
-        pred = model.predict(x, t)
-        if t_next < 0:
-            return pred.x0
-        sch = model.schedule
-        return float(sch.alpha(t_next)) * pred.x0 + float(sch.sigma(t_next)) * pred.eps
+    return _one_step("ddim", model, x, [t] if t_next < 0 else [t, t_next])
