@@ -1,6 +1,6 @@
 """Print the issue-3 bar quantities of the shipped few-step models as a Markdown table
-(docs/fewstep.md): the same references and metrics as the `fewstep_bars` tests
-(tests/fewstep_reference.py), every bar's numbers instead of stopping at the first failure.
+(docs/fewstep.md): the bar tests' protocol and sets (``diffusion.distill.evaluation``,
+``BAR_SETS``), every bar's numbers instead of stopping at the first failure.
 
     python scripts/fewstep_bars_table.py
 
@@ -10,22 +10,13 @@ means over the evaluation sets (MMD^2 there on all 10k points).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-import fewstep_reference as R  # noqa: E402
-import torch  # noqa: E402
-
-from diffusion.checkpoints import load_model  # noqa: E402
-from diffusion.distill import pd_timesteps  # noqa: E402
-from diffusion.samplers.ddim import ddim  # noqa: E402
+from diffusion.checkpoints import load_model
+from diffusion.distill import evaluation as ev
 
 
-def _cell(m: tuple[float, float]) -> str:
+def _cell(m) -> str:
     return f"{m[0]:.4f} / {m[1] * 1e4:.2f}"
 
 
@@ -36,18 +27,24 @@ def main() -> int:
     head += ["CD 1 (8 sets)", "CD 2 (8 sets)"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for ds in R.DATASETS:
-        row = [ds, _cell(R.teacher_best(ds)), f"{R.mmd_floor(ds) * 1e4:.2f}"]
+    for ds in ev.DATASETS:
+        p = ev.Protocol(ds, ev.BAR_SETS)
+        x_T, renoise = p.noise(), ev.BAR_SETS[0].renoise_seed
+        teacher = load_model(ds)
+        row = [ds, _cell(p.metrics(ev.teacher_solve(teacher, x_T))), f"{p.mmd_floor() * 1e4:.2f}"]
         for steps in (4, 2, 1):
             student = load_model(f"{ds}-pd@{steps}steps")
-            with torch.no_grad():
-                x = ddim(student, R.noise(), pd_timesteps(1000, steps), record=False).x
-            row += [_cell(R.metrics(x, ds)), _cell(R.ddim_metrics(ds, steps))]
+            row.append(_cell(p.metrics(ev.ddim_samples(student, steps, x_T))))
+            row.append(_cell(p.metrics(ev.ddim_samples(teacher, steps, x_T))))
         cd, ct = load_model(f"{ds}-cd"), load_model(f"{ds}-ct")
         for model, steps in ((cd, 1), (cd, 2), (ct, 1)):
-            row.append(_cell(R.metrics(R.consistency_samples(model, steps), ds)))
-        paired = R.paired_consistency_metrics(cd, (1, 2), ds).mean(0).tolist()
-        row += [_cell(paired[0]), _cell(paired[1])]
+            row.append(_cell(p.metrics(ev.consistency_samples(model, steps, x_T, renoise))))
+        paired = ev.Protocol(ds, ev.BAR_SETS, n_mmd=None)
+        for steps in (1, 2):
+            means = paired.over_sets(
+                lambda x, seed, m=cd, s=steps: ev.consistency_samples(m, s, x, seed)
+            ).mean(0)
+            row.append(_cell(means.tolist()))
         print("| " + " | ".join(row) + " |", flush=True)
     return 0
 

@@ -1,5 +1,7 @@
 """Search few-step training recipes in parallel processes and score each model on the
-issue-3 bars exactly as the tests do (tests/fewstep_reference.py): the PD chain (per-round
+issue-3 bars exactly as the tests do (``diffusion.distill.evaluation`` on its BAR_SETS;
+the two-step time searched on ``diffusion.distill.two_step.SEARCH_SETS``, as the asset
+script does): the PD chain (per-round
 training seconds; 4-, 2- and 1-step students against DDIM and the teacher), CT at one
 step, CD at one and two steps. A machine with many cores runs a grid in minutes.
 
@@ -17,16 +19,11 @@ import argparse
 import copy
 import json
 import multiprocessing as mp
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from diffusion.distill.recipe import TOY_RECIPE  # noqa: E402
+from diffusion.distill import evaluation as ev
+from diffusion.distill.recipe import TOY_RECIPE
 
 # (name, method, overrides of TOY_RECIPE[method], datasets)
 ALL4 = ("swissroll", "8gaussians", "checkerboard", "moons")
@@ -124,11 +121,20 @@ GRID = [
 ]
 
 
-def _pd_job(recipe: dict, dataset: str, teacher, data, ref) -> dict:
-    import torch
+def _bar_protocol(dataset: str):
+    """The bar tests' protocol on ``dataset``, its first set's x_T and re-noising seed, and
+    the teacher's bar reference (its converged solve; the MMD^2 floor where that is lower)."""
+    from diffusion.checkpoints import load_model
 
-    from diffusion.distill import pd_timesteps, progressive_distillation
-    from diffusion.samplers.ddim import ddim
+    p = ev.Protocol(dataset, ev.BAR_SETS)
+    x_T = p.noise()
+    best = p.metrics(ev.teacher_solve(load_model(dataset), x_T))
+    floor = p.mmd_floor()
+    return p, x_T, best, floor
+
+
+def _pd_job(recipe: dict, dataset: str, teacher, data) -> dict:
+    from diffusion.distill import progressive_distillation
 
     rounds: dict = {}
     students: dict = {}
@@ -144,21 +150,15 @@ def _pd_job(recipe: dict, dataset: str, teacher, data, ref) -> dict:
     t0 = time.perf_counter()
     progressive_distillation(teacher, data, seed=0, on_round=on_round, **recipe)
     res: dict = {"train_seconds": round(time.perf_counter() - t0, 1), "round_seconds": rounds}
-    sw_t, mmd_t = ref.teacher_best(dataset)
-    floor = ref.mmd_floor(dataset)
-    ok = True
+    p, x_T, best, floor = _bar_protocol(dataset)
+    failed = []
     for steps, student in students.items():
-        with torch.no_grad():
-            x = ddim(student, ref.noise(), pd_timesteps(1000, steps), record=False).x
-        sw_s, mmd_s = ref.metrics(x, dataset)
-        sw_d, mmd_d = ref.ddim_metrics(dataset, steps)
-        res[f"sw{steps}"], res[f"mmd{steps}"] = sw_s, mmd_s
-        ok &= 2 * sw_s <= sw_d and 2 * mmd_s <= mmd_d
-        if steps == 4:
-            res["bar_sw4"] = sw_s <= 1.3 * sw_t
-            res["bar_mmd4"] = mmd_s <= 1.3 * max(mmd_t, floor)
-    res["bar_vs_ddim"] = bool(ok)
-    res.update(teacher_sw=sw_t, teacher_mmd=mmd_t, mmd_floor=floor)
+        mine = p.metrics(ev.ddim_samples(student, steps, x_T))
+        res[f"sw{steps}"], res[f"mmd{steps}"] = mine
+        ddim = p.metrics(ev.ddim_samples(teacher, steps, x_T))
+        failed += ev.pd_failures(steps, mine, ddim, ev.bar_reference(best, floor))
+    res["failed_bars"] = failed
+    res.update(teacher_sw=best.sw2, teacher_mmd=best.mmd, mmd_floor=floor)
     return res
 
 
@@ -167,12 +167,10 @@ def run_job(job: tuple) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    import fewstep_reference as ref
-    from train_fewstep_assets import pick_two_step_time, two_step_search
-
     from diffusion.checkpoints import load_model, save_checkpoint
     from diffusion.distill import consistency_distillation, consistency_training
     from diffusion.distill.recipe import ct_initial_net
+    from diffusion.distill.two_step import SEARCH_SETS, set_two_step_time
     from diffusion.toy.datasets import draw
 
     recipe = {**copy.deepcopy(TOY_RECIPE[method]), **overrides}
@@ -183,7 +181,7 @@ def run_job(job: tuple) -> dict:
     data = lambda n, g: draw(dataset, n, g)  # noqa: E731
     res = {"job": name, "method": method, "dataset": dataset, "recipe": recipe}
     if method == "pd":
-        res.update(_pd_job(recipe, dataset, teacher, data, ref))
+        res.update(_pd_job(recipe, dataset, teacher, data))
         print(json.dumps(res), flush=True)
         _append(out, res)
         return res
@@ -197,34 +195,32 @@ def run_job(job: tuple) -> dict:
             net, teacher.schedule, data, seed=0, base_config=teacher.config, **ct_recipe
         )
     seconds = time.perf_counter() - t0
-    search = two_step_search(model, dataset)
-    t2 = pick_two_step_time(search)
-    model.config["sampling"]["timesteps"] = {"1": [999.0], "2": [999.0, t2]}
+    t2 = set_two_step_time(model, dataset, SEARCH_SETS)
     stem = Path(out) / f"{name}-{dataset}" / method
     stem.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(str(stem), model.net, dict(model.config, dataset=dataset))
 
     res.update(train_seconds=round(seconds, 1), t2=round(t2, 2))
-    # the search seeds' curve: sigma_bar -> (t, sliced W2, MMD^2), and the 1-step point
-    res["search_one"] = [round(v, 6) for v in search["one"]]
-    res["search_two"] = {str(k): [round(x, 6) for x in v] for k, v in search["two"].items()}
+    # the search sets' curve (sigma_bar, t, sliced W2, MMD^2) and the 1-step point
+    res["search"] = model.config["sampling"]["two_step_search"]
+    p, x_T, best, floor = _bar_protocol(dataset)
+    renoise = ev.BAR_SETS[0].renoise_seed
     for steps in (1, 2):
-        x = ref.consistency_samples(model, steps)  # the grid set in the config above
-        res[f"sw{steps}"], res[f"mmd{steps}"] = ref.metrics(x, dataset)
-    sw_t, mmd_t = ref.teacher_best(dataset)
-    floor = ref.mmd_floor(dataset)
-    mmd_scale = max(mmd_t, floor)
-    k = 3 if method == "ct" else 2
-    res.update(teacher_sw=sw_t, teacher_mmd=mmd_t, mmd_floor=floor)
-    res["bar_sw1"] = res["sw1"] <= k * sw_t
-    res["bar_mmd1"] = res["mmd1"] <= k * mmd_scale
-    # means over the tests' evaluation sets: 1 and 2 steps paired, and the teacher's
-    sets = ref.paired_consistency_metrics(model, (1, 2), dataset).mean(0).tolist()
-    (res["sw1_mean"], res["mmd1_mean"]), (res["sw2_mean"], res["mmd2_mean"]) = sets
-    teacher_sets = ref.teacher_best_sets(dataset).mean(0).tolist()
-    res["teacher_sw_mean"], res["teacher_mmd_mean"] = teacher_sets
-    # as the test: better at 2 steps in both means
-    res["bar_2_better"] = res["sw2_mean"] < res["sw1_mean"] and res["mmd2_mean"] < res["mmd1_mean"]
+        x = ev.consistency_samples(model, steps, x_T, renoise)  # the grid set above
+        res[f"sw{steps}"], res[f"mmd{steps}"] = p.metrics(x)
+    res.update(teacher_sw=best.sw2, teacher_mmd=best.mmd, mmd_floor=floor)
+    failed = ev.cm_failures(method, (res["sw1"], res["mmd1"]), ev.bar_reference(best, floor))
+    # means over the bar sets: 1 and 2 steps paired (MMD^2 on all points, as the test)
+    paired = ev.Protocol(dataset, ev.BAR_SETS, n_mmd=None)
+    one, two = (
+        paired.over_sets(lambda x, seed, s=s: ev.consistency_samples(model, s, x, seed))
+        for s in (1, 2)
+    )
+    (res["sw1_mean"], res["mmd1_mean"]), (res["sw2_mean"], res["mmd2_mean"]) = (
+        one.mean(0).tolist(),
+        two.mean(0).tolist(),
+    )
+    res["failed_bars"] = failed + ev.two_step_failures(one, two)
     print(json.dumps(res), flush=True)
     _append(out, res)
     return res

@@ -21,8 +21,7 @@ from pathlib import Path
 import torch
 
 from diffusion.checkpoints import add_to_manifest, save_checkpoint
-from diffusion.metrics import evaluate_2d
-from diffusion.samplers import sample
+from diffusion.distill.evaluation import quality_block
 from diffusion.toy.datasets import DESCRIPTIONS
 from diffusion.toy.train2d import train_toy
 
@@ -36,13 +35,8 @@ def train_one(dataset: str, out: Path, steps: int, seed: int) -> dict:
     start = time.perf_counter()
     model, result = train_toy(dataset, steps=steps, seed=seed, **RECIPE)
     seconds = time.perf_counter() - start
-    with torch.no_grad():
-        x = sample(model, "ddim", 100, n=EVAL_POINTS, seed=seed + 100, spacing="trailing").x
-    m = evaluate_2d(x, dataset, seed=seed)
-    quality = {k: round(v, 6) for k, v in m.items() if isinstance(v, float)}
-    config = dict(
-        model.config, quality={"sampler": "ddim", "steps": 100, "n": EVAL_POINTS, **quality}
-    )
+    m = quality_block(model, "ddim", 100, n=EVAL_POINTS, seed=seed, spacing="trailing")
+    config = dict(model.config, quality=m)
     stem = out / dataset
     save_checkpoint(stem, model.net, config)
     ratio = m["sliced_w2"] / m["floor_sliced_w2"]

@@ -4,11 +4,14 @@ For each 2-D dataset, from the shipped diffusion model of that name (the teacher
   - progressive distillation 1024 -> 512 -> ... -> 1 DDIM steps, every round kept
     (``<dataset>-pd@<N>steps``, stem ``<dataset>/pd-<N>steps``);
   - consistency distillation (``<dataset>-cd``) and consistency training (``<dataset>-ct``).
+Each student's config carries its own training block and its own quality block (measured
+with its own sampler: ``diffusion.distill.evaluation.quality_block``), never its teacher's.
 Then the manifest assets/fewstep/manifest.json is rewritten and a metrics report printed
-(sliced W2 and MMD of 10k samples against fresh data, as the tests measure).
+(the bar tests' protocol, ``diffusion.distill.evaluation``, on its BAR_SETS).
 
     python scripts/train_fewstep_assets.py                       # all four datasets
     python scripts/train_fewstep_assets.py --datasets moons --parallel 1
+    python scripts/train_fewstep_assets.py --configs-only   # rewrite the configs' blocks
 
 Datasets run in parallel processes (``--parallel``), each with ``--threads`` threads.
 """
@@ -27,149 +30,95 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATASETS = ("swissroll", "8gaussians", "checkerboard", "moons")
-
 # The recipe (see docs/fewstep.md); the benchmark uses the same one.
+from diffusion.distill.evaluation import DATASETS  # noqa: E402
 from diffusion.distill.recipe import TOY_RECIPE, recipe_for  # noqa: E402
+from diffusion.distill.two_step import SEARCH_SETS, set_two_step_time  # noqa: E402
 
 RECIPE = copy.deepcopy(TOY_RECIPE)
 
-# Re-noising levels (sigma_bar) tried for 2-step consistency sampling: the points of the
-# model's own training grid (CD and CT train f only at the N Karras times) between 0.02
-# and 3 (the 8-gaussians modes have std 0.1), at most TWO_STEP_MAX of them; the paper also
-# picks its intermediate times by search. Scored on data and noise seeds the tests and the
-# benchmark never use, averaged over 8 sets: one set's MMD^2 noise (sd ~1.2e-4 at 4,000
-# points) is as large as the differences between candidates (docs/fewstep.md).
-TWO_STEP_RANGE = (0.02, 3.0)
-TWO_STEP_MAX = 16
-# (reference data seed, x_T seed, re-noising seed) of each scoring set
-TWO_STEP_SEEDS = tuple((777 + k, 555 + 2 * k, 556 + 2 * k) for k in range(8))
-
-
-def two_step_candidates(model) -> list[float]:
-    """sigma_bar levels of the model's training grid (config training.N or final_N) within
-    TWO_STEP_RANGE, thinned evenly to at most TWO_STEP_MAX; a geometric range if the
-    config names no grid."""
-    import torch
-
-    from diffusion.distill import karras_timesteps
-
-    info = (getattr(model, "config", None) or {}).get("training") or {}
-    n_grid = info.get("N") or info.get("final_N")
-    lo, hi = TWO_STEP_RANGE
-    if n_grid:
-        sb = model.schedule.sigma_bar(karras_timesteps(model.schedule, int(n_grid)))
-        levels = [float(v) for v in sb if lo <= float(v) <= hi]
-    else:
-        levels = [float(v) for v in torch.logspace(math.log10(hi), math.log10(lo), 14)]
-    if len(levels) > TWO_STEP_MAX:
-        idx = torch.linspace(0, len(levels) - 1, TWO_STEP_MAX).round().long().unique()
-        levels = [levels[i] for i in idx.tolist()]
-    return sorted(levels, reverse=True)
-
-
-def two_step_search(model, dataset: str, n: int = 10_000) -> dict:
-    """Score 1-step and every candidate 2-step grid [T-1, t(sigma_bar)] of a consistency
-    model: sliced W2 (n points) and MMD^2 (first 4,000), each averaged over
-    TWO_STEP_SEEDS. Returns {"one": (sw, mmd), "two": {sigma_bar: (t, sw, mmd)}}."""
-    import torch
-
-    from diffusion.metrics import mmd_rbf, sliced_wasserstein
-    from diffusion.samplers import REGISTRY
-    from diffusion.toy.datasets import sample_dataset
-
-    sch = model.schedule
-    levels = two_step_candidates(model)
-    grids = {None: torch.tensor([sch.t_max], dtype=torch.float64)}
-    for sb in levels:
-        t = float(sch.t_from_sigma_bar(torch.tensor(sb, dtype=torch.float64)))
-        grids[sb] = torch.tensor([sch.t_max, t], dtype=torch.float64)
-    scores: dict = {k: [] for k in grids}
-    for ref_seed, noise_seed, renoise_seed in TWO_STEP_SEEDS:
-        ref = sample_dataset(dataset, n, seed=ref_seed)
-        x_T = torch.randn(n, 2, generator=torch.Generator().manual_seed(noise_seed))
-        for key, ts in grids.items():
-            with torch.no_grad():
-                g = torch.Generator().manual_seed(renoise_seed)
-                x = REGISTRY["consistency"](model, x_T, ts, generator=g, record=False).x
-            sw = sliced_wasserstein(x, ref, seed=1)
-            scores[key].append((sw, mmd_rbf(x[:4000], ref[:4000])))
-    mean = {
-        k: tuple(sum(v) / len(v) for v in zip(*vals, strict=True)) for k, vals in scores.items()
-    }
-    return {"one": mean[None], "two": {sb: (float(grids[sb][1]), *mean[sb]) for sb in levels}}
-
-
-def choose_two_step_time(model, dataset: str) -> float:
-    """The re-noising time of 2-step sampling (pick_two_step_time of two_step_search)."""
-    return pick_two_step_time(two_step_search(model, dataset))
-
-
-def set_two_step_time(model, dataset: str) -> None:
-    """Store the 1- and chosen 2-step grids in the model's config (``sampling.timesteps``)
-    and the search's scores beside them (``sampling.two_step_search``)."""
-    res = two_step_search(model, dataset)
-    t2 = pick_two_step_time(res)
-    model.config["sampling"]["timesteps"] = {"1": [999.0], "2": [999.0, t2]}
-    model.config["sampling"]["two_step_search"] = {
-        "seeds": [list(s) for s in TWO_STEP_SEEDS],
-        "one_step": {"sw2": round(res["one"][0], 5), "mmd": round(res["one"][1], 7)},
-        "two_step": [
-            {"sigma_bar": round(sb, 4), "t": round(t, 2), "sw2": round(sw, 5), "mmd": round(m, 7)}
-            for sb, (t, sw, m) in res["two"].items()
-        ],
-    }
-
-
-def pick_two_step_time(res: dict) -> float:
-    """Among the candidates that beat one step in both sliced W2 and MMD^2 (averages of
-    two_step_search), the time with the lowest sliced W2; if none beats it in both, the
-    lowest sliced W2 overall."""
-    sw1, mmd1 = res["one"]
-    cands = list(res["two"].values())
-    both = [c for c in cands if c[1] < sw1 and c[2] < mmd1]
-    return min(both or cands, key=lambda c: c[1])[0]
-
-
-def _metrics(x, ref):
-    from diffusion.metrics import mmd_rbf, sliced_wasserstein
-
-    return {"sw2": round(sliced_wasserstein(x, ref, seed=0), 5), "mmd": round(mmd_rbf(x, ref), 6)}
-
-
-def evaluate(dataset: str, out: Path, teacher, n: int = 10_000) -> dict:
-    """The metrics the tests check, on the checkpoints just written."""
-    import torch
-
+def evaluate(dataset: str, out: Path, teacher) -> dict:
+    """The bar tests' metrics (sliced W2 / MMD^2 on the first set of BAR_SETS) of the
+    checkpoints just written, the teacher's DDIM ladder and the MMD^2 floor beside them."""
     from diffusion.checkpoints import load_model
-    from diffusion.distill import pd_timesteps, recommended_timesteps
-    from diffusion.samplers import REGISTRY
-    from diffusion.toy.datasets import sample_dataset
+    from diffusion.distill import evaluation as ev
 
-    ref = sample_dataset(dataset, n, seed=1234)
-    x_T = torch.randn(n, 2, generator=torch.Generator().manual_seed(0))
-    rows: dict = {"floor": _metrics(sample_dataset(dataset, n, seed=99), ref)}
-    ddim, cons = REGISTRY["ddim"], REGISTRY["consistency"]
-    with torch.no_grad():
-        for steps in (1000, 8, 4, 2, 1):
-            x = ddim(teacher, x_T, pd_timesteps(1000, steps), record=False).x
-            rows[f"teacher-ddim{steps}"] = _metrics(x, ref)
-        for steps in (8, 4, 2, 1):
-            if not (out / dataset / f"pd-{steps}steps.json").exists():
-                continue
-            m = load_model(str(out / dataset / f"pd-{steps}steps"))
-            rows[f"pd{steps}"] = _metrics(
-                ddim(m, x_T, pd_timesteps(1000, steps), record=False).x, ref
-            )
-        for kind in ("cd", "ct"):
-            if not (out / dataset / f"{kind}.json").exists():
-                continue
+    p = ev.Protocol(dataset, ev.BAR_SETS)
+    x_T, renoise = p.noise(), ev.BAR_SETS[0].renoise_seed
+
+    def row(x) -> dict:
+        sw, mmd = p.metrics(x)
+        return {"sw2": round(sw, 5), "mmd": round(mmd, 7)}
+
+    rows: dict = {"mmd_floor": round(p.mmd_floor(), 7)}
+    rows["teacher-best"] = row(ev.teacher_solve(teacher, x_T))
+    for steps in (8, 4, 2, 1):
+        rows[f"teacher-ddim{steps}"] = row(ev.ddim_samples(teacher, steps, x_T))
+        if (out / dataset / f"pd-{steps}steps.json").exists():
+            student = load_model(str(out / dataset / f"pd-{steps}steps"))
+            rows[f"pd{steps}"] = row(ev.ddim_samples(student, steps, x_T))
+    for kind in ("cd", "ct"):
+        if (out / dataset / f"{kind}.json").exists():
             m = load_model(str(out / dataset / kind))
             for steps in (1, 2):
-                g = torch.Generator().manual_seed(1)
-                x = cons(m, x_T, recommended_timesteps(m, steps), generator=g, record=False).x
-                rows[f"{kind}{steps}"] = _metrics(x, ref)
+                rows[f"{kind}{steps}"] = row(ev.consistency_samples(m, steps, x_T, renoise))
     return rows
+
+
+def pd_round_training(distill: dict, steps: int) -> dict:
+    """The training block of the ``steps``-step student of a PD chain run with the recipe
+    recorded in its config's ``distill`` block (this script seeds round r with r - 1).
+    Shipped students made before their configs carried their own block get it from here;
+    the run's clock and losses were not kept, so those two fields are absent."""
+    rnd = int(math.log2(distill["start_steps"] // steps))
+    first = rnd == 1
+    return {
+        "method": "progressive",
+        "round": rnd,
+        "teacher_steps": 2 * steps,
+        "steps": distill["first_round_steps"] if first else distill["steps_per_round"],
+        "lr": distill.get("first_round_lr", distill["lr"]) if first else distill["lr"],
+        "batch_size": distill["batch_size"],
+        "ema_decay": distill["ema_decay"],
+        "weighting": "truncated-snr",
+        "seed": rnd - 1,
+    }
+
+
+def student_quality(model) -> dict:
+    """The student's own quality block: its own sampler at its own step count (a PD
+    student: DDIM at its N; a consistency model: one step)."""
+    from diffusion.distill.evaluation import quality_block
+
+    if model.config["kind"] == "pd-student":
+        return quality_block(model, "ddim", model.config["sampling"]["steps"])
+    return quality_block(model, "consistency", 1)
+
+
+def rewrite_configs(args: tuple) -> list[str]:
+    """Give every shipped student of one dataset its own training and quality blocks in
+    place of its teacher's; only the JSON changes (the weights, and so the sha256 in the
+    config and the manifest, stay as they are)."""
+    dataset, out, threads = args
+    import torch
+
+    torch.set_num_threads(threads)
+    from diffusion.checkpoints import load_model
+    from diffusion.distill.progressive import student_config
+
+    done = []
+    for path in sorted((Path(out) / dataset).glob("*.json")):
+        cfg = json.loads(path.read_text())
+        fixed = student_config(cfg, **{k: cfg[k] for k in ("kind", "sampling", "distill")})
+        if cfg["kind"] == "pd-student":
+            fixed["training"] = pd_round_training(cfg["distill"], cfg["sampling"]["steps"])
+        else:
+            fixed["training"] = cfg["training"]  # consistency models always had their own
+        fixed.update(sha256=cfg["sha256"], format_version=cfg["format_version"])
+        fixed["quality"] = student_quality(load_model(str(path.with_suffix(""))))
+        path.write_text(json.dumps(fixed, indent=2, sort_keys=True) + "\n")
+        done.append(f"{dataset}/{path.stem}")
+    return done
 
 
 def run_dataset(args: tuple) -> dict:
@@ -207,12 +156,12 @@ def run_dataset(args: tuple) -> dict:
         last = [t0]
 
         def on_round(steps, model):
-            now = time.perf_counter()
-            times[f"pd{steps}"] = round(now - last[0], 1)
-            last[0] = now
-            cfg = dict(model.config, dataset=dataset)
+            times[f"pd{steps}"] = round(time.perf_counter() - last[0], 1)
+            model.config.update(dataset=dataset, quality=student_quality(model))
+            cfg = dict(model.config)
             cfg["distill"] = {"method": "progressive", "teacher": teacher_spec, **RECIPE["pd"]}
             save_checkpoint(str(out / dataset / f"pd-{steps}steps"), model.net, cfg)
+            last[0] = time.perf_counter()  # the next round's clock starts after the save
 
         progressive_distillation(teacher, data, seed=0, on_round=on_round, **RECIPE["pd"])
         times["pd-chain"] = round(time.perf_counter() - t0, 1)
@@ -222,8 +171,9 @@ def run_dataset(args: tuple) -> dict:
         cd = consistency_distillation(teacher, data, seed=0, **RECIPE["cd"])
         times["cd"] = round(time.perf_counter() - t0, 1)
         cd.config["distill"] = {"method": "cd", "teacher": teacher_spec}
-        set_two_step_time(cd, dataset)
-        save_checkpoint(str(out / dataset / "cd"), cd.net, dict(cd.config, dataset=dataset))
+        set_two_step_time(cd, dataset, SEARCH_SETS)
+        cd.config.update(dataset=dataset, quality=student_quality(cd))
+        save_checkpoint(str(out / dataset / "cd"), cd.net, cd.config)
 
     if "ct" in only:
         t0 = time.perf_counter()
@@ -238,8 +188,9 @@ def run_dataset(args: tuple) -> dict:
             "teacher": None,  # the loss never evaluates one; init says where the weights began
             "init": ct.config["training"]["init"],
         }
-        set_two_step_time(ct, dataset)
-        save_checkpoint(str(out / dataset / "ct"), ct.net, dict(ct.config, dataset=dataset))
+        set_two_step_time(ct, dataset, SEARCH_SETS)
+        ct.config.update(dataset=dataset, quality=student_quality(ct))
+        save_checkpoint(str(out / dataset / "ct"), ct.net, ct.config)
 
     metrics = evaluate(dataset, out, teacher) if report else None
     return {"dataset": dataset, "seconds": times, "metrics": metrics}
@@ -256,7 +207,7 @@ def redo_two_step_time(args: tuple) -> dict:
     stem = Path(out) / dataset / kind
     model = load_model(str(stem))
     before = model.config["sampling"]["timesteps"]["2"][1]
-    set_two_step_time(model, dataset)
+    set_two_step_time(model, dataset, SEARCH_SETS)
     save_checkpoint(str(stem), model.net, model.config)
     after = model.config["sampling"]["timesteps"]["2"][1]
     return {"model": f"{dataset}-{kind}", "t2_before": round(before, 2), "t2": round(after, 2)}
@@ -333,6 +284,12 @@ def main(argv=None) -> int:
         "and rewrite their configs (after a change to the search)",
     )
     p.add_argument(
+        "--configs-only",
+        action="store_true",
+        help="train nothing: give the students in --out their own training and quality "
+        "blocks in place of their teacher's (weights unchanged)",
+    )
+    p.add_argument(
         "--manifest-only",
         action="store_true",
         help="train nothing: rewrite the manifest from the checkpoints in --out (after a run "
@@ -351,6 +308,12 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     out = Path(args.out)
+    if args.configs_only:
+        jobs = [(ds, str(out), args.threads) for ds in args.datasets]
+        with mp.get_context("spawn").Pool(max(1, min(args.parallel, len(jobs)))) as pool:
+            print(json.dumps(pool.map(rewrite_configs, jobs), indent=1))
+        write_manifest(out, args.datasets)  # the weights' sha256 hold; config_sha256 changes
+        return 0
     if args.manifest_only:
         write_manifest(out, args.datasets)
         return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import fewstep_reference  # tests/: the bar tests' shared references
 import pytest
 import torch
 from torch import nn
@@ -19,6 +18,7 @@ from diffusion.distill import (
     consistency_training,
     karras_timesteps,
 )
+from diffusion.distill import evaluation as ev
 from diffusion.distill.consistency import ct_schedule, ict_schedule, pseudo_huber
 from diffusion.model import DiffusionModel
 from diffusion.nets import MLPDenoiser, build_net
@@ -230,6 +230,20 @@ def test_cd_smoke_learns_the_teachers_ode_endpoint_and_boundary_holds():
     torch.testing.assert_close(model.net(x, torch.zeros(10)), x / float(SCH.alpha(0.0)))
 
 
+def test_a_consistency_model_never_carries_its_teachers_training_or_quality():
+    teacher = oracle_model(gaussian_mixture("8gaussians"), SCH)
+    teacher.config.update(
+        dataset="8gaussians", training={"steps": 6000}, quality={"sliced_w2": 0.03}
+    )
+    cfg = {"type": "mlp", "dim": 2, "width": 16, "depth": 1, "emb_dim": 8}
+    model = consistency_distillation(
+        teacher, lambda n, g: draw("8gaussians", n, g), net=build_net(cfg), steps=2, N=4,
+        batch_size=16, sigma_data=1.0,
+    )
+    assert "quality" not in model.config and model.config["dataset"] == "8gaussians"
+    assert model.config["training"]["method"] == "cd" and model.config["training"]["steps"] == 2
+
+
 def _ode_endpoint_error_fn():
     teacher = oracle_model(gaussian_mixture("8gaussians"), SCH)
     x_T = torch.randn(512, 2, generator=torch.Generator().manual_seed(4))
@@ -386,39 +400,44 @@ def test_bad_settings_are_clear_errors():
         consistency_training(other, SCH, data, steps=1)
 
 
-# ----- the shipped models (issue 3's bars; shared references: fewstep_reference.py) --------
+# ----- the shipped models (issue 3's bars; protocol: diffusion.distill.evaluation) -------
 
 
 @pytest.mark.fewstep_bars
-@pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
+@pytest.mark.parametrize("dataset", ev.DATASETS)
 def test_shipped_cd_and_ct_reach_the_quality_bars(dataset):
     """CD: 1 step within 2x of the teacher's best metric; CT: 1 step within 3x. Sliced W2
     and MMD^2 (the latter against the teacher's MMD or, where that is below it, the
-    data-against-data floor)."""
-    sw_t, mmd_t = fewstep_reference.teacher_best(dataset)
-    mmd_ref = max(mmd_t, fewstep_reference.mmd_floor(dataset))
-    cd, ct = load_model(f"{dataset}-cd"), load_model(f"{dataset}-ct")
-    sw1, mmd1 = fewstep_reference.metrics(fewstep_reference.consistency_samples(cd, 1), dataset)
-    swc, mmdc = fewstep_reference.metrics(fewstep_reference.consistency_samples(ct, 1), dataset)
-    assert sw1 <= 2 * sw_t and mmd1 <= 2 * mmd_ref, ("cd1", sw1, sw_t, mmd1, mmd_ref)
-    assert swc <= 3 * sw_t and mmdc <= 3 * mmd_ref, ("ct1", swc, sw_t, mmdc, mmd_ref)
+    data-against-data floor), on the bar sets' first set."""
+    p = ev.Protocol(dataset, ev.BAR_SETS)
+    x_T, renoise = p.noise(), ev.BAR_SETS[0].renoise_seed
+    best = ev.bar_reference(p.metrics(ev.teacher_solve(load_model(dataset), x_T)), p.mmd_floor())
+    failed = []
+    for method in ("cd", "ct"):
+        x = ev.consistency_samples(load_model(f"{dataset}-{method}"), 1, x_T, renoise)
+        failed += ev.cm_failures(method, p.metrics(x), best)
+    assert not failed, failed
 
 
 @pytest.mark.fewstep_bars
-@pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
+@pytest.mark.parametrize("dataset", ev.DATASETS)
 def test_shipped_cd_is_better_at_two_steps_than_at_one(dataset):
     """CD at 2 steps beats 1 step in both sliced W2 and MMD^2 (all 10k points), each
-    averaged over the evaluation sets (paired: both step counts share each set's x_T,
+    averaged over the bar sets (paired: both step counts share each set's x_T,
     re-noising noise and reference). One draw's noise is as large as the difference (sd
     of the paired difference over 8 sets on swiss roll: 0.0037 in sliced W2, 1.5e-4 in
     MMD^2 on 4,000 points; docs/fewstep.md)."""
-    m = fewstep_reference.paired_consistency_metrics(load_model(f"{dataset}-cd"), (1, 2), dataset)
-    (sw1, mmd1), (sw2, mmd2) = m.mean(0).tolist()
-    assert sw2 < sw1 and mmd2 < mmd1, ("cd2", sw2, sw1, mmd2, mmd1, m.tolist())
+    p = ev.Protocol(dataset, ev.BAR_SETS, n_mmd=None)
+    cd = load_model(f"{dataset}-cd")
+    one, two = (
+        p.over_sets(lambda x_T, seed, s=s: ev.consistency_samples(cd, s, x_T, seed)) for s in (1, 2)
+    )
+    failed = ev.two_step_failures(one, two)
+    assert not failed, (failed, one.tolist(), two.tolist())
 
 
 @pytest.mark.fewstep_bars
-@pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
+@pytest.mark.parametrize("dataset", ev.DATASETS)
 def test_consistency_property_measured_along_an_exact_trajectory(dataset):
     """Along one exact PF-ODE trajectory of the teacher, f(x_t, t) of the CD model barely
     moves, while the teacher's one-step x0-hat travels from the data mean to the sample."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-import fewstep_reference  # tests/: the bar tests' shared references
 import pytest
 import torch
 
 from diffusion.checkpoints import load_model, save_checkpoint
 from diffusion.cli import main
 from diffusion.distill import ProgressiveDistillationLoss, pd_timesteps, progressive_distillation
+from diffusion.distill import evaluation as ev
 from diffusion.metrics import sliced_wasserstein
 from diffusion.model import DiffusionModel
 from diffusion.nets import build_net
@@ -74,6 +74,9 @@ def _tiny_teacher(prediction: str = "eps") -> DiffusionModel:
         "net": net.config,
         "prediction": prediction,
         "schedule": {"name": "linear", "T": 1000},
+        # the teacher's own record, which no student may inherit
+        "training": {"steps": 6000, "lr": 3e-3},
+        "quality": {"sampler": "ddim", "steps": 100, "sliced_w2": 0.03},
     }
     return teacher
 
@@ -100,8 +103,12 @@ def test_short_run_fits_every_rounds_target_and_keeps_every_round():
     assert [n for n, _ in students] == [4, 2, 1] and rounds == [4, 2, 1]
     x0 = sample_dataset("moons", 4096, seed=3)
     previous = teacher
-    for n, m in students:
+    for r, (n, m) in enumerate(students, start=1):
         assert m.prediction == "v" and m.config["kind"] == "pd-student"
+        # the student's config records its own round, not the teacher's training or quality
+        assert "quality" not in m.config and m.config["dataset"] == "moons"
+        assert m.config["training"]["round"] == r and m.config["training"]["steps"] == 120
+        assert m.config["training"]["teacher_steps"] == 2 * n
         assert m.config["sampling"]["timesteps"][str(n)] == pd_timesteps(1000, n).tolist()
         loss = ProgressiveDistillationLoss(previous, n)  # the round's loss, teacher = previous
         with torch.no_grad():  # the student starts as a copy of its teacher's network
@@ -287,24 +294,25 @@ def test_sampling_defaults_to_the_students_grid(tmp_path, capsys):
     torch.testing.assert_close(x, sample(student, "ddim", 1, n=2000, seed=0).x)
 
 
-# ----- the shipped students (issue 3's bars; shared references: fewstep_reference.py) -----
+# ----- the shipped students (issue 3's bars; protocol: diffusion.distill.evaluation) -----
 
 
 @pytest.mark.fewstep_bars
-@pytest.mark.parametrize("dataset", fewstep_reference.DATASETS)
+@pytest.mark.parametrize("dataset", ev.DATASETS)
 def test_shipped_students_beat_ddim_and_approach_the_teacher(dataset):
-    """PD: the 4-step student within 1.3x of the teacher's converged (1000-step) metric;
-    at 1, 2 and 4 steps each student at least 2x better than DDIM (eta = 0) on the same
-    teacher, grid and x_T. Both metrics, sliced W2 and MMD^2."""
-    sw_t, mmd_t = fewstep_reference.teacher_best(dataset)
-    floor = fewstep_reference.mmd_floor(dataset)
+    """PD: the 4-step student within 1.3x of the teacher's converged metric; at 1, 2 and
+    4 steps each student at least 2x better than DDIM (eta = 0) on the same teacher, grid
+    and x_T. Both metrics, sliced W2 and MMD^2, on the bar sets' first set."""
+    p = ev.Protocol(dataset, ev.BAR_SETS)
+    teacher = load_model(dataset)
+    best = ev.bar_reference(p.metrics(ev.teacher_solve(teacher, p.noise())), p.mmd_floor())
+    failed = []
     for steps in (4, 2, 1):
         student = load_model(f"{dataset}-pd@{steps}steps")
-        with torch.no_grad():
-            x = ddim(student, fewstep_reference.noise(), pd_timesteps(1000, steps), record=False).x
-        sw_s, mmd_s = fewstep_reference.metrics(x, dataset)
-        sw_d, mmd_d = fewstep_reference.ddim_metrics(dataset, steps)
-        assert 2 * sw_s <= sw_d and 2 * mmd_s <= mmd_d, (steps, sw_s, sw_d, mmd_s, mmd_d)
-        if steps == 4:
-            assert sw_s <= 1.3 * sw_t, (sw_s, sw_t)
-            assert mmd_s <= 1.3 * max(mmd_t, floor), (mmd_s, mmd_t, floor)
+        failed += ev.pd_failures(
+            steps,
+            p.metrics(ev.ddim_samples(student, steps, p.noise())),
+            p.metrics(ev.ddim_samples(teacher, steps, p.noise())),
+            best,
+        )
+    assert not failed, failed

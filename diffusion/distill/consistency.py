@@ -30,9 +30,10 @@ from torch import Tensor, nn
 
 from ..model import DiffusionModel
 from ..nets import build_net, register_net
+from ..samplers.steps import eps_from_x0, euler_step, heun_step
 from ..schedules import VPSchedule, get_schedule
 from ..training import EMA, DivergedError, train
-from .progressive import as_data_fn, check_teacher
+from .progressive import as_data_fn, check_teacher, student_config
 
 __all__ = [
     "ConsistencyFunction",
@@ -120,11 +121,15 @@ def consistency_model(
 ) -> DiffusionModel:
     """Wrap a consistency function as a DiffusionModel predicting x0 (so the registry's
     ``consistency`` sampler, and every other sampler, can run it)."""
-    model = DiffusionModel(fn, fn.schedule, prediction="x0", name=name)
-    if config is not None:
-        model.config = config
-        model.sample_shape = tuple(config.get("sample_shape", (2,)))
-    return model
+    config = config or {}
+    return DiffusionModel(
+        fn,
+        fn.schedule,
+        prediction="x0",
+        name=name,
+        sample_shape=tuple(config.get("sample_shape", (2,))),
+        config=config,
+    )
 
 
 def karras_timesteps(schedule: VPSchedule, N: int, rho: float = 7.0) -> Tensor:
@@ -224,16 +229,18 @@ class ConsistencyDistillationLoss(_PairLoss):
 
     @torch.no_grad()
     def _teacher_step(self, x: Tensor, n: Tensor) -> Tensor:
-        """x_{t_{n+1}} -> x-hat_{t_n} by one ODE step in the x/alpha view (EDM Alg. 1 step)."""
+        """x_{t_{n+1}} -> x-hat_{t_n} by one step of the probability-flow ODE in sigma_bar
+        (``samplers.steps``: Euler, which is DDIM, or Heun, EDM Alg. 1). The slope
+        dz/dsigma_bar of z = x/alpha is (z - x0-hat)/sigma_bar = eps-hat, taken from the
+        teacher's x0-hat so that every prediction type steps the same way."""
         t1, a1, s1, sb1 = self._at(n + 1, x)
         t0, a0, s0, sb0 = self._at(n, x)
-        z = x / a1
-        d1 = (z - self.teacher.predict(x, t1, a1, s1).x0) / sb1  # dz/dsigma_bar
-        z0 = z + (sb0 - sb1) * d1
-        if self.solver == "heun":
-            d0 = (z0 - self.teacher.predict(a0 * z0, t0, a0, s0).x0) / sb0
-            z0 = z + (sb0 - sb1) * 0.5 * (d1 + d0)
-        return a0 * z0
+        eps1 = eps_from_x0(x, self.teacher.predict(x, t1, a1, s1).x0, a1, s1)
+        x_euler = euler_step(x, eps1, a1, sb1, a0, sb0)
+        if self.solver == "ddim":
+            return x_euler
+        eps0 = eps_from_x0(x_euler, self.teacher.predict(x_euler, t0, a0, s0).x0, a0, s0)
+        return heun_step(x, eps1, eps0, a1, sb1, a0, sb0)
 
     def __call__(self, net: nn.Module, x0: Tensor, generator: torch.Generator | None) -> Tensor:
         b = x0.shape[0]
@@ -323,8 +330,8 @@ def _estimate_sigma_data(draw, generator_seed: int) -> float:
 
 
 def _fewstep_config(base: dict | None, fn: ConsistencyFunction, kind: str, info: dict) -> dict:
-    cfg = dict(base or {})
-    cfg.update(
+    cfg = student_config(
+        base,
         kind=kind,
         prediction="x0",
         net=fn.config,
@@ -409,7 +416,7 @@ def consistency_distillation(
         "ema_decay": ema_decay,
         "seed": seed,
     }
-    cfg = _fewstep_config(getattr(teacher, "config", None), result.net, "consistency", info)
+    cfg = _fewstep_config(teacher.config, result.net, "consistency", info)
     return consistency_model(result.net, f"{teacher.name}-cd", cfg)
 
 

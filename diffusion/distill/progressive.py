@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from ..grids import pd_timesteps
 from ..model import DiffusionModel
+from ..samplers.steps import ddim_step, eps_from_x0
 from ..schedules import VPSchedule
 from ..training import DivergedError, train
 
@@ -46,6 +47,7 @@ __all__ = [
     "progressive_distillation",
     "as_data_fn",
     "check_teacher",
+    "student_config",
 ]
 
 
@@ -72,7 +74,7 @@ def check_teacher(
     when the student starts from a copy of it (``needs_net``)."""
     if not isinstance(teacher, DiffusionModel):
         raise ValueError(f"the teacher must be a DiffusionModel, got {type(teacher).__name__}")
-    kind = (getattr(teacher, "config", None) or {}).get("kind", "diffusion")
+    kind = teacher.config.get("kind", "diffusion")
     if kind not in allowed:
         raise ValueError(
             f"the teacher must be a diffusion model ({' or '.join(allowed)}), not a {kind} model"
@@ -84,14 +86,6 @@ def check_teacher(
             "the teacher has no trainable network to initialise a student from "
             "(an analytic oracle?); use a trained model"
         )
-
-
-def _ddim_step(
-    x: Tensor, x0: Tensor, a: Tensor, s: Tensor, a_next: Tensor, s_next: Tensor
-) -> Tensor:
-    """One deterministic DDIM step (Song et al. 2020, eq. 12 with eta = 0)."""
-    eps = (x - a * x0) / s
-    return a_next * x0 + s_next * eps
 
 
 class ProgressiveDistillationLoss:
@@ -151,10 +145,18 @@ class ProgressiveDistillationLoss:
         t, a, s = self._coef(i, x_t)
         t1, a1, s1 = self._coef(i + 1, x_t)
         _, a2, s2 = self._coef(i + 2, x_t)
-        x_1 = _ddim_step(x_t, self.teacher.predict(x_t, t, a, s).x0, a, s, a1, s1)
-        x_2 = _ddim_step(x_1, self.teacher.predict(x_1, t1, a1, s1).x0, a1, s1, a2, s2)
+        x_1 = self._teacher_ddim_step(x_t, t, a, s, a1, s1)
+        x_2 = self._teacher_ddim_step(x_1, t1, a1, s1, a2, s2)
         ratio = s2 / s
         return (x_2 - ratio * x_t) / (a2 - ratio * a)
+
+    def _teacher_ddim_step(
+        self, x: Tensor, t: Tensor, a: Tensor, s: Tensor, a_next: Tensor, s_next: Tensor
+    ) -> Tensor:
+        """One deterministic DDIM step of the teacher (``samplers.steps.ddim_step``), eps-hat
+        taken from its x0-hat so that every prediction type steps the same way."""
+        x0 = self.teacher.predict(x, t, a, s).x0
+        return ddim_step(x0, eps_from_x0(x, x0, a, s), a_next, s_next)
 
     def __call__(self, net: nn.Module, x0: Tensor, generator: torch.Generator | None) -> Tensor:
         b = x0.shape[0]
@@ -176,13 +178,25 @@ class ProgressiveDistillationLoss:
         return (w * err).mean()
 
 
+TEACHER_ONLY = ("quality", "training", "distill", "sampling")
+"""Config blocks that describe one model's own making or measurement: a student built
+from a teacher's config never inherits them."""
+
+
+def student_config(base: dict | None, **blocks) -> dict:
+    """A student's config: the teacher's (``base``) description of the data, network and
+    schedule, without the blocks about how the teacher was made, sampled and measured
+    (``TEACHER_ONLY``), plus the student's own ``blocks``."""
+    cfg = {k: v for k, v in (base or {}).items() if k not in TEACHER_ONLY}
+    cfg.update(blocks)
+    return cfg
+
+
 def _student_model(
-    net: nn.Module, teacher: DiffusionModel, steps: int, prediction: str
+    net: nn.Module, teacher: DiffusionModel, steps: int, prediction: str, training: dict
 ) -> DiffusionModel:
-    model = DiffusionModel(net, teacher.schedule, prediction=prediction, name=f"pd-{steps}steps")
-    model.sample_shape = getattr(teacher, "sample_shape", (2,))
-    cfg = dict(getattr(teacher, "config", None) or {})
-    cfg.update(
+    cfg = student_config(
+        teacher.config,
         kind="pd-student",
         prediction=prediction,
         sampling={
@@ -190,9 +204,16 @@ def _student_model(
             "steps": steps,
             "timesteps": {str(steps): pd_timesteps(teacher.schedule.T, steps).tolist()},
         },
+        training=training,
     )
-    model.config = cfg
-    return model
+    return DiffusionModel(
+        net,
+        teacher.schedule,
+        prediction=prediction,
+        name=f"pd-{steps}steps",
+        sample_shape=teacher.sample_shape,
+        config=cfg,
+    )
 
 
 def progressive_distillation(
@@ -230,7 +251,8 @@ def progressive_distillation(
             finishes (the CLI saves a checkpoint there, so a later failure keeps it).
 
     Returns [(N/2, student), (N/4, student), ...]: every round's student as a DiffusionModel
-    (prediction 'v'), with ``config['sampling']['timesteps'][str(N)]`` holding its grid.
+    (prediction 'v'), with ``config['sampling']['timesteps'][str(N)]`` holding its grid
+    and ``config['training']`` its own round (never the teacher's training or quality).
     Raises ValueError for bad settings and DivergedError if a round's loss becomes NaN.
     """
     check_teacher(teacher)
@@ -284,7 +306,21 @@ def progressive_distillation(
                 f"round {r + 1} ({n_teacher} -> {n_student} steps): {err}"
             ) from None
         student_net = copy.deepcopy(result.net).eval().requires_grad_(False)
-        student = _student_model(student_net, teacher, n_student, student_prediction)
+        tail = result.losses[-100:]
+        training = {
+            "method": "progressive",
+            "round": r + 1,
+            "teacher_steps": n_teacher,
+            "steps": result.steps,
+            "seconds": round(result.seconds, 2),
+            "final_loss": round(sum(tail) / max(1, len(tail)), 5),
+            "lr": round_lr,
+            "batch_size": batch_size,
+            "ema_decay": ema_decay,
+            "weighting": weighting,
+            "seed": seed + r,
+        }
+        student = _student_model(student_net, teacher, n_student, student_prediction, training)
         students.append((n_student, student))
         if on_round is not None:
             on_round(n_student, student)
