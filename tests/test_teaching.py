@@ -1,0 +1,134 @@
+"""The teaching layer: known-broken settings really break, measured orders match theory
+in the asymptotic range, every "show the code" snippet runs, and every page renders
+its notation card and has help text on every control."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+import diffusion
+from diffusion.advice import BROKEN, error_curve, warnings_for
+from diffusion.metrics import ASYMPTOTIC_NFE, fit_order, sliced_wasserstein
+
+ROOT = Path(__file__).resolve().parent.parent
+THEORY = {"ddim": 1, "euler": 1, "dpm-solver-1": 1, "heun": 2, "dpm-solver-2": 2,
+          "dpm-solver++2m": 2, "dpm-solver++2s": 2, "dpm-solver-3": 3, "dpm-solver++3m": 3,
+          "unipc": 3}
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    return diffusion.load_model("oracle:8gaussians")
+
+
+def _data() -> torch.Tensor:
+    return torch.as_tensor(diffusion.sample_dataset("8gaussians", 2000, seed=1)).double()
+
+
+def _sw2(model, sampler, steps, spacing, **options) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = diffusion.sample(model, sampler, steps, n=2000, seed=0, spacing=spacing,
+                             **options).x
+    return sliced_wasserstein(x.double(), _data())
+
+
+# ----- advice: every warned setting breaks -----------------------------------------------
+
+def test_every_rule_is_reachable_and_messages_format():
+    hits = {
+        "one-step-grid-at-t0": warnings_for("ddim", 1, "leading"),
+        "singlestep-solver-at-low-nfe": warnings_for("heun", 3, "logsnr"),
+        "multistep-solver-on-leading-grid": warnings_for("unipc", 10, "leading"),
+        "eps-prediction-one-step-from-top": warnings_for("ddim", 1, "trailing",
+                                                         prediction="eps"),
+        "duplicated-timesteps": warnings_for("ddim", 100, "quadratic"),
+    }
+    assert set(hits) == {r.name for r in BROKEN}
+    for name, msgs in hits.items():
+        assert msgs, name
+        assert all("{" not in m for m in msgs), msgs
+    assert warnings_for("dpm-solver++2m", 10, "logsnr") == []
+    assert warnings_for("heun", 6, "logsnr") == []  # 11 NFE
+    with pytest.raises(ValueError, match="spacing"):
+        warnings_for("ddim", 10, "sideways")
+    with pytest.raises(ValueError, match="sampler"):
+        warnings_for("rk4", 10, "logsnr")
+
+
+def test_one_step_leading_grid_returns_the_noise(oracle):
+    assert warnings_for("ddim", 1, "leading")
+    x_T = torch.randn(256, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = diffusion.sample(oracle, "ddim", 1, x_T=x_T, spacing="leading", dtype=torch.float64)
+    assert (out.x - x_T).norm(dim=-1).mean() < 0.05  # sigma(0) = 0.01: it barely moves
+    top = diffusion.sample(oracle, "ddim", 1, x_T=x_T, spacing="trailing", dtype=torch.float64)
+    assert not warnings_for("ddim", 1, "trailing")
+    assert (top.x - x_T).norm(dim=-1).mean() > 0.5
+
+
+@pytest.mark.parametrize("sampler", ["heun", "dpm-solver-2", "dpm-solver-3"])
+@pytest.mark.parametrize("spacing", ["logsnr", "karras"])
+def test_singlestep_solvers_break_where_warned(oracle, sampler, spacing):
+    spec = diffusion.REGISTRY[sampler]
+    warned = [s for s in range(2, 8) if warnings_for(sampler, s, spacing)]
+    assert warned
+    for steps in warned:
+        nfe = spec.nfe(steps)
+        assert _sw2(oracle, sampler, steps, spacing) > 3 * _sw2(oracle, "ddim", nfe, spacing)
+
+
+@pytest.mark.parametrize("sampler", ["dpm-solver++2m", "unipc"])
+def test_multistep_solvers_on_leading_grids_lose_to_ddim(oracle, sampler):
+    for steps in (10, 25):
+        assert warnings_for(sampler, steps, "leading")
+        assert _sw2(oracle, sampler, steps, "leading") > _sw2(oracle, "ddim", steps, "leading")
+    assert not warnings_for(sampler, 10, "logsnr")
+    assert _sw2(oracle, sampler, 10, "logsnr") < _sw2(oracle, "ddim", 10, "logsnr")
+
+
+def test_eps_network_one_step_from_the_top_scatters():
+    model = diffusion.load_model("8gaussians")
+    assert model.prediction == "eps"
+    assert warnings_for("ddim", 1, "trailing", prediction=model.prediction)
+    x = diffusion.sample(model, "ddim", 1, n=2000, seed=0, spacing="trailing").x
+    data = diffusion.sample_dataset("8gaussians", 2000, seed=0)
+    rms = lambda a: float(torch.as_tensor(a).double().pow(2).sum(-1).mean().sqrt())  # noqa: E731
+    assert rms(x) > 2 * rms(data)
+
+
+def test_duplicated_timesteps_warning_counts_the_real_grid():
+    from diffusion.grids import make_ddim_timesteps
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        distinct = len(make_ddim_timesteps(1000, 100, "quadratic"))
+    assert distinct < 100
+    (msg,) = [m for m in warnings_for("ddim", 100, "quadratic") if "repeats" in m]
+    assert f"only {distinct} remain" in msg
+
+
+# ----- measured orders on the solvers page's default -------------------------------------
+
+def _solvers_default() -> tuple[str, list[str]]:
+    """The spacing and solvers of the solvers page's first preset."""
+    presets = json.loads((ROOT / "assets/presets/solvers.json").read_text())
+    first = next(iter(presets.values()))
+    return first["spacing"], first["solvers"]
+
+
+def test_measured_orders_match_theory_in_the_asymptotic_range(oracle):
+    spacing, solvers = _solvers_default()
+    x_T = torch.randn((64, 2), generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    exact = diffusion.reference_solve(oracle, x_T, rtol=1e-9, atol=1e-9)
+    for name in set(solvers) | {"dpm-solver-2", "dpm-solver++3m"}:
+        pts = error_curve(oracle, name, spacing, x_T, exact)
+        order = fit_order([p[0] for p in pts], [p[1] for p in pts], nfe_range=ASYMPTOTIC_NFE)
+        assert abs(order - THEORY[name]) <= 0.3, (name, order)
+    # at small NFE the slope misleads: UniPC's pre-asymptotic slope is far from 3
+    pts = error_curve(oracle, "unipc", spacing, x_T, exact)
+    assert abs(fit_order([p[0] for p in pts], [p[1] for p in pts], nfe_range=(8, 32)) - 3) > 0.3
