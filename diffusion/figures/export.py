@@ -53,23 +53,30 @@ def _mpl_animation(runs: Mapping[str, np.ndarray], n_show: int, lecture: bool, f
     return fig, anim
 
 
+def _encode(runs, n_show: int, lecture: bool, fps: int, suffix: str, writer) -> bytes:
+    """The animation of ``runs`` written by a matplotlib ``writer`` to a temporary file
+    of type ``suffix``, as bytes."""
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    fig, anim = _mpl_animation(runs, n_show, lecture, fps)
+    try:
+        with tempfile.NamedTemporaryFile(suffix=suffix) as f:
+            anim.save(f.name, writer=writer)
+            return Path(f.name).read_bytes()
+    finally:
+        plt.close(fig)
+
+
 def trajectory_gif(
     runs: Mapping[str, np.ndarray], *, n_show: int = 500, fps: int = 8, lecture: bool = False
 ) -> bytes:
     """The synchronised trajectories as an animated GIF (matplotlib + Pillow), for
     slides. runs: label -> xs: (S+1, B, 2)."""
-    import tempfile
-
-    import matplotlib.pyplot as plt
     from matplotlib.animation import PillowWriter
 
-    fig, anim = _mpl_animation(runs, n_show, lecture, fps)
-    try:
-        with tempfile.NamedTemporaryFile(suffix=".gif") as f:
-            anim.save(f.name, writer=PillowWriter(fps=fps))
-            return Path(f.name).read_bytes()
-    finally:
-        plt.close(fig)
+    return _encode(runs, n_show, lecture, fps, ".gif", PillowWriter(fps=fps))
 
 
 def trajectory_mp4(
@@ -78,16 +85,6 @@ def trajectory_mp4(
     """The same animation as MP4 (H.264 via ffmpeg), or None when ffmpeg is absent."""
     if not ffmpeg_available():
         return None
-    import tempfile
-
-    import matplotlib.pyplot as plt
     from matplotlib.animation import FFMpegWriter
 
-    fig, anim = _mpl_animation(runs, n_show, lecture, fps)
-    try:
-        with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
-            anim.save(f.name, writer=FFMpegWriter(fps=fps))
-            return Path(f.name).read_bytes()
-    finally:
-        plt.close(fig)
-
+    return _encode(runs, n_show, lecture, fps, ".mp4", FFMpegWriter(fps=fps))
