@@ -205,6 +205,9 @@ def peer_train_round(data, batch: int, steps: int, window: int) -> list[float]:
     return rates
 
 
+OUT_PATH = ""
+
+
 def part_train(res: dict, batches=(128, 512), rounds: int = 2) -> None:
     """Ours (train_images, compiled: the default on CUDA), ours eager (--no-compile,
     the loop before compilation) and the diffusers peer, alternating in rounds; each
@@ -239,7 +242,9 @@ def part_train(res: dict, batches=(128, 512), rounds: int = 2) -> None:
         b["captured"] = all(captured)
         out[f"batch{batch}"] = b
         print("train", batch, json.dumps(b), flush=True)
-    res["train"] = out
+        res["train"] = out
+        if OUT_PATH:  # keep what was measured if a later batch runs out of time
+            Path(OUT_PATH).write_text(json.dumps(res, indent=2))
 
 
 def _sample_setup(batch: int):
@@ -424,6 +429,8 @@ def main() -> None:
     args = p.parse_args()
     if args.variant:
         return run_variant(args.variant)
+    global OUT_PATH
+    OUT_PATH = args.out
     res = {
         "device": torch.cuda.get_device_name(0),
         "torch": torch.__version__,
