@@ -178,15 +178,15 @@ def cmd_distill(args: argparse.Namespace) -> int:
         raise ValueError(f"--method {args.method} needs --teacher (a diffusion model)")
     elif args.init == "teacher":
         raise ValueError("--init teacher needs --teacher (the diffusion model to start from)")
-    dataset = args.dataset or (teacher.config.get("dataset") if teacher is not None else None)
-    if dataset not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {str(dataset)[:40]!r}; choose --dataset from {', '.join(DATASETS)}"
-        )
     if teacher is not None and tuple(teacher.sample_shape) != (2,):
         raise ValueError(
             f"--teacher {args.teacher} has sample_shape {tuple(teacher.sample_shape)}; the "
             "2-D distill command needs (2,) (images: python -m diffusion images ...)"
+        )
+    dataset = args.dataset or (teacher.config.get("dataset") if teacher is not None else None)
+    if dataset not in DATASETS:
+        raise ValueError(
+            f"unknown dataset {str(dataset)[:40]!r}; choose --dataset from {', '.join(DATASETS)}"
         )
     _apply_recipe(args, dataset)
 
