@@ -57,13 +57,12 @@ st.caption("Heun and the singlestep DPM-Solvers spend two or three evaluations p
 
 
 st.subheader("Error against NFE on the exact oracle")
-oracles = [m for m in models.model_choices() if m.startswith("oracle:")]
 c1, c2 = st.columns([3, 1])
 with c2:
-    oracle = spec if spec.startswith("oracle:") else oracles[0]
-    st.markdown(f"Mixture **{oracle[7:]}**: its exact denoiser has no network error, so "
-                "what remains is each solver's own discretisation error against a float64 "
-                "adaptive solve of the same ODE (64 particles, RMS).")
+    oracle = solvers.oracle_for(spec)
+    st.markdown(f"Mixture **{models.dataset_of(oracle)}**: its exact denoiser has no network "
+                "error, so what remains is each solver's own discretisation error against a "
+                "float64 adaptive solve of the same ODE (64 particles, RMS).")
     st.markdown("A solver of order $k$ has global error $\\propto \\mathrm{NFE}^{-k}$: a "
                 "straight line of slope $-k$ on log-log axes. The measured order is the "
                 "slope over the four largest NFEs above round-off.")

@@ -15,6 +15,14 @@ PARTICLES = 64
 SEED = 7
 
 
+def oracle_for(spec: str) -> str:
+    """The oracle the error curves are measured on: ``spec`` itself when it is one, else
+    the first exact oracle (a trained model's errors would mix in its network error)."""
+    if spec.startswith("oracle:"):
+        return spec
+    return next(m for m in models.model_choices() if m.startswith("oracle:"))
+
+
 @st.cache_data(max_entries=16, show_spinner="Solving the exact ODE on the oracle…")
 def exact_solution(oracle: str) -> np.ndarray:
     return demos.exact_solution(models.load(oracle), demos.particles(PARTICLES, SEED))
