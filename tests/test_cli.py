@@ -411,3 +411,55 @@ def test_bench_runner_merges_sections_and_reports_missing(tmp_path, monkeypatch)
     assert statuses["fake"].startswith("failed: ZeroDivisionError")
     text = out.read_text()
     assert "ZeroDivisionError" in text and "fake table" not in text and "old numbers" in text
+
+
+def _options(parser, path=()):
+    """(command path, action, parser) for every option of every (sub)command."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        elif not isinstance(action, argparse._HelpAction):
+            yield path, action, parser
+
+
+def test_every_option_has_a_help_line_with_its_default():
+    from diffusion.cli import build_parser
+
+    missing = []
+    for path, action, parser in _options(build_parser()):
+        text = parser._get_formatter()._expand_help(action) if action.help else ""
+        optional = action.option_strings and not action.required
+        if not action.help or (optional and "default" not in text):
+            missing.append(f"{' '.join(path)} {action.option_strings or action.dest}")
+    assert missing == []
+
+
+def test_distill_defaults_are_the_shipped_recipe(monkeypatch):
+    """Options left out take recipe_for(method, dataset), dataset overrides included."""
+    import argparse
+
+    from diffusion.cli import build_parser
+    from diffusion.distill import cli as dcli
+    from diffusion.distill.recipe import recipe_for
+
+    parser = build_parser()
+    for method, key in (("progressive", "pd"), ("cd", "cd"), ("ict", "ct")):
+        for dataset in ("moons", "swissroll"):
+            args = parser.parse_args(["distill", "--method", method, "--out", "x",
+                                      "--teacher", dataset])  # fmt: skip
+            dcli._apply_recipe(args, dataset)
+            rec = recipe_for(key, dataset)
+            assert args.batch_size == rec["batch_size"] and args.lr == rec["lr"]
+            assert args.ema_decay == rec["ema_decay"]
+            steps = rec.get("steps_per_round", rec.get("steps"))
+            assert args.steps == steps
+            if method == "cd":
+                assert (args.N, args.solver, args.mu) == (rec["N"], rec["solver"], rec["mu"])
+            if method == "ict":
+                assert args.init == "teacher" and args.ict_curriculum["s1"] == rec["s1"]
+    args = argparse.Namespace(**{**vars(args), "batch_size": 7})
+    dcli._apply_recipe(args, "moons")
+    assert args.batch_size == 7  # a given option is kept

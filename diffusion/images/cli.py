@@ -243,6 +243,28 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+_TRAIN_HELP = {
+    "--data": "training images",
+    "--data-root": "folder or tarball of CIFAR-10 (default: the cache)",
+    "--steps": "optimiser steps",
+    "--lr": "AdamW learning rate",
+    "--warmup": "steps of linear learning-rate warm-up",
+    "--ema-decay": "EMA decay of the saved weights",
+    "--prediction": "what the network predicts",
+    "--seed": "random seed",
+    "--compile-mode": "torch.compile mode",
+    "--log-every": "steps between log lines",
+    "--ckpt-every": "steps between checkpoints",
+    "--base-channels": "UNet base channels (default: the preset of --data)",
+    "--channel-mult": "UNet channel multipliers, e.g. 1,2,2,2 (default: the preset of --data)",
+    "--num-res-blocks": "residual blocks per level (default: the preset of --data)",
+    "--image-size": "image side, synthetic data only (default: the preset of --data)",
+    "--groups": "GroupNorm groups (default: the preset of --data)",
+    "--dropout": "dropout (default: the preset of --data)",
+}
+"""Help lines for the training options that diffusion.images.train declares without one."""
+
+
 def register(subparsers) -> None:
     """Add ``images`` and its subcommands to the package CLI."""
     from .train import add_arguments
@@ -256,6 +278,11 @@ def register(subparsers) -> None:
 
     t = sub.add_parser("train", help="train an image UNet (bf16, EMA, resume, DDP via torchrun)")
     add_arguments(t)
+    for action in t._actions:  # every option gets a help line with its default
+        text = _TRAIN_HELP.get(action.option_strings[0] if action.option_strings else "")
+        needs_default = action.default is None and "default" not in (action.help or "")
+        if text and (not action.help or needs_default):
+            action.help = text
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="sample images to .npz (x, nfe) or a .png grid")
