@@ -4,20 +4,14 @@
 ``BROKEN`` that a setting matches, saying what goes wrong and what to use instead. The
 app shows them beside its figures and the command line can print them; the tests
 measure on the exact Gaussian-mixture oracle that each warned setting really breaks.
-
-``error_curve`` is the measurement behind the solvers page's error-against-NFE figure:
-RMS distance to an exact (adaptive float64) solve of the probability-flow ODE, so the
-warnings and the measured orders (``metrics.fit_order``) come from the same numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
-
-__all__ = ["BROKEN", "Rule", "warnings_for", "ORDER_STEPS", "error_curve"]
+__all__ = ["BROKEN", "Rule", "warnings_for"]
 
 INTEGER_SPACINGS = ("leading", "uniform", "linspace", "trailing", "quadratic")
 STARTS_BELOW_TOP = ("leading", "uniform", "quadratic")  # never evaluate t = T-1
@@ -128,38 +122,3 @@ def warnings_for(
     setting = Setting(spec.name, steps, spec.nfe(distinct), spacing, T, prediction, distinct)
     fields = {**setting.__dict__, "top": top, "sampler": spec.label}
     return [rule.message.format(**fields) for rule in BROKEN if rule.applies(setting)]
-
-
-ORDER_STEPS: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
-"""Grid sizes of the error curves: the small ones show the pre-asymptotic regime, the
-large ones reach ``metrics.ASYMPTOTIC_NFE``, where the order fit is taken."""
-
-
-def error_curve(
-    model,
-    sampler: str,
-    spacing: str,
-    x_T: torch.Tensor,
-    exact: torch.Tensor,
-    *,
-    steps: Sequence[int] = ORDER_STEPS,
-    max_nfe: int = 256,
-) -> list[tuple[int, float]]:
-    """(NFE, RMS error) of ``sampler`` on ``spacing`` grids of each size in ``steps`` whose
-    cost is at most ``max_nfe``: the root mean square over the particles of the distance
-    between its sample from ``x_T`` and ``exact``, the exact ODE solution from the same
-    x_T (``reference.reference_solve``). Run it on an oracle, whose denoiser has no
-    network error, in float64, so what remains is the solver's own error."""
-    from .grids import make_timesteps
-    from .samplers import get_sampler
-
-    spec = get_sampler(sampler)
-    points = []
-    for s in steps:
-        cost = spec.nfe(s)
-        if cost > max_nfe:
-            break
-        ts = make_timesteps(model.schedule, s, spacing)
-        x = spec(model, x_T.clone(), ts, record=False).x
-        points.append((cost, float(((x - exact) ** 2).sum(-1).mean().sqrt())))
-    return points

@@ -22,7 +22,7 @@ import torch
 
 from .figures import ddim_step, heun_points
 from .grids import few_step_timesteps, make_timesteps
-from .metrics import fit_order
+from .metrics import ASYMPTOTIC_NFE, fit_order
 from .model import DiffusionModel
 from .reference import reference_solve, reference_trajectory
 from .samplers import get_sampler, sample
@@ -38,8 +38,9 @@ __all__ = [
     "two_teacher_steps_vs_one",
 ]
 
-ERROR_STEPS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
-"""The grids (steps) of an error curve; a solver stops at its first grid over max_nfe."""
+ERROR_STEPS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+"""The grids (steps) of an error curve; a solver stops at its first grid over max_nfe.
+The small grids show the pre-asymptotic regime, the large ones reach ASYMPTOTIC_NFE."""
 
 
 def particles(n: int, seed: int) -> torch.Tensor:
@@ -61,7 +62,7 @@ def solver_error_curve(
     x_T: torch.Tensor,
     exact: np.ndarray,
     *,
-    max_nfe: int = 64,
+    max_nfe: int = 256,
 ) -> list[tuple[int, float]]:
     """(NFE, RMS distance to ``exact``) of ``sampler`` from x_T on the ``ERROR_STEPS``
     grids of this spacing, in float64, up to ``max_nfe`` evaluations."""
@@ -78,11 +79,13 @@ def solver_error_curve(
     return points
 
 
-def measured_order(points: list[tuple[int, float]], *, last: int = 4,
+def measured_order(points: list[tuple[int, float]], *,
+                   nfe_range: tuple[float, float] = ASYMPTOTIC_NFE,
                    floor: float = 1e-9) -> float | None:
-    """The slope of log error against log NFE over the ``last`` points above round-off
-    (``floor``): a solver of order k shows -k. None with fewer than two such points."""
-    good = [p for p in points if p[1] > floor][-last:]
+    """The order fitted over the points with NFE in ``nfe_range`` (the asymptotic range,
+    ``metrics.fit_order``) and error above round-off (``floor``): a solver of order k
+    shows k there. None with fewer than two such points."""
+    good = [p for p in points if p[1] > floor and nfe_range[0] <= p[0] <= nfe_range[1]]
     if len(good) < 2:
         return None
     return fit_order([p[0] for p in good], [p[1] for p in good])
