@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -389,35 +390,18 @@ def consistency_distillation(
     fn = ConsistencyFunction(backbone, teacher.schedule, sd)
     target = EMA(fn, mu)
     loss = ConsistencyDistillationLoss(teacher, target.net, N, solver, distance, huber_c)
-    result = _run(
-        fn,
-        loss,
-        draw,
-        steps,
-        batch_size,
-        lr,
-        ema_decay,
-        seed,
-        callback,
-        should_stop,
-        max_seconds,
-        on_step=target.update,
-    )
+    run = _Run(steps, batch_size, lr, ema_decay, seed, callback, should_stop, max_seconds)
+    net_out, record = run.train(fn, loss, draw, on_step=target.update)
     info = {
         "method": "cd",
-        "steps": result.steps,
-        "seconds": round(result.seconds, 2),
+        **record,
         "N": N,
         "solver": solver,
         "distance": distance,
         "mu": mu,
-        "lr": lr,
-        "batch_size": batch_size,
-        "ema_decay": ema_decay,
-        "seed": seed,
     }
-    cfg = _fewstep_config(teacher.config, result.net, "consistency", info)
-    return consistency_model(result.net, f"{teacher.name}-cd", cfg)
+    cfg = _fewstep_config(teacher.config, net_out, "consistency", info)
+    return consistency_model(net_out, f"{teacher.name}-cd", cfg)
 
 
 def consistency_training(
@@ -497,70 +481,62 @@ def consistency_training(
         k[0] += 1
         loss.step(k[0])
 
-    result = _run(
-        fn,
-        loss,
-        draw,
-        steps,
-        batch_size,
-        lr,
-        ema_decay,
-        seed,
-        callback,
-        should_stop,
-        max_seconds,
-        on_step=on_step,
-    )
+    run = _Run(steps, batch_size, lr, ema_decay, seed, callback, should_stop, max_seconds)
+    net_out, record = run.train(fn, loss, draw, on_step=on_step)
     method = "ict" if improved else "ct"
     info = {
         "method": method,
         "init": init,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 2),
+        **record,
         "final_N": loss.N,
         "s0": loss.s0,
         "s1": loss.s1,
         **({"p_mean": p_mean, "p_std": p_std} if improved else {}),
         "distance": loss.distance,
-        "lr": lr,
-        "batch_size": batch_size,
-        "ema_decay": ema_decay,
-        "seed": seed,
     }
-    cfg = _fewstep_config(base_config, result.net, "consistency", info)
-    return consistency_model(result.net, method, cfg)
+    cfg = _fewstep_config(base_config, net_out, "consistency", info)
+    return consistency_model(net_out, method, cfg)
 
 
-def _run(
-    fn,
-    loss,
-    draw,
-    steps,
-    batch_size,
-    lr,
-    ema_decay,
-    seed,
-    callback,
-    should_stop,
-    max_seconds,
-    on_step,
-):
-    try:
-        result = train(
-            fn,
-            loss,
-            draw,
-            steps=steps,
-            batch_size=batch_size,
-            lr=lr,
-            ema_decay=ema_decay,
-            seed=seed,
-            callback=callback,
-            should_stop=should_stop,
-            max_seconds=max_seconds,
-            on_step=on_step,
-        )
-    except DivergedError as err:
-        raise DivergedError(f"consistency model: {err}") from None
-    result.net.eval().requires_grad_(False)
-    return result
+@dataclass(frozen=True)
+class _Run:
+    """The optimiser settings CD and CT share, run through ``training.train``."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    ema_decay: float
+    seed: int
+    callback: Callable[[int, float], None] | None
+    should_stop: Callable[[], bool] | None
+    max_seconds: float | None
+
+    def train(self, fn: nn.Module, loss, draw, on_step) -> tuple[nn.Module, dict]:
+        """Train ``fn`` (frozen and in eval mode afterwards); returns it with the run's
+        record for the config's training block."""
+        try:
+            result = train(
+                fn,
+                loss,
+                draw,
+                steps=self.steps,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                ema_decay=self.ema_decay,
+                seed=self.seed,
+                callback=self.callback,
+                should_stop=self.should_stop,
+                max_seconds=self.max_seconds,
+                on_step=on_step,
+            )
+        except DivergedError as err:
+            raise DivergedError(f"consistency model: {err}") from None
+        record = {
+            "steps": result.steps,
+            "seconds": round(result.seconds, 2),
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "ema_decay": self.ema_decay,
+            "seed": self.seed,
+        }
+        return result.net.eval().requires_grad_(False), record
