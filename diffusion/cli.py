@@ -597,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--spacing",
         default=None,
         help="timestep spacing (list spacings; default: the grid a few-step model was made "
-        "for, else leading)",
+        "for, else trailing, diffusion.grids.DEFAULT_SPACING)",
     )
     p.add_argument(
         "--eta",

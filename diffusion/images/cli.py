@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..grids import SPACINGS
+from ..grids import DEFAULT_SPACING, SPACINGS
 from ..io import check_output_dir, check_output_file, save_npz, write_json
 from ..limits import LIMITS, MAX_SAMPLE_FLOATS, check_float, check_int, float_option, int_option
 from .evaluation import DATASETS, evaluate_images, run_sweep
@@ -94,8 +94,9 @@ def _check_sampler(name: str) -> str:
     return resolve_sampler(name)
 
 
-def _check_spacing(spacing: str) -> None:
-    if spacing not in SPACINGS:
+def _check_spacing(spacing: str | None) -> None:
+    """None (the model's own grid for a few-step model, else DEFAULT_SPACING) or a name."""
+    if spacing is not None and spacing not in SPACINGS:
         raise ValueError(
             f"unknown spacing {spacing[:40]!r}; choose one of {', '.join(SPACINGS)}"
         )
@@ -243,6 +244,11 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+SPACING_HELP = (
+    "timestep spacing (list spacings; default: a few-step model's own grid, else "
+    f"{DEFAULT_SPACING}, diffusion.grids.DEFAULT_SPACING)"
+)
+
 _TRAIN_HELP = {
     "--data": "training images",
     "--data-root": "folder or tarball of CIFAR-10 (default: the cache)",
@@ -289,7 +295,7 @@ def register(subparsers) -> None:
     s.add_argument("--model", required=True, help="a shipped name, a path stem or diffusers:<id>")
     s.add_argument("--sampler", default="ddim", help="a registry name (list samplers)")
     s.add_argument("--steps", type=int_option("sampler_steps"), default=10, help="timesteps")
-    s.add_argument("--spacing", default="trailing", help="timestep spacing (list spacings)")
+    s.add_argument("--spacing", default=None, help=SPACING_HELP)
     s.add_argument(
         "--eta", type=float_option("eta"), default=None, help="DDIM stochasticity (default: 0)"
     )
@@ -322,7 +328,7 @@ def register(subparsers) -> None:
     w.add_argument("--dataset", required=True, choices=DATASETS, help="reference data")
     w.add_argument("--n", type=int_option("images_n"), default=500, help="images per row")
     w.add_argument("--seed", type=int_option("seed"), default=0, help="random seed")
-    w.add_argument("--spacing", default="trailing", help="timestep spacing (list spacings)")
+    w.add_argument("--spacing", default=None, help=SPACING_HELP)
     w.add_argument("--device", default="cpu", help="cpu or cuda[:K]")
     w.add_argument("--out", required=True, help="FILE.json; missing folders are created")
     w.set_defaults(func=cmd_sweep)
