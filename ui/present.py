@@ -160,9 +160,14 @@ def run_present() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     name = st.query_params.get("seq", DEFAULT_SEQUENCE)
     try:
+        if "/" in name or "\\" in name or name.endswith(".json"):  # never a server file
+            raise lecture.LectureError("a link may name a shipped sequence only, not a path")
         seq = _load(name)
     except (lecture.LectureError, OSError) as err:
-        st.error(f"Cannot present this sequence: {' '.join(str(err).split())}")
+        from ui.state import shown
+
+        reason = shown(" ".join(str(err).split()), 200)
+        st.error(f"Cannot present the sequence {shown(name)}: {reason}")
         st.button("Leave present mode", key="present_exit", on_click=_exit)
         return
     k, reveal = _state(seq)
