@@ -268,3 +268,16 @@ def fuzz_counts() -> dict:
 
 if __name__ == "__main__":
     print(json.dumps(fuzz_counts()))
+
+
+@pytest.mark.parametrize("seq", [PHISH, "../../etc/passwd", "/etc/hostname", "x.json"])
+def test_present_mode_names_only_shipped_sequences_and_escapes_the_name(seq):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["present"] = "1"
+    at.query_params["seq"] = seq
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [str(e.value) for e in at.error]
+    assert len(errors) == 1 and "shipped sequence only" in errors[0], errors
+    assert "evil.example" not in _outside_code(errors[0])
+    assert "not valid JSON" not in errors[0]  # the server's file was never read
