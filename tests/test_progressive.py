@@ -192,24 +192,9 @@ def test_cli_distill_writes_addressable_rounds_and_rejects_bad_settings(tmp_path
     teacher = _tiny_teacher()
     save_checkpoint(tmp_path / "teacher", teacher.net, teacher.config)
     out = tmp_path / "pd"
-    rc = main(
-        [
-            "distill",
-            "--method",
-            "progressive",
-            "--teacher",
-            str(tmp_path / "teacher"),
-            "--out",
-            str(out),
-            "--start-steps",
-            "4",
-            "--steps",
-            "5",
-            "--batch-size",
-            "32",
-            "--quiet",
-        ]
-    )
+    distill = ["distill", "--method", "progressive", "--teacher", str(tmp_path / "teacher")]
+    rc = main([*distill, "--out", str(out), "--start-steps", "4", "--steps", "5"]
+              + ["--batch-size", "32", "--quiet"])
     assert rc == 0
     m = load_model(f"{out}@2steps")
     assert m.config["kind"] == "pd-student" and m.prediction == "v"
@@ -221,18 +206,7 @@ def test_cli_distill_writes_addressable_rounds_and_rejects_bad_settings(tmp_path
         (["--rounds", "0"], "rounds"),
         (["--rounds", "-2"], "rounds"),
     ):
-        rc = main(
-            [
-                "distill",
-                "--method",
-                "progressive",
-                "--teacher",
-                str(tmp_path / "teacher"),
-                "--out",
-                str(tmp_path / "bad"),
-                *extra,
-            ]
-        )
+        rc = main([*distill, "--out", str(tmp_path / "bad"), *extra])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and msg in err and len(err.splitlines()) == 1, err
     rc = main(
