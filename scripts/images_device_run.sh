@@ -28,9 +28,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv |
 python3 -c "import torch, triton; print(torch.__version__, triton.__version__)" | tee -a "$OUT/gpu.txt"
 T0=$(date +%s)
 timeout ${BENCH_LIMIT:-280} python3 scripts/images_gpu.py --out "$OUT/bench_gpu.json" \
-  --parts ${PARTS:-forward,train,sample} 2>&1 | grep -E "^(forward|train|sample|Traceback|[A-Za-z]*Error)"
+  --parts ${PARTS:-forward,train,sample} ${BENCH_ARGS:-} 2>&1 | grep -E "^(forward|train|sample|Traceback|[A-Za-z]*Error)"
 echo "bench done after $(( $(date +%s) - T0 )) s"
-timeout ${TEST_LIMIT:-150} python3 -m pytest tests/test_images_compile.py -q -rfsP --tb=short \
+timeout ${TEST_LIMIT:-150} python3 -m pytest tests/test_images_compile.py ${TESTS:-} -q -rfsP --tb=short \
   -p no:cacheprovider > "$OUT/pytest.log" 2>&1
 echo "pytest rc=$? after $(( $(date +%s) - T0 )) s"
 grep -E "relative L2|^(FAILED|ERROR|SKIPPED)|passed|failed|Error:" "$OUT/pytest.log" | tail -n 20

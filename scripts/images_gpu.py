@@ -426,7 +426,11 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--parts", default="parity,fid,forward,train,sample")
     p.add_argument("--variant", default=None, help="kind:mode, one measurement (internal)")
+    p.add_argument("--train-batches", default="128,512")
+    p.add_argument("--train-rounds", type=int, default=2)
     args = p.parse_args()
+    batches = tuple(int(b) for b in args.train_batches.split(","))
+    PARTS["train"] = lambda res: part_train(res, batches, args.train_rounds)
     if args.variant:
         return run_variant(args.variant)
     global OUT_PATH

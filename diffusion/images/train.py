@@ -244,6 +244,11 @@ def train_images(
         # the warm-up schedule.
         net.to(memory_format=torch.channels_last)
         ema.to(memory_format=torch.channels_last)
+        with torch.no_grad():  # resumed moments take their parameter's layout (fused Adam)
+            for p_, st in opt.state.items():
+                for k, v in st.items():
+                    if isinstance(v, Tensor) and v.shape == p_.shape:
+                        st[k] = torch.empty_like(p_).copy_(v)
         torch.backends.cudnn.benchmark = True
         use_cache_dir(out / "compile_cache")
         lr_t = torch.tensor(cfg.lr, device=device)
