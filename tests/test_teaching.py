@@ -136,3 +136,47 @@ def test_measured_orders_match_theory_in_the_asymptotic_range(oracle):
     # at small NFE the slope misleads: UniPC's pre-asymptotic slope is far from 3
     pts = demos.solver_error_curve(oracle, "unipc", spacing, x_T, exact)
     assert abs(fit_order([p[0] for p in pts], [p[1] for p in pts], nfe_range=(8, 32)) - 3) > 0.3
+
+
+# ----- "show the code" -------------------------------------------------------------------
+
+def _figure_names() -> set[str]:
+    """The names the pages give ui.layout.show (f-string names up to their first brace)."""
+    import re
+
+    names = set()
+    for page in (ROOT / "pages").glob("*.py"):
+        for m in re.finditer(r'show\((?:.|\n)*?,\s*f?"([a-z0-9-]+)(?:\{|")', page.read_text()):
+            names.add(m.group(1).rstrip("-"))
+    return names
+
+
+def test_every_figure_of_the_pages_has_a_snippet():
+    from ui.snippets import snippet_for
+
+    names = _figure_names()
+    assert len(names) >= 15, names
+    missing = [n for n in names if snippet_for(n) is None]
+    assert not missing, missing
+
+
+def _snippet_names():
+    from ui.snippets import SNIPPETS
+
+    return sorted(SNIPPETS)
+
+
+@pytest.mark.parametrize("name", _snippet_names())
+def test_snippet_runs(name):
+    import re
+
+    import plotly.graph_objects as go
+
+    from ui.snippets import SNIPPETS
+
+    code = re.sub(r"^N = \d+$", "N = 200", SNIPPETS[name], flags=re.M)
+    scope: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, f"<snippet {name}>", "exec"), scope)  # noqa: S102
+    assert isinstance(scope.get("fig"), go.Figure) or scope.get("picture") is not None, name
