@@ -249,10 +249,9 @@ def check_checkpoint_config(cfg: dict, json_path: str | Path) -> dict:
             diff = sorted(set(stored) ^ set(shapes)) or [
                 k for k in shapes if shapes[k] != stored.get(k)
             ]
-            raise _bad(
-                where,
-                f"the network it describes does not match the stored weights (first difference: "
-                f"{diff[0][:60]!r})",
+            raise ValueError(
+                f"checkpoint {stem.with_suffix('.safetensors')} does not fit its network config "
+                f"{where} (first difference: {diff[0][:60]!r})"
             )
     return cfg
 
