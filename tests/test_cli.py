@@ -463,3 +463,6 @@ def test_distill_defaults_are_the_shipped_recipe(monkeypatch):
     args = argparse.Namespace(**{**vars(args), "batch_size": 7})
     dcli._apply_recipe(args, "moons")
     assert args.batch_size == 7  # a given option is kept
+    args = parser.parse_args(["distill", "--method", "progressive", "--out", "x", "--steps", "5"])
+    dcli._apply_recipe(args, "moons")
+    assert args.first_round_steps == 5  # round 1 follows a given --steps

@@ -61,10 +61,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--first-round-steps",
         type=int_option("train_steps"),
-        help=f"PD: optimiser steps of round 1 {rec}",
+        help="PD: optimiser steps of round 1 (default: --steps if given, else the recipe's)",
     )
     p.add_argument(
-        "--first-round-lr", type=float_option("lr"), help=f"PD: learning rate of round 1 {rec}"
+        "--first-round-lr",
+        type=float_option("lr"),
+        help="PD: learning rate of round 1 (default: --lr if given, else the recipe's)",
     )
     p.add_argument(
         "--init",
@@ -145,6 +147,12 @@ def _apply_recipe(args: argparse.Namespace, dataset: str) -> None:
         },
     }.get(args.method, {"steps": "steps", "batch_size": "batch_size", "lr": "lr",
                         "ema_decay": "ema_decay"})  # fmt: skip
+    # Round 1 follows --steps / --lr when those are given and its own options are not.
+    if args.method == "progressive":
+        if args.first_round_steps is None and args.steps is not None:
+            args.first_round_steps = args.steps
+        if args.first_round_lr is None and args.lr is not None:
+            args.first_round_lr = args.lr
     for option, key in names.items():
         if getattr(args, option, None) is None and key in rec:
             setattr(args, option, rec[key])
