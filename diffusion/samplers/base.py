@@ -26,16 +26,14 @@ from ..model import DiffusionModel, NonFiniteError, Prediction
 __all__ = [
     "Trajectory",
     "SamplerSpec",
-    "Counted",
     "Grid",
-    "Recorder",
+    "Run",
     "grid_for",
     "gaussian_like",
     "REGISTRY",
     "register",
     "get_sampler",
     "resolve_sampler",
-    "finish",
 ]
 
 
@@ -57,31 +55,6 @@ class Trajectory:
     nfe: int
     sampler: str = ""
     info: dict = field(default_factory=dict)
-
-
-class Counted:
-    """Counts network evaluations for one sampling run (the NFE), so that a model
-    shared between threads or sessions carries no counter of its own."""
-
-    __slots__ = ("model", "nfe")
-
-    def __init__(self, model: DiffusionModel) -> None:
-        self.model = model
-        self.nfe = 0
-
-    def __call__(self, x: Tensor, t: float | Tensor, alpha: float, sigma: float) -> Prediction:
-        self.nfe += 1
-        return self.model.predict(x, t, alpha, sigma)
-
-    def eps(self, x: Tensor, t: float | Tensor, alpha: float, sigma: float) -> Tensor:
-        """eps-hat only: for an eps-prediction network the raw output, with no x0-hat
-        arithmetic (noise-prediction samplers rebuild the x0-hats of the record in one
-        batched operation at the end)."""
-        self.nfe += 1
-        model = self.model
-        if model.prediction == "eps":
-            return model.net(x, model._t_batch(x, t))
-        return model.predict(x, t, alpha, sigma).eps
 
 
 class Grid:
@@ -167,108 +140,100 @@ def grid_for(model: DiffusionModel, timesteps: Tensor) -> Grid:
     return grid
 
 
-class Recorder:
-    """Collects the per-step record of a run and calls the progress callback.
+class Run:
+    """What every sampler does around its steps: the grid, the NFE count, the record
+    and the progress callback, so a sampler's body is only its steps.
 
-    ``step(i, x, x0)`` after step i with the new x and the x0-hat of the step's first
-    evaluation. Noise-prediction samplers call ``step_eps(i, x, x_in, eps)`` instead,
-    with the step's input and eps-hat: the x0-hats (x_in - sigma eps) / alpha are then
-    formed for all steps at once in ``finish`` (two fewer tensor operations per step).
-    The record is written into buffers allocated once, (S+1, B, ...) for x and
-    (S, B, ...) for x0-hat, so the loop copies into place and the network's own
-    outputs are freed as in a bare loop. With record=False only x_T, the final x and
+        run = Run("ddim", model, x_T, timesteps, record, callback)
+        g, x = run.grid, x_T
+        for i in range(g.S - 1):
+            pred = run.predict(x, i)             # eps-hat and x0-hat at grid point i
+            x = <the step's equation>
+            run.step(i, x, pred.x0)
+        return run.denoise(x)                    # the last step: x0-hat
+
+    ``predict``/``eps`` evaluate at grid point i (with the grid's precomputed alpha,
+    sigma and time tensors); ``predict_at``/``eps_at`` at an intermediate time. Each
+    counts one network evaluation, so ``Trajectory.nfe`` is exact and a model shared
+    between threads carries no counter. With record=False only x_T, the final x and
     the last x0-hat are kept.
     """
 
-    __slots__ = ("xs", "x0s", "n_eps", "record", "callback", "last", "grid", "x_T", "final",
-                 "x_slots", "x0_slots")
+    __slots__ = ("name", "model", "grid", "nfe", "record", "callback", "xs", "x0s", "_t")
 
-    def __init__(self, x_T: Tensor, grid: Grid, record: bool, callback) -> None:
+    def __init__(
+        self, name: str, model: DiffusionModel, x_T: Tensor, timesteps: Tensor, record: bool,
+        callback: Callable | None,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.grid = grid_for(model, timesteps)
+        self.nfe = 0
         self.record = record
         self.callback = callback
-        self.last = grid.S - 1
-        self.grid = grid
-        self.x_T = x_T
-        self.n_eps = 0  # leading steps whose x0s slot holds eps-hat until finish
-        self.final: tuple[Tensor, Tensor] | None = None
-        self.x_slots: list[Tensor | None] = [None] * grid.S
-        if record:
-            self.xs = x_T.new_empty((grid.S + 1, *x_T.shape))
-            self.xs[0].copy_(x_T)
-            self.x0s = x_T.new_empty((grid.S, *x_T.shape))
-            # views made once: a step writes its x straight into its slot (``slot``)
-            self.x_slots = list(self.xs[1:].unbind(0))
-            self.x0_slots = list(self.x0s.unbind(0))
+        self.xs: list[Tensor] = [x_T]
+        self.x0s: list[Tensor] = []
+        self._t = self.grid.t_batches(x_T)  # the evaluation times as ready (B,) tensors
 
-    def slot(self, i: int) -> Tensor | None:
-        """Where step i's new x is recorded, for ``out=`` (None with record=False): a
-        step that computes its x there saves the copy into the record."""
-        return self.x_slots[i]
+    def predict(self, x: Tensor, i: int) -> Prediction:
+        """eps-hat and x0-hat at grid point i."""
+        self.nfe += 1
+        g = self.grid
+        return self.model.predict(x, self._t[i], g.alpha[i], g.sigma[i])
+
+    def eps(self, x: Tensor, i: int) -> Tensor:
+        """eps-hat alone at grid point i (for an eps-prediction network the raw output:
+        a corrector's evaluation needs no x0-hat)."""
+        return self.eps_at(x, self._t[i], self.grid.alpha[i], self.grid.sigma[i])
+
+    def predict_at(self, x: Tensor, t: float, alpha: float, sigma: float) -> Prediction:
+        """eps-hat and x0-hat at an intermediate time t with its alpha and sigma."""
+        self.nfe += 1
+        return self.model.predict(x, t, alpha, sigma)
+
+    def eps_at(self, x: Tensor, t: float | Tensor, alpha: float, sigma: float) -> Tensor:
+        """eps-hat alone at an intermediate time t."""
+        self.nfe += 1
+        model = self.model
+        if model.prediction == "eps":
+            return model.net(x, model._t_batch(x, t))
+        return model.predict(x, t, alpha, sigma).eps
 
     def step(self, i: int, x: Tensor, x0: Tensor) -> None:
+        """Record step i: the new x and the x0-hat of the step's first evaluation."""
         if self.record:
-            if x is not self.x_slots[i]:
-                self.x_slots[i].copy_(x)
-            self.x0_slots[i].copy_(x0)
-        elif i == self.last:
-            self.final = (x, x0)
+            self.xs.append(x)
+            self.x0s.append(x0)
         if self.callback is not None:
             self.callback(i, x, x0)
 
-    def step_eps(self, i: int, x: Tensor, x_in: Tensor, eps: Tensor) -> None:
-        """Step i < S-1 of a noise-prediction sampler; the last step uses ``step``.
-        Steps 0..i must all come through here (eps-hat waits in the x0-hat slot)."""
-        if self.record:
-            if x is not self.x_slots[i]:
-                self.x_slots[i].copy_(x)
-            self.x0_slots[i].copy_(eps)
-            self.n_eps = i + 1
-        if self.callback is not None:
-            g = self.grid
-            self.callback(i, x, torch.add(x_in, eps, alpha=-g.sigma[i]).div_(g.alpha[i]))
+    def denoise(self, x: Tensor, **info) -> Trajectory:
+        """The last step, from the last grid time to alpha = 1, sigma = 0: for every
+        solver family the first-order step, which is the x0-hat of one evaluation."""
+        i = self.grid.S - 1
+        x0 = self.predict(x, i).x0
+        self.step(i, x0, x0)
+        return self.finish(x0, **info)
 
-    def finish(self, name: str, x: Tensor, counted: Counted, **info) -> Trajectory:
-        if not self.record:
-            if self.final is None:
-                raise RuntimeError(f"{name}: the last step was not recorded")
-            x_last, x0_last = self.final
-            return finish(
-                name, x, torch.stack([self.x_T, x_last]), x0_last[None], self.grid, counted, **info
+    def finish(self, x: Tensor, **info) -> Trajectory:
+        """The Trajectory of the run, after checking that it stayed finite."""
+        if not bool(torch.isfinite(x).all()):
+            raise NonFiniteError(
+                f"{self.name}: the model returned NaN or infinite values; check the checkpoint"
             )
-        n = self.n_eps
-        if n:
-            # x0-hat_i = (x_i - sigma_i eps_i) / alpha_i for the steps before the last
-            shape = (n,) + (1,) * (x.ndim)
-            a = torch.tensor(self.grid.alpha[:n], dtype=x.dtype, device=x.device).reshape(shape)
-            s = torch.tensor(self.grid.sigma[:n], dtype=x.dtype, device=x.device).reshape(shape)
-            early = self.x0s[:n]
-            early.mul_(-s).add_(self.xs[:n]).div_(a)
-        return finish(name, x, self.xs, self.x0s, self.grid, counted, **info)
-
-
-def finish(
-    name: str,
-    x: Tensor,
-    xs: list[Tensor] | Tensor,
-    x0_preds: list[Tensor] | Tensor,
-    grid: Grid,
-    counted: Counted,
-    **info,
-) -> Trajectory:
-    """Stack the record and check that the run stayed finite."""
-    if not bool(torch.isfinite(x).all()):
-        raise NonFiniteError(
-            f"{name}: the model returned NaN or infinite values; check the checkpoint"
+        if self.record:
+            xs, x0s = torch.stack(self.xs), torch.stack(self.x0s)
+        else:
+            xs, x0s = torch.stack([self.xs[0], x]), x[None]
+        return Trajectory(
+            x=x,
+            xs=xs,
+            x0_preds=x0s,
+            timesteps=self.grid.timesteps.clone(),  # the grid may be shared by later runs
+            nfe=self.nfe,
+            sampler=self.name,
+            info=info,
         )
-    return Trajectory(
-        x=x,
-        xs=xs if isinstance(xs, Tensor) else torch.stack(xs),
-        x0_preds=x0_preds if isinstance(x0_preds, Tensor) else torch.stack(x0_preds),
-        timesteps=grid.timesteps.clone(),  # the grid may be shared by later runs
-        nfe=counted.nfe,
-        sampler=name,
-        info=info,
-    )
 
 
 _COMMON_OPTIONS = ("generator", "record", "callback")
@@ -289,8 +254,10 @@ class SamplerSpec:
     name: registry key; label: display name; fn: the sampler function;
     nfe: steps -> exact NFE of a run with that many timesteps; stochastic: whether
     it draws fresh noise (needs a generator); order: the ODE solver's order (0 for
-    stochastic samplers); citation: paper and algorithm/equation; options: the
-    default keyword options the registry passes to fn.
+    stochastic samplers); citation: paper and algorithm/equation; options: keyword
+    arguments bound by the registry, which a caller cannot change (a fixed order:
+    ``dpm-solver-2`` is ``dpm_solver`` with ``options={"order": 2}``); family:
+    'training-free' or 'few-step'.
     """
 
     name: str
@@ -305,15 +272,16 @@ class SamplerSpec:
 
     def __call__(self, model, x_T, timesteps, **kwargs) -> Trajectory:
         self.check_options(kwargs)
-        return self.fn(model, x_T, timesteps, **{**self.options, **kwargs})
+        return self.fn(model, x_T, timesteps, **kwargs, **self.options)
 
     def option_names(self) -> list[str]:
-        """The sampler-specific keyword options of fn (eta, variance, order, ...)."""
-        return list(_option_names(self.fn))
+        """The options a caller may set (eta, variance, order, ...): fn's keyword
+        options less those the registry binds."""
+        return [n for n in _option_names(self.fn) if n not in self.options]
 
     def check_options(self, options: dict) -> None:
         """ValueError naming the valid options when an option does not apply."""
-        valid = _option_names(self.fn)
+        valid = self.option_names()
         for key in options:
             if key not in valid and key not in _COMMON_OPTIONS:
                 names = ", ".join(self.option_names()) or "none"
@@ -360,7 +328,7 @@ def resolve_sampler(name: str, order: int | None = None) -> str:
         choices = sorted(REGISTRY) + sorted(_ORDER_ALIASES)
         raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(choices)}")
     spec = REGISTRY[name]
-    takes_order = "order" in _option_names(spec.fn)  # e.g. unipc: order is an option
+    takes_order = "order" in spec.option_names()  # e.g. unipc: order is an option
     if order is not None and spec.order and order != spec.order and not takes_order:
         raise ValueError(f"sampler {name} has fixed order {spec.order}, not {order}")
     return name

@@ -8,9 +8,10 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, SamplerSpec, Trajectory, finish, register
+from .base import Run, SamplerSpec, Trajectory, gaussian_like, register
 
 
+@torch.no_grad()
 def consistency(
     model: DiffusionModel,
     x_T: Tensor,
@@ -31,30 +32,16 @@ def consistency(
 
     xs holds x_T, each re-noised x_tau, and finally the sample; x0_preds the outputs of f.
     """
-    g = Grid(model, timesteps)
-    f = Counted(model)
+    run = Run("consistency", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
     sb_min = float(getattr(model.net, "sigma_bar_min", 0.0))
-    x = x_T
-    xs, x0s = [x], []
-    for i in range(g.S):
-        pred = f(x, g.t[i], g.alpha[i], g.sigma[i])
-        x0 = pred.x0
-        if i + 1 < g.S:
-            # re-noise the estimate to the next chosen time (Alg. 1, line 5)
-            z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
-            std = math.sqrt(max(0.0, g.sigma_bar[i + 1] ** 2 - sb_min**2))
-            x = g.alpha[i + 1] * (x0 + std * z)
-        else:
-            x = x0
-        if record or i == g.S - 1:
-            x0s.append(x0)
-        if record:
-            xs.append(x)
-        if callback is not None:
-            callback(i, x, x0)
-    if not record:
-        xs.append(x)
-    return finish("consistency", x, xs, x0s, g, f)
+    for i in range(g.S - 1):
+        x0 = run.predict(x, i).x0
+        # re-noise the estimate to the next chosen time (Alg. 1, line 5)
+        std = math.sqrt(max(0.0, g.sigma_bar[i + 1] ** 2 - sb_min**2))
+        x = g.alpha[i + 1] * (x0 + std * gaussian_like(x0, generator))
+        run.step(i, x, x0)
+    return run.denoise(x)
 
 
 register(

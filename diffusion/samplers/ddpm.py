@@ -8,35 +8,9 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import (
-    Counted,
-    Grid,
-    Recorder,
-    SamplerSpec,
-    Trajectory,
-    gaussian_like,
-    grid_for,
-    register,
-)
+from .base import Run, SamplerSpec, Trajectory, gaussian_like, register
 
 VARIANCES = ("beta", "beta_tilde")
-
-
-def _coefficients(g: Grid, variance: str) -> tuple[list[float], list[float], list[float]]:
-    """Per step i: mean = c_x x_t + c_e eps-hat and the noise scale c_z, from
-    mean = c_x0 x0-hat + c_xt x_t with x0-hat = (x_t - sigma_t eps-hat) / alpha_t."""
-    c_x, c_e, c_z = [], [], []
-    for i in range(g.S - 1):
-        a, s = g.alpha[i], g.sigma[i]
-        abar_t, abar_s = a**2, g.alpha[i + 1] ** 2
-        beta_ts = 1.0 - abar_t / abar_s
-        c_x0 = math.sqrt(abar_s) * beta_ts / (1.0 - abar_t)
-        c_xt = math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t)
-        c_x.append(c_x0 / a + c_xt)
-        c_e.append(-c_x0 * s / a)
-        var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
-        c_z.append(math.sqrt(var))
-    return c_x, c_e, c_z
 
 
 @torch.no_grad()
@@ -62,23 +36,19 @@ def ddpm(
     """
     if variance not in VARIANCES:
         raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
-    g = grid_for(model, timesteps)
-    f = Counted(model)
-    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
-    c_x, c_e, c_z = g.memo(("ddpm", variance), lambda: _coefficients(g, variance))
-    x = x_T
-    rec = Recorder(x_T, g, record, callback)
+    run = Run("ddpm", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
     for i in range(g.S - 1):
-        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
-        # x_next = c_x x + c_e eps + c_z z, computed in the record's slot for this step
+        abar_t, abar_s = g.alpha[i] ** 2, g.alpha[i + 1] ** 2
+        beta_ts = 1.0 - abar_t / abar_s
+        c_x0 = math.sqrt(abar_s) * beta_ts / (1.0 - abar_t)
+        c_xt = math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t)
+        var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
+        x0 = run.predict(x, i).x0
         z = gaussian_like(x, generator)
-        x_next = torch.add(x, eps, alpha=c_e[i] / c_x[i], out=rec.slot(i)).mul_(c_x[i])
-        x_next.add_(z, alpha=c_z[i])
-        rec.step_eps(i, x_next, x, eps)
-        x = x_next
-    x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # the last step returns x0-hat, no noise
-    rec.step(g.S - 1, x, x)
-    return rec.finish("ddpm", x, f, variance=variance)
+        x = c_x0 * x0 + c_xt * x + math.sqrt(var) * z
+        run.step(i, x, x0)
+    return run.denoise(x, variance=variance)  # the last step returns x0-hat, no noise
 
 
 register(
@@ -90,6 +60,5 @@ register(
         stochastic=True,
         order=0,
         citation="Ho, Jain & Abbeel 2020, Alg. 2 and eqs. 6-7",
-        options={"variance": "beta_tilde"},
     )
 )

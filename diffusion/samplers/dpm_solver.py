@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..model import DiffusionModel
 from ..schedules import VPSchedule
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
+from .base import Grid, Run, SamplerSpec, Trajectory, register
 
 
 def intermediate_points(
@@ -56,99 +56,77 @@ def dpm_solver(
     """Singlestep DPM-Solver-k, k in {1, 2, 3} (Lu et al. 2022, Alg. 1 with r1 = 1/2
     for k = 2; Alg. 2 with r1 = 1/3, r2 = 2/3 for k = 3).
 
-    Every step between grid times costs k evaluations; the last step, to sigma = 0,
-    is the first-order step, which lands on x0-hat: NFE = k (S - 1) + 1. x_T: (B, *D).
+    A step from s to t (h = lambda_t - lambda_s) is eq. 3.7 (k = 1, which is DDIM),
+      x_t = (alpha_t / alpha_s) x_s - sigma_t (e^h - 1) eps_s,
+    plus, for k = 2 and 3, the correction from the eps-hat at intermediate points u_j
+    with lambda = lambda_s + r_j h, each reached by the same kind of step (Alg. 1-2).
+    Every step between grid times costs k evaluations; the last step, to sigma = 0, is
+    the first-order step, which lands on x0-hat: NFE = k (S - 1) + 1. x_T: (B, *D).
     """
     if order not in (1, 2, 3):
         raise ValueError(f"DPM-Solver order must be 1, 2 or 3, got {order}")
-    g = grid_for(model, timesteps)
-    f = Counted(model)
-    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
-    n = g.S - 1
-    h = [g.lambda_[i + 1] - g.lambda_[i] for i in range(n)]
-    # First-order part shared by every order: x_t = (a_t/a_s) x - sig_t (e^h - 1) eps_s
-    c_x = [g.alpha[i + 1] / g.alpha[i] for i in range(n)]
-    phi1 = [g.sigma[i + 1] * math.expm1(h[i]) for i in range(n)]
-    if order == 2:
-        r1 = 0.5
+    run = Run(f"dpm-solver-{order}", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
+    r1, r2 = (0.5, None) if order == 2 else (1.0 / 3.0, 2.0 / 3.0)
+    if order >= 2:
         t1, a1, s1 = grid_intermediate_points(model, g, r1)
-        u_x = [a1[i] / g.alpha[i] for i in range(n)]
-        u_eps = [s1[i] * math.expm1(r1 * h[i]) for i in range(n)]
-        c_d1 = [phi1[i] / (2 * r1) for i in range(n)]
-    elif order == 3:
-        r1, r2 = 1.0 / 3.0, 2.0 / 3.0
-        t1, a1, s1 = grid_intermediate_points(model, g, r1)
+    if order == 3:
         t2, a2, s2 = grid_intermediate_points(model, g, r2)
-        u1_x = [a1[i] / g.alpha[i] for i in range(n)]
-        u1_eps = [s1[i] * math.expm1(r1 * h[i]) for i in range(n)]
-        u2_x = [a2[i] / g.alpha[i] for i in range(n)]
-        u2_eps = [s2[i] * math.expm1(r2 * h[i]) for i in range(n)]
-        u2_d1 = [s2[i] * r2 / r1 * (math.expm1(r2 * h[i]) / (r2 * h[i]) - 1) for i in range(n)]
-        c_d2 = [g.sigma[i + 1] / r2 * (math.expm1(h[i]) / h[i] - 1) for i in range(n)]
-    x = x_T
-    rec = Recorder(x_T, g, record, callback)
-    for i in range(n):
-        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
-        # the first-order part c_x x - phi1 eps, computed in the record's slot for this step
-        slot = rec.slot(i)
-        if order == 1:
-            x_next = torch.add(x, eps, alpha=-phi1[i] / c_x[i], out=slot).mul_(c_x[i])
-        elif order == 2:
-            u = torch.add(x, eps, alpha=-u_eps[i] / u_x[i]).mul_(u_x[i])
-            d1 = f.eps(u, t1[i], a1[i], s1[i]).sub_(eps)
-            x_next = torch.add(x, eps, alpha=-phi1[i] / c_x[i], out=slot).mul_(c_x[i])
-            x_next.add_(d1, alpha=-c_d1[i])
-        else:
-            u1 = torch.add(x, eps, alpha=-u1_eps[i] / u1_x[i]).mul_(u1_x[i])
-            d1 = f.eps(u1, t1[i], a1[i], s1[i]).sub_(eps)
-            u2 = torch.add(x, eps, alpha=-u2_eps[i] / u2_x[i]).mul_(u2_x[i])
-            u2.add_(d1, alpha=-u2_d1[i])
-            d2 = f.eps(u2, t2[i], a2[i], s2[i]).sub_(eps)
-            x_next = torch.add(x, eps, alpha=-phi1[i] / c_x[i], out=slot).mul_(c_x[i])
-            x_next.add_(d2, alpha=-c_d2[i])
-        rec.step_eps(i, x_next, x, eps)
+    for i in range(g.S - 1):
+        a, a_t, s_t = g.alpha[i], g.alpha[i + 1], g.sigma[i + 1]
+        h = g.lambda_[i + 1] - g.lambda_[i]
+        pred = run.predict(x, i)
+        eps = pred.eps
+        x_next = (a_t / a) * x - s_t * math.expm1(h) * eps  # eq. 3.7
+        if order == 2:
+            u = (a1[i] / a) * x - s1[i] * math.expm1(r1 * h) * eps
+            d1 = run.eps_at(u, t1[i], a1[i], s1[i]) - eps
+            x_next = x_next - s_t / (2 * r1) * math.expm1(h) * d1
+        elif order == 3:
+            u1 = (a1[i] / a) * x - s1[i] * math.expm1(r1 * h) * eps
+            d1 = run.eps_at(u1, t1[i], a1[i], s1[i]) - eps
+            c_d1 = s2[i] * r2 / r1 * (math.expm1(r2 * h) / (r2 * h) - 1)
+            u2 = (a2[i] / a) * x - s2[i] * math.expm1(r2 * h) * eps - c_d1 * d1
+            d2 = run.eps_at(u2, t2[i], a2[i], s2[i]) - eps
+            x_next = x_next - s_t / r2 * (math.expm1(h) / h - 1) * d2
         x = x_next
-    x = f(x, tb[n], g.alpha[n], g.sigma[n]).x0  # first order to sigma = 0: x0-hat
-    rec.step(n, x, x)
-    return rec.finish(f"dpm-solver-{order}", x, f, order=order)
+        run.step(i, x, pred.x0)
+    return run.denoise(x, order=order)  # first order to sigma = 0: x0-hat
 
 
-def _dpm_solver_k(k: int):
-    def fn(
-        model: DiffusionModel,
-        x_T: Tensor,
-        timesteps: Tensor,
-        *,
-        generator: torch.Generator | None = None,
-        record: bool = True,
-        callback=None,
-    ) -> Trajectory:
-        return dpm_solver(
-            model, x_T, timesteps, order=k, generator=generator, record=record, callback=callback
-        )
-
-    fn.__name__ = f"dpm_solver_{k}"
-    fn.__doc__ = f"DPM-Solver-{k} (singlestep, noise prediction); see dpm_solver."
-    return fn
-
-
-dpm_solver_1 = _dpm_solver_k(1)
-dpm_solver_2 = _dpm_solver_k(2)
-dpm_solver_3 = _dpm_solver_k(3)
-
-for _k, _fn, _cite in (
-    (1, dpm_solver_1, "Lu et al. 2022, eq. 3.7 (DPM-Solver-1 = DDIM)"),
-    (2, dpm_solver_2, "Lu et al. 2022, Alg. 1 (r1 = 1/2)"),
-    (3, dpm_solver_3, "Lu et al. 2022, Alg. 2 (r1 = 1/3, r2 = 2/3)"),
-):
-    register(
-        SamplerSpec(
-            name=f"dpm-solver-{_k}",
-            label=f"DPM-Solver-{_k}",
-            fn=_fn,
-            nfe=(lambda k: lambda steps: k * (steps - 1) + 1)(_k),
-            stochastic=False,
-            order=_k,
-            citation=_cite,
-        )
+register(
+    SamplerSpec(
+        name="dpm-solver-1",
+        label="DPM-Solver-1",
+        fn=dpm_solver,
+        nfe=lambda steps: steps,
+        stochastic=False,
+        order=1,
+        citation="Lu et al. 2022, eq. 3.7 (DPM-Solver-1 = DDIM)",
+        options={"order": 1},
     )
+)
+register(
+    SamplerSpec(
+        name="dpm-solver-2",
+        label="DPM-Solver-2",
+        fn=dpm_solver,
+        nfe=lambda steps: 2 * (steps - 1) + 1,
+        stochastic=False,
+        order=2,
+        citation="Lu et al. 2022, Alg. 1 (r1 = 1/2)",
+        options={"order": 2},
+    )
+)
+register(
+    SamplerSpec(
+        name="dpm-solver-3",
+        label="DPM-Solver-3",
+        fn=dpm_solver,
+        nfe=lambda steps: 3 * (steps - 1) + 1,
+        stochastic=False,
+        order=3,
+        citation="Lu et al. 2022, Alg. 2 (r1 = 1/3, r2 = 2/3)",
+        options={"order": 3},
+    )
+)

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
+from .base import Grid, Run, SamplerSpec, Trajectory, register
 from .dpm_solver import grid_intermediate_points
 
 
@@ -76,33 +76,27 @@ def dpm_solver_pp_multistep(
 ) -> Trajectory:
     """Multistep DPM-Solver++(2M) / 3M (Lu et al. 2022b, Alg. 2 and its 3rd-order form).
 
-    One evaluation per grid point: NFE = S. Lower orders on the first steps while the
-    history fills; the last step, to sigma = 0, is first order (it returns x0-hat).
-    half_d2: reproduce the 3rd-order update of the dpm-solver/diffusers code (see
-    ``multistep_coefficients``). x_T: (B, *D).
+    x_{i+1} = c_x x_i + sum_j c_j m_{i-j} with m_j the x0-hats of the last ``order`` grid
+    points (``multistep_coefficients``). One evaluation per grid point: NFE = S. Lower
+    orders on the first steps while the history fills; the last step, to sigma = 0, is
+    first order (it returns x0-hat). half_d2: reproduce the 3rd-order update of the
+    dpm-solver/diffusers code (see ``multistep_coefficients``). x_T: (B, *D).
     """
     if order not in (1, 2, 3):
         raise ValueError(f"DPM-Solver++ multistep order must be 1, 2 or 3, got {order}")
-    g = grid_for(model, timesteps)
-    f = Counted(model)
-    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
+    if half_d2 and order != 3:
+        raise ValueError("half_d2 applies to the 3rd-order update (dpm-solver++3m) only")
+    run = Run(f"dpm-solver++{order}m", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
     coef = multistep_coefficients(g, order, half_d2)
-    x = x_T
     hist: list[Tensor] = []  # x0-hats, newest first
-    rec = Recorder(x_T, g, record, callback)
-    for i in range(g.S):
-        x0 = f(x, tb[i], g.alpha[i], g.sigma[i]).x0
-        if i == g.S - 1:
-            x = x0
-        else:
-            hist.insert(0, x0)
-            del hist[order:]
-            c_x, cs = coef[i]
-            x = x * c_x
-            for c, m in zip(cs, hist, strict=False):
-                x.add_(m, alpha=c)
-        rec.step(i, x, x0)
-    return rec.finish(f"dpm-solver++{order}m", x, f, order=order)
+    for i in range(g.S - 1):
+        x0 = run.predict(x, i).x0
+        hist = [x0, *hist[: order - 1]]
+        c_x, cs = coef[i]
+        x = c_x * x + sum(c * m for c, m in zip(cs, hist, strict=False))
+        run.step(i, x, x0)
+    return run.denoise(x, order=order)
 
 
 @torch.no_grad()
@@ -116,91 +110,48 @@ def dpm_solver_pp_2s(
     callback=None,
 ) -> Trajectory:
     """Singlestep DPM-Solver++(2S) (Lu et al. 2022b, Alg. 1) with r1 = 1/2: one extra
-    evaluation at the lambda-midpoint of each step. NFE = 2 (S - 1) + 1. x_T: (B, *D)."""
+    evaluation at the lambda-midpoint u of each step, whose x0-hat drives the step:
+      u       = (sigma_u / sigma_s) x_s - alpha_u (e^{-r1 h} - 1) m_s,
+      x_t     = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) D,
+    D = (1 - 1/(2 r1)) m_s + 1/(2 r1) m_u, which is m_u for r1 = 1/2.
+    NFE = 2 (S - 1) + 1. x_T: (B, *D)."""
     r1 = 0.5
-    g = grid_for(model, timesteps)
-    f = Counted(model)
-    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
-    n = g.S - 1
+    run = Run("dpm-solver++2s", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
     t1, a1, s1 = grid_intermediate_points(model, g, r1)
-    h = [g.lambda_[i + 1] - g.lambda_[i] for i in range(n)]
-    u_x = [s1[i] / g.sigma[i] for i in range(n)]
-    u_m = [-a1[i] * math.expm1(-r1 * h[i]) for i in range(n)]
-    c_x = [g.sigma[i + 1] / g.sigma[i] for i in range(n)]
-    c_m = [-g.alpha[i + 1] * math.expm1(-h[i]) for i in range(n)]
-    x = x_T
-    rec = Recorder(x_T, g, record, callback)
-    for i in range(g.S):
-        x0 = f(x, tb[i], g.alpha[i], g.sigma[i]).x0
-        if i == n:
-            x = x0
-        else:
-            u = torch.add(x * u_x[i], x0, alpha=u_m[i])
-            x0_mid = f(u, t1[i], a1[i], s1[i]).x0
-            # D = (1 - 1/(2 r1)) m_s + 1/(2 r1) m_mid, which is m_mid for r1 = 1/2
-            d = x0_mid if r1 == 0.5 else (1 - 0.5 / r1) * x0 + (0.5 / r1) * x0_mid
-            x = torch.add(x * c_x[i], d, alpha=c_m[i])
-        rec.step(i, x, x0)
-    return rec.finish("dpm-solver++2s", x, f)
+    for i in range(g.S - 1):
+        s, a_t, s_t = g.sigma[i], g.alpha[i + 1], g.sigma[i + 1]
+        h = g.lambda_[i + 1] - g.lambda_[i]
+        x0 = run.predict(x, i).x0
+        u = (s1[i] / s) * x - a1[i] * math.expm1(-r1 * h) * x0
+        d = run.predict_at(u, t1[i], a1[i], s1[i]).x0  # D = m_u for r1 = 1/2
+        x = (s_t / s) * x - a_t * math.expm1(-h) * d
+        run.step(i, x, x0)
+    return run.denoise(x)
 
-
-def dpm_solver_pp_2m(
-    model: DiffusionModel,
-    x_T: Tensor,
-    timesteps: Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    record: bool = True,
-    callback=None,
-) -> Trajectory:
-    """DPM-Solver++(2M); see dpm_solver_pp_multistep."""
-    return dpm_solver_pp_multistep(
-        model, x_T, timesteps, order=2, generator=generator, record=record, callback=callback
-    )
-
-
-def dpm_solver_pp_3m(
-    model: DiffusionModel,
-    x_T: Tensor,
-    timesteps: Tensor,
-    *,
-    half_d2: bool = False,
-    generator: torch.Generator | None = None,
-    record: bool = True,
-    callback=None,
-) -> Trajectory:
-    """DPM-Solver++(3M); see dpm_solver_pp_multistep."""
-    return dpm_solver_pp_multistep(
-        model,
-        x_T,
-        timesteps,
-        order=3,
-        half_d2=half_d2,
-        generator=generator,
-        record=record,
-        callback=callback,
-    )
 
 register(
     SamplerSpec(
         name="dpm-solver++2m",
         label="DPM-Solver++(2M)",
-        fn=dpm_solver_pp_2m,
+        fn=dpm_solver_pp_multistep,
         nfe=lambda steps: steps,
         stochastic=False,
         order=2,
         citation="Lu et al. 2022b, Alg. 2",
+        options={"order": 2},
     )
 )
 register(
     SamplerSpec(
         name="dpm-solver++3m",
         label="DPM-Solver++(3M)",
-        fn=dpm_solver_pp_3m,
+        fn=dpm_solver_pp_multistep,
         nfe=lambda steps: steps,
         stochastic=False,
         order=3,
         citation="Lu et al. 2022b, multistep 3rd order",
+        options={"order": 3},
     )
 )
 register(

@@ -13,15 +13,8 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
-
-
-def _euler_coefficients(g: Grid) -> tuple[list[float], list[float]]:
-    """x_next = c_x x + c_eps eps: the Euler step y' = y + (sb_next - sb) eps with
-    y = x / alpha, written back in x = alpha y."""
-    c_x = [g.alpha[i + 1] / g.alpha[i] for i in range(g.S)]
-    c_eps = [g.alpha[i + 1] * (g.sigma_bar[i + 1] - g.sigma_bar[i]) for i in range(g.S)]
-    return c_x, c_eps
+from .base import Run, SamplerSpec, Trajectory, register
+from .steps import euler_step, heun_step
 
 
 @torch.no_grad()
@@ -38,20 +31,13 @@ def euler(
 
     Algebraically identical to DDIM with eta = 0 and to DPM-Solver-1. x_T: (B, *D).
     """
-    g = grid_for(model, timesteps)
-    f = Counted(model)
-    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
-    c_x, c_eps = _euler_coefficients(g)
-    x = x_T
-    rec = Recorder(x_T, g, record, callback)
+    run = Run("euler", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
     for i in range(g.S - 1):
-        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
-        x_next = torch.add(x * c_x[i], eps, alpha=c_eps[i])
-        rec.step_eps(i, x_next, x, eps)
-        x = x_next
-    x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # Euler to sigma_bar = 0 is x0-hat
-    rec.step(g.S - 1, x, x)
-    return rec.finish("euler", x, f)
+        pred = run.predict(x, i)
+        x = euler_step(x, pred.eps, g.alpha[i], g.sigma_bar[i], g.alpha[i + 1], g.sigma_bar[i + 1])
+        run.step(i, x, pred.x0)
+    return run.denoise(x)  # Euler to sigma_bar = 0 is x0-hat
 
 
 @torch.no_grad()
@@ -69,24 +55,16 @@ def heun(
     The last step, to sigma_bar = 0, is a plain Euler step (= x0-hat), as in EDM.
     NFE = 2S - 1. x_T: (B, *D).
     """
-    g = grid_for(model, timesteps)
-    f = Counted(model)
-    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
-    c_x, c_eps = _euler_coefficients(g)
-    x = x_T
-    rec = Recorder(x_T, g, record, callback)
+    run = Run("heun", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
     for i in range(g.S - 1):
-        eps = f.eps(x, tb[i], g.alpha[i], g.sigma[i])
-        x_scaled = x * c_x[i]
-        # Euler predictor, then the slope at the predicted point (EDM Alg. 1 l. 5-8).
-        x_pred = torch.add(x_scaled, eps, alpha=c_eps[i])
-        eps_next = f.eps(x_pred, tb[i + 1], g.alpha[i + 1], g.sigma[i + 1])
-        x_next = torch.add(x_scaled, eps + eps_next, alpha=0.5 * c_eps[i])
-        rec.step_eps(i, x_next, x, eps)
-        x = x_next
-    x = f(x, tb[-1], g.alpha[-2], g.sigma[-2]).x0  # the last step is Euler: x0-hat
-    rec.step(g.S - 1, x, x)
-    return rec.finish("heun", x, f)
+        here = (g.alpha[i], g.sigma_bar[i], g.alpha[i + 1], g.sigma_bar[i + 1])
+        pred = run.predict(x, i)
+        x_euler = euler_step(x, pred.eps, *here)
+        eps_next = run.eps(x_euler, i + 1)  # the slope at the predicted point
+        x = heun_step(x, pred.eps, eps_next, *here)
+        run.step(i, x, pred.x0)
+    return run.denoise(x)  # the last step is Euler: x0-hat
 
 
 register(

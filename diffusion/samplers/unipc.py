@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..model import DiffusionModel
-from .base import Counted, Grid, Recorder, SamplerSpec, Trajectory, grid_for, register
+from .base import Grid, Run, SamplerSpec, Trajectory, register
 
 
 def _rhos(rks: list[float], hh: float, p: int, corrector: bool) -> list[float]:
@@ -83,6 +83,11 @@ def _coefficients(g: Grid, order: int) -> tuple[list, list]:
     return pred, corr
 
 
+def _combine(c_x: float, x: Tensor, cs: list[float], ms: list[Tensor]) -> Tensor:
+    """c_x x + sum_j c_j m_j."""
+    return c_x * x + sum(c * m for c, m in zip(cs, ms, strict=False))
+
+
 @torch.no_grad()
 def unipc(
     model: DiffusionModel,
@@ -101,36 +106,23 @@ def unipc(
     """
     if order not in (1, 2, 3):
         raise ValueError(f"UniPC order must be 1, 2 or 3, got {order}")
-    g = grid_for(model, timesteps)
-    f = Counted(model)
-    tb = g.t_batches(x_T)  # evaluation times as ready (B,) tensors
-    n = g.S - 1
+    run = Run("unipc", model, x_T, timesteps, record, callback)
+    g, x = run.grid, x_T
     pred_coef, corr_coef = g.memo(("unipc", order), lambda: _coefficients(g, order))
-    x = x_T
-    x_prev: Tensor | None = None
     hist: list[Tensor] = []  # x0-hats at grid points, newest first
-    rec = Recorder(x_T, g, record, callback)
-    for i in range(g.S):
-        m = f(x, tb[i], g.alpha[i], g.sigma[i]).x0
-        if i == n:
-            x = m
-            rec.step(i, x, m)
-            break
+    x_prev = x  # the point the last predictor step started from
+    for i in range(g.S - 1):
+        m = run.predict(x, i).x0
         if i > 0:
-            # UniC: redo the step x_prev -> x_i with m_i included.
+            # UniC: redo the step x_prev -> x_i with the new x0-hat m_i included
             c_x, cs = corr_coef[i]
-            x = x_prev * c_x
-            for c, mj in zip(cs, [m, *hist], strict=False):
-                x.add_(mj, alpha=c)
-        hist.insert(0, m)
-        del hist[order:]
+            x = _combine(c_x, x_prev, cs, [m, *hist])
+        hist = [m, *hist[: order - 1]]
         x_prev = x
         c_x, cs = pred_coef[i]
-        x = x * c_x
-        for c, mj in zip(cs, hist, strict=False):
-            x.add_(mj, alpha=c)
-        rec.step(i, x, m)
-    return rec.finish("unipc", x, f, order=order)
+        x = _combine(c_x, x, cs, hist)  # UniP
+        run.step(i, x, m)
+    return run.denoise(x, order=order)
 
 
 register(
@@ -142,6 +134,5 @@ register(
         stochastic=False,
         order=3,  # UniP-2 with UniC: order 3 (Zhao et al. 2023, Cor. 3.2)
         citation="Zhao et al. 2023, Alg. 3 (B(h) = e^h - 1)",
-        options={"order": 2},
     )
 )
