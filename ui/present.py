@@ -22,7 +22,7 @@ import streamlit as st
 from diffusion import lecture
 
 DEFAULT_SEQUENCE = "accelerated-sampling"
-FIGURE_HEIGHT = 440
+FIGURE_HEIGHT = 480
 """Pixels: headline, figure and navigation together fit a 720-pixel-high projector."""
 
 SECTION = {"why": "Why accelerate", "ddim": "DDIM step skipping",
@@ -36,14 +36,14 @@ CSS = """
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
 .block-container, [data-testid="stMainBlockContainer"] {
   padding: 0.6rem 1.6rem 0 1.6rem !important; max-width: 100% !important; }
-.present-head { font-size: 2.15rem; font-weight: 700; line-height: 1.15; margin: 0; }
-.present-meta { font-size: 1.05rem; color: #444; margin: 0 0 0.2rem 0; }
-.present-points li { font-size: 1.45rem; line-height: 1.3; margin-bottom: 0.7rem; }
-.present-q { font-size: 1.35rem; border-left: 6px solid #0072B2; padding: 0.3rem 0.7rem;
-  background: #EEF5FB; margin-top: 0.4rem; }
-.present-a { font-size: 1.35rem; border-left: 6px solid #009E73; padding: 0.3rem 0.7rem;
-  background: #ECF7F2; margin-top: 0.5rem; }
-.present-hint { font-size: 0.95rem; color: #666; margin-top: 0.4rem; }
+div.present-head { font-size: 2.3rem; font-weight: 700; line-height: 1.15; margin: 0; }
+div.present-meta { font-size: 1.05rem; color: #444; margin: 0 0 0.1rem 0; }
+ul.present-points li { font-size: 1.45rem !important; line-height: 1.3; margin-bottom: 0.6rem; }
+div.present-q, div.present-a { font-size: 1.35rem; padding: 0.3rem 0.7rem; margin-top: 0.5rem; }
+div.present-q { border-left: 6px solid #0072B2; background: #EEF5FB; }
+div.present-a { border-left: 6px solid #009E73; background: #ECF7F2; }
+div.present-hint { font-size: 0.95rem; color: #555; margin-top: 0.4rem; }
+div.present-legend { font-size: 1.1rem; color: #333; margin-top: -0.6rem; }
 </style>
 """
 
@@ -83,12 +83,12 @@ def present_sidebar() -> None:
         return
     with st.sidebar:
         st.divider()
-        seq = st.selectbox("Lecture sequence", names, key="present.choice",
+        seq = st.selectbox("Lecture sequence", names, key="present_choice",
                            index=names.index(DEFAULT_SEQUENCE) if DEFAULT_SEQUENCE in names
                            else 0,
                            help="Slides for a projector: arrow keys or a clicker move through "
                                 "them; Esc-free, the URL keeps the slide.")
-        if st.button("Present", icon="🖥️", key="present.start", width="stretch"):
+        if st.button("Present", icon="🖥️", key="present_start", width="stretch"):
             st.query_params.clear()
             st.query_params.update({"present": "1", "seq": seq, "slide": "1"})
             st.rerun()
@@ -179,17 +179,28 @@ def run_present() -> None:
         del st.query_params["reveal"]
 
     st.markdown(
-        f'<p class="present-meta">{html.escape(seq.title)} · '
+        f'<div class="present-meta">{html.escape(seq.title)} · '
         f'{html.escape(SECTION.get(slide.page, slide.page))} · slide {k + 1} of '
-        f'{len(seq.slides)}</p><p class="present-head">{html.escape(slide.headline)}</p>',
+        f'{len(seq.slides)}</div><div class="present-head">{html.escape(slide.headline)}</div>',
         unsafe_allow_html=True)
     left, right = st.columns([2.35, 1], gap="medium")
     with left:
         try:
             with st.spinner("Computing the figure…"):
                 fig = _figure(slide)
+            if slide.figure["kind"] == "samples":  # its legend would sit on the tick labels
+                fig.update_layout(showlegend=False)
+            if slide.figure["kind"] == "consistency_property":  # two panels and a legend
+                fig.update_annotations(font_size=17)
+                fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.32,
+                                          "yanchor": "top", "font": {"size": 17}},
+                                  margin={"b": 130})
             st.plotly_chart(fig, theme=None, key=f"present.fig.{seq.name}.{k}",
                             config={"displayModeBar": False, "responsive": True})
+            if slide.figure["kind"] == "samples":
+                st.markdown('<div class="present-legend">Grey: the data. '
+                            '<span style="color:#0072B2">Blue: the samples.</span></div>',
+                            unsafe_allow_html=True)
         except (ValueError, FileNotFoundError) as err:
             st.error(f"This slide's figure cannot be drawn: {' '.join(str(err).split())}")
     with right:
@@ -200,7 +211,7 @@ def run_present() -> None:
             if reveal:
                 body += f'<div class="present-a"><b>Answer.</b> {html.escape(slide.answer)}</div>'
             else:
-                body += '<p class="present-hint">Next key: show the answer.</p>'
+                body += '<div class="present-hint">Next key: show the answer.</div>'
         st.markdown(body, unsafe_allow_html=True)
         st.markdown(f"[Open this in the page ↗]({slide.page_link()})")
 
