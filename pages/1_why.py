@@ -3,7 +3,7 @@
 import streamlit as st
 
 from diffusion import figures
-from ui import models
+from ui import models, teaching
 from ui.layout import page_header, show
 from ui.state import PageState
 
@@ -13,16 +13,23 @@ lecture = page_header(
     "$x_T$ to data $x_0$. DDPM takes all $T = 1000$ small steps, one network evaluation "
     "(NFE) each. The same trained network can be sampled in far fewer steps.",
 )
+teaching.predict_prompt("why")
+teaching.notation_card()
 ps = PageState("why")
 c1, c2, c3 = st.columns(3)
 spec = ps.select("model", "Model", models.model_choices(), models.default_model(),
-                 container=c1, format_func=models.model_label)
-n = ps.slider("n", "Points", 200, 3000, 1000, 100, container=c2)
-fast = ps.steps("steps", "Steps of the fast sampler", 10, lo=1, hi=100, container=c3)
+                 container=c1, format_func=models.model_label,
+                 help="A trained 2-D model, or an exact oracle (a Gaussian mixture whose "
+                      "denoiser is known in closed form: no network error).")
+n = ps.slider("n", "Points", 200, 3000, 1000, 100, container=c2,
+              help="Samples drawn per panel; more points show the shape better.")
+fast = ps.steps("steps", "Steps of the fast sampler", 10, lo=1, hi=100, container=c3,
+                help="Grid points S of deterministic DDIM on a trailing grid (first step at "
+                     "t = T-1); NFE = S.")
 ps.presets()
 
 slow = models.sample(spec, "ddpm", 1000, n, 0, "leading", ())
-quick = models.sample(spec, "ddim", fast, n, 0, "leading", (("eta", 0.0),))
+quick = models.sample(spec, "ddim", fast, n, 0, "trailing", (("eta", 0.0),))
 dataset = models.dataset_of(spec)
 
 left, right = st.columns([3, 2])
@@ -37,17 +44,23 @@ with left:
         lecture=lecture,
     )
     show(fig, "why-1000-vs-few")
+    teaching.advice("ddim", fast, "trailing",
+                    None if spec.startswith("oracle:") else models.load(spec).prediction)
 with right:
     speedup = slow["seconds"] / max(quick["seconds"], 1e-9)
     st.metric("Wall-time speed-up", f"{speedup:.0f}×",
               help="Measured on this server when the result was first computed.")
     st.latex(r"x_{t-1} = \frac{1}{\sqrt{1-\beta_t}}\Big(x_t - "
-             r"\frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t,t)\Big) + \sigma_t z")
+             r"\frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t,t)\Big)"
+             r" + \sqrt{\tilde\beta_t}\,z")
     st.markdown(
         "DDPM's ancestral step (above) is only accurate for small $\\beta_t$, so it needs all "
-        "1000 steps. DDIM replaces it with a deterministic update that stays exact for the "
-        "marginals $q(x_t\\mid x_0)$ on **any** subsequence of timesteps: same network, no "
-        "retraining, a hundred times fewer evaluations."
+        "1000 steps. DDIM defines an inference process that keeps the marginals "
+        "$q(x_t\\mid x_0)$ on **any** subsequence of timesteps, so the same network applies "
+        "with no retraining. Its sampler still makes a discretisation error on a coarse grid "
+        "(pages 2 and 3 measure it); the reward is a hundred times fewer evaluations. "
+        "($\\tilde\\beta_t = \\beta_t (1-\\bar\\alpha_{t-1})/(1-\\bar\\alpha_t)$ is the "
+        "posterior variance the DDPM panel uses; $z$ is fresh noise.)"
     )
 
 st.subheader("Map of the acceleration methods")
@@ -72,4 +85,6 @@ for method, steps, retrain, quality, speed, target in rows:
         col.markdown(v)
 st.caption("The chapter's comparison table; page 6 fills it with measurements on this "
            "server's 2-D models.")
+teaching.check_questions("why")
+teaching.citations("why")
 ps.finish()

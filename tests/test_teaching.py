@@ -180,3 +180,46 @@ def test_snippet_runs(name):
         warnings.simplefilter("ignore")
         exec(compile(code, f"<snippet {name}>", "exec"), scope)  # noqa: S102
     assert isinstance(scope.get("fig"), go.Figure) or scope.get("picture") is not None, name
+
+
+# ----- every page: the notation card, the teaching furniture, help on every control ---------
+
+WIDGETS = ("selectbox", "multiselect", "slider", "select_slider", "number_input", "toggle",
+           "radio", "checkbox", "button", "text_input", "date_input", "color_picker")
+
+
+def _page_files() -> list[str]:
+    from ui.pages import PAGES as APP_PAGES
+
+    return [p.file for p in APP_PAGES]
+
+
+@pytest.mark.parametrize("page", _page_files())
+def test_page_renders_the_notation_card_and_help_on_every_control(page):
+    from streamlit.testing.v1 import AppTest
+
+    from ui.teaching import CHECKS, NOTATION_TITLE
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    at.query_params["n"] = "200"
+    at.run()
+    at.switch_page(page)
+    at.query_params.clear()
+    at.query_params["n"] = "200"
+    if page.endswith("images.py"):
+        at.query_params["curve"] = "ddim"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [e.label for e in at.expander]
+    assert NOTATION_TITLE in labels, labels
+    assert any(s.value == "Check your understanding" for s in at.subheader)
+    assert labels.count("Answer") >= 2
+    assert any("Predict, then move the slider" in i.value for i in at.info)
+    assert any("arxiv.org/abs/" in m.value for m in at.markdown)
+    missing = []
+    for kind in WIDGETS:
+        for w in at.get(kind):
+            if not (getattr(w, "help", None) or "").strip():
+                missing.append(f"{kind} {getattr(w, 'label', '?')!r}")
+    assert not missing, f"{page}: controls without help text: {missing}"
+    assert set(CHECKS)  # every page key has its questions (the page would raise otherwise)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from diffusion import figures
 
+from .snippets import show_code
 from .state import lecture_mode
 
 LECTURE_CSS = """
@@ -48,6 +49,7 @@ def show(fig: go.Figure, name: str, *, key: str | None = None) -> None:
         key=key or f"fig.{name}",
         config=figures.export_config(name, export_format(), lecture=lecture_mode()),
     )
+    show_code(name)  # the notebook code that rebuilds this figure (ui/snippets.py)
 
 
 @st.cache_data(max_entries=16, show_spinner="Rendering animation…")
@@ -128,7 +130,7 @@ SOLVER_TABLE = {
 SOLVER_SOURCE = (
     "CIFAR-10 FID against NFE, from the DPM-Solver-v3 paper (Zheng et al. 2023), Table 1. "
     "DPM-Solver (Lu et al. 2022, abstract): 4.70 at 10 NFE, 2.87 at 20 NFE. "
-    "EDM (Karras et al. 2022): Heun, 18 steps = 35 NFE, FID 1.97."
+    "EDM (Karras et al. 2022): Heun, 18 steps = 35 NFE, FID 1.97 (unconditional)."
 )
 
 FEWSTEP_TABLE = {

@@ -218,7 +218,8 @@ class PageState:
         cols = container.columns(len(presets))
         for col, (name, values) in zip(cols, presets.items(), strict=True):
             col.button(name, key=f"{self.page}.preset.{name}", on_click=apply, args=(values,),
-                       width="stretch")
+                       width="stretch", help="Sets " + ", ".join(
+                           f"{k} = {_fmt(v)}" for k, v in values.items()))
 
     def finish(self) -> None:
         """Write the current values to the URL; show a note for each invalid parameter."""

@@ -398,3 +398,49 @@ def show_source(obj, caption: str = "") -> None:
     st.code(source_of(obj), language="python")
     if caption:
         st.caption(caption)
+
+
+def subsequence_code(grid) -> None:
+    """The DDIM page's 'subsequence in code' expander: the chapter version's flaws, the
+    project's own make_ddim_timesteps source, and the grid the page is using."""
+    from diffusion.grids import make_ddim_timesteps
+
+    title, body = DEEP["ddim-code"]
+    with st.expander(title):
+        st.markdown(body)
+        st.code(source_of(make_ddim_timesteps), language="python")
+        st.caption("This page's grid: " + ", ".join(f"{float(t):g}" for t in grid))
+
+
+# ----- small shared texts ----------------------------------------------------------------
+
+def nfe_breakdown(sampler: str, steps: int) -> str:
+    """How a run on an S-point grid spends its NFE: S-1 solver steps of k evaluations each,
+    plus the evaluations at the last grid time (whose x0-hat is the output), e.g.
+    'S = 5: 4 steps × 2 + 1 = NFE 9'. Uses the registry's exact NFE formula."""
+    from diffusion import get_sampler
+
+    spec = get_sampler(sampler)
+    nfe = spec.nfe(steps)
+    per = spec.nfe(steps + 1) - nfe
+    last = nfe - per * (steps - 1)
+    return f"S = {steps}: {steps - 1} steps × {per} + {last} = NFE {nfe}"
+
+
+def cm_label(method: str, spec: str) -> str:
+    """A consistency model's name for what it is: CD, the shipped CT models (iCT started
+    from the diffusion model's weights, as ECT does) or a session's plain CT."""
+    if method.lower() == "cd":
+        return "CD"
+    if spec.startswith("session:"):
+        return "CT (plain, from scratch)"
+    return "iCT from diffusion weights (ECT)"
+
+
+def advice(sampler: str, steps: int, spacing: str | None, prediction: str | None = None,
+           *, where=st) -> None:
+    """A warning for every known-broken setting (``diffusion.advice``) this run matches."""
+    from diffusion.advice import warnings_for
+
+    for msg in warnings_for(sampler, int(steps), spacing, prediction=prediction):
+        where.warning(msg, icon="⚠️")
