@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from .grids import DEFAULT_SPACING
+
 ROOT = Path(__file__).resolve().parent.parent
 CURVES_DIR = ROOT / "assets" / "curves"
 MANIFEST = CURVES_DIR / "manifest.json"
@@ -37,7 +39,6 @@ SEED = 0
 SWEEP_STEPS = (5, 10, 20, 50, 100)
 SWEEP_POINTS = 2000
 QUALITY_POINTS = 2000
-ERROR_STEPS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
 ERROR_PARTICLES = 64
 ERROR_SEED = 7
 SOLVERS = ("ddim", "euler", "heun", "dpm-solver-1", "dpm-solver-2", "dpm-solver-3",
@@ -109,21 +110,14 @@ def load_model(spec: str):
     return model
 
 
-def sample_2d(model, sampler: str, steps: int, n: int, seed: int, spacing: str = "leading",
+def sample_2d(model, sampler: str, steps: int, n: int, seed: int, spacing: str | None = None,
               options: dict[str, Any] | None = None) -> tuple[torch.Tensor, int, int]:
-    """(samples (n, 2), NFE, number of timesteps) of one run, seeded as the pages seed it."""
-    from .distill import recommended_timesteps
-    from .samplers import get_sampler
-    from .schedules import make_timesteps
+    """(samples (n, 2), NFE, number of timesteps) of one ``diffusion.samplers.sample`` run,
+    the call behind every page's samples (``ui.models.run_model``)."""
+    from .samplers import sample
 
-    x_T = torch.randn((n, 2), generator=torch.Generator().manual_seed(seed))
-    ts = recommended_timesteps(model, steps)
-    if ts is None:
-        ts = make_timesteps(model.schedule, steps, spacing)
-    gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
-        traj = get_sampler(sampler)(model, x_T, ts, generator=gen, record=False,
-                                    **(options or {}))
+        traj = sample(model, sampler, steps, n=n, seed=seed, spacing=spacing, **(options or {}))
     return traj.x.detach().float(), int(traj.nfe), len(traj.timesteps)
 
 
@@ -152,7 +146,7 @@ def _fewstep(dataset: str) -> tuple[dict[int, str], dict[str, str]]:
 
 
 # ----- the curves ------------------------------------------------------------------------------
-def ddim_quality(spec: str = DEFAULT_MODEL, seed: int = SEED, spacing: str = "leading",
+def ddim_quality(spec: str = DEFAULT_MODEL, seed: int = SEED, spacing: str = DEFAULT_SPACING,
                  steps: Iterable[int] = SWEEP_STEPS, n: int = SWEEP_POINTS,
                  etas: Iterable[float] = (0.0, 0.5, 1.0), ddpm: bool = True) -> dict:
     """Page 2: sliced W2 against steps for DDIM at each eta (Song et al. 2021, eq. 16)
@@ -177,31 +171,21 @@ def ddim_quality(spec: str = DEFAULT_MODEL, seed: int = SEED, spacing: str = "le
 
 
 def solver_error(oracle: str = f"oracle:{DEFAULT_MODEL}", spacing: str = "logsnr",
-                 solvers: Iterable[str] = SOLVERS, steps: Iterable[int] = ERROR_STEPS,
-                 max_nfe: int = 64) -> dict:
+                 solvers: Iterable[str] = SOLVERS) -> dict:
     """Page 3: RMS error of each solver against a float64 adaptive solve of the same
-    probability-flow ODE (Song et al. 2021b, eq. 13) on an exact oracle, against NFE."""
-    from .reference import reference_solve
+    probability-flow ODE (Song et al. 2021b, eq. 13) on an exact oracle, against NFE
+    (``diffusion.demos.solver_error_curve``, as the page computes it)."""
+    from . import demos
     from .samplers import REGISTRY
-    from .schedules import make_timesteps
 
     model = load_model(oracle)
-    x_T = torch.randn((ERROR_PARTICLES, 2), generator=torch.Generator().manual_seed(ERROR_SEED),
-                      dtype=torch.float64)
-    exact = reference_solve(model, x_T, rtol=1e-9, atol=1e-9)
+    x_T = demos.particles(ERROR_PARTICLES, ERROR_SEED)
+    exact = demos.exact_solution(model, x_T)
     curves = {}
     for name in solvers:
-        if name not in REGISTRY:
-            continue
-        sp, pts = REGISTRY[name], []
-        for s in steps:
-            cost = sp.nfe(s)
-            if cost > max_nfe:
-                break
-            ts = make_timesteps(model.schedule, s, spacing)
-            x = sp(model, x_T.clone(), ts, record=False).x
-            pts.append([int(cost), float(((x - exact) ** 2).sum(-1).mean().sqrt())])
-        curves[name] = pts
+        if name in REGISTRY:
+            pts = demos.solver_error_curve(model, name, spacing, x_T, exact)
+            curves[name] = [[int(a), float(b)] for a, b in pts]
     return {"params": {"oracle": oracle, "spacing": spacing, "particles": ERROR_PARTICLES,
                        "seed": ERROR_SEED}, "curves": curves}
 
@@ -219,7 +203,9 @@ def digits_fd(samplers: Iterable[str] = DIGITS_SAMPLERS, nfes: Iterable[int] = D
 
     def point(spec: str, sampler: str, steps: int) -> list:
         model = cache.setdefault(spec, load_any(spec))
-        x, nfe = sample_images(model, sampler, steps, n=n, seed=seed)[:2]
+        few = model.config.get("kind") in ("pd-student", "consistency")  # their own grid
+        x, nfe = sample_images(model, sampler, steps, n=n, seed=seed,
+                               spacing=None if few else "trailing")[:2]
         return [int(nfe), float(digits_metrics(x)["fd"])]
 
     curves = {}
@@ -247,7 +233,7 @@ def _compare_run(spec: str, pd: dict[int, str], cm: dict[str, str], model_cache:
         steps = max([s for s in range(1, budget + 1) if sp.nfe(s) <= budget], default=0)
         if steps == 0:
             return None
-        return sample_2d(get(spec), method, steps, n, seed, "logsnr" if sp.order else "trailing")
+        return sample_2d(get(spec), method, steps, n, seed, DEFAULT_SPACING)
     if method == "pd":
         fits = [s for s in pd if s <= budget]
         return sample_2d(get(pd[max(fits)]), "ddim", max(fits), n, seed) if fits else None
@@ -255,7 +241,7 @@ def _compare_run(spec: str, pd: dict[int, str], cm: dict[str, str], model_cache:
 
 
 def compare(spec: str = DEFAULT_MODEL, seed: int = SEED,
-            methods: Iterable[str] = ("ddim", "dpm-solver++2m", "pd", "cd", "ct"),
+            methods: Iterable[str] = (*SOLVERS, "ddpm", "pd", "cd", "ct"),
             budgets: Iterable[int] = COMPARE_BUDGETS, n: int = QUALITY_POINTS,
             table: bool = True) -> dict:
     """Page 6: quality against NFE per method from the same x_T, and the chapter's
@@ -287,7 +273,7 @@ def compare(spec: str = DEFAULT_MODEL, seed: int = SEED,
                 continue
             t0 = time.perf_counter()
             x, nfe, _ = sample_2d(model, name, steps, n, seed,
-                                  "logsnr" if name != "ddpm" else "leading")
+                                  DEFAULT_SPACING if name != "ddpm" else "leading")
             ms = (time.perf_counter() - t0) * 1e3
             rows.append({"method": label, "steps": steps, "NFE": nfe, "retraining?": "no",
                          "sliced W2": round(quality_2d(x, dataset, seed)["sliced_w2"], 4),

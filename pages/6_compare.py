@@ -4,7 +4,7 @@ import streamlit as st
 
 from diffusion import figures
 from diffusion.toy.datasets import DATASETS
-from ui import compare, jobs, live, models
+from ui import budget, compare, jobs, live, models, precomputed
 from ui.layout import animation_export, page_header, show
 from ui.state import PageState
 
@@ -53,16 +53,28 @@ if results:
                  hide_index=True)
 
 st.subheader("Quality against NFE")
-if st.toggle("Compute the curves for the chosen methods (cached after the first time)",
-             value=False, key="compare.curves"):
-    series, floor = compare.quality_series(spec, dataset, picked, seed)
+shipped = precomputed.compare_series(spec, seed, {lab: compare.methods(dataset)[lab]
+                                                  for lab in picked})
+got = None
+if st.toggle("Recompute the curves live (cached after the first time)", value=False,
+             key="compare.curves"):
+    got = budget.run("Quality against NFE", compare.quality_series, spec, dataset, picked, seed)
+if got is not None or shipped is not None:
+    series, floor = got if got is not None else shipped
     show(figures.quality_curves(series, metric="sliced Wasserstein-2 (2,000 points)",
                                 floor=floor, lecture=lecture), "compare-quality")
+    if got is None:
+        st.caption(precomputed.caption("compare"))
 
 st.subheader("The chapter's comparison table, measured here")
-if st.toggle("Measure (DDPM's 1000 steps take a few seconds the first time)", value=False,
+table = precomputed.compare(spec, seed)
+if st.toggle("Measure live (DDPM's 1000 steps take a few seconds the first time)", value=False,
              key="compare.table"):
-    rows, floor = compare.comparison_table(spec, dataset, seed)
+    table = budget.run("The comparison table", compare.comparison_table, spec, dataset, seed)
+elif table is not None:
+    table = (table["table"], table["floor"])
+if table is not None:
+    rows, floor = table
     st.dataframe(rows, hide_index=True)
     if rows:
         st.caption(f"Dataset {dataset}, 2,000 samples against fresh data; data-vs-data floor "

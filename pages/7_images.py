@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diffusion import figures
-from ui import images
+from ui import images, precomputed
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show
 from ui.state import PageState, shown
 
@@ -73,12 +73,13 @@ with col_live:
     curves = ps.multiselect("curve", "Curves", SAMPLERS[:-1] + list(CURVES),
                             ["ddim", "dpm-solver++2m", *CURVES])
     st.caption(f"Each point: {EVAL_N} images from seed 0, scored against held-out digits. "
-               "The first visit on this server samples them (up to about 20 s on a laptop "
-               "CPU); later visits, from any session, read the cache.")
+               "The curves shipped with the app are drawn at once; any other is sampled "
+               "on its first request (up to about 20 s on a laptop CPU), then cached.")
     if curves:
         with st.spinner(f"sampling {EVAL_N} images per point…"):
             series = {(c if c in CURVES else f"teacher + {c}"):
-                      images.curve_points(CURVES.get(c, c), names[0], models_by_name)
+                      (names[0] == "digits" and precomputed.digits_curve(CURVES.get(c, c)))
+                      or images.curve_points(CURVES.get(c, c), names[0], models_by_name)
                       for c in curves}
         show(figures.quality_curves({k: v for k, v in series.items() if v[0]},
                                     metric=f"FD-{EVAL_N} (digit-classifier features)",

@@ -82,3 +82,21 @@ def fewstep(dataset: str, seed: int) -> dict | None:
     if data is None or (p["dataset"], p["seed"]) != (dataset, seed):
         return None
     return data
+
+
+def compare_series(spec: str, seed: int, targets: dict[str, str]):
+    """Page 6's (series, floor) for ``targets`` (label -> a sampler name, "pd" or a shipped
+    consistency model's spec) when shipped for these settings; None otherwise, or when a
+    target is a model trained in this session."""
+    data = compare(spec, seed)
+    if data is None or any(t.startswith("session:") for t in targets.values()):
+        return None
+    series = {}
+    for label, target in targets.items():
+        key = target if target in data["curves"] else target.rsplit("-", 1)[-1]
+        if key not in data["curves"]:
+            return None
+        xs, ys = data["curves"][key]
+        if xs:
+            series[label] = (xs, ys)
+    return series, data["floor"]
