@@ -234,12 +234,26 @@ def _manifests() -> list[Path]:
     return sorted(assets_dir().glob("*/manifest.json"))
 
 
+BROKEN_MANIFESTS: dict[str, str] = {}
+"""Manifest file -> why the last ``list_models()`` skipped it or one of its entries."""
+
+
 def list_models() -> list[dict]:
     """Every shipped model from every manifest, each entry with ``manifest`` (its file)
-    and ``stem`` (the absolute checkpoint stem) added."""
+    and ``stem`` (the absolute checkpoint stem) added. A malformed manifest hides only
+    its own models, and an entry without a name only itself (both in BROKEN_MANIFESTS)."""
     out = []
+    BROKEN_MANIFESTS.clear()
     for manifest in _manifests():
-        for entry in read_manifest(manifest):
+        try:
+            entries = read_manifest(manifest)
+        except ValueError as err:
+            BROKEN_MANIFESTS[str(manifest)] = " ".join(str(err).split())
+            continue
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                BROKEN_MANIFESTS[str(manifest)] = "an entry without a 'name' was skipped"
+                continue
             out.append(
                 {
                     **entry,

@@ -497,11 +497,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         print("\n".join(SPACINGS))
     else:
-        from .checkpoints import list_models
+        from .checkpoints import BROKEN_MANIFESTS, list_models
 
         for entry in list_models():
             name, kind = entry.get("name", ""), entry.get("kind", "")
             print(f"{name:24s} {kind:12s} {entry.get('description', '')}")
+        for manifest, reason in BROKEN_MANIFESTS.items():  # the others are listed above
+            print(f"warning: skipped part of {manifest}: {reason[:300]}", file=sys.stderr)
     return 0
 
 

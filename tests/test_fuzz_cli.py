@@ -515,3 +515,20 @@ if __name__ == "__main__":
         w.mkdir()
         os.environ["DIFFUSION_ASSETS"] = str(build_world(w))
         print(json.dumps(fuzz_counts(w, Path(d) / "scratch")))
+
+
+def test_a_malformed_manifest_hides_only_its_own_models(tmp_path, monkeypatch, capsys):
+    assets = tmp_path / "assets"
+    shutil.copytree(ASSETS / "models", assets / "models")
+    (assets / "broken").mkdir()
+    (assets / "broken" / "manifest.json").write_text("{not json")
+    (assets / "odd").mkdir()
+    (assets / "odd" / "manifest.json").write_text(json.dumps({"models": [7, {"path": "x"}]}))
+    monkeypatch.setenv("DIFFUSION_ASSETS", str(assets))
+    assert main(["list", "models"]) == 0
+    out, err = capsys.readouterr()
+    assert "moons" in out and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and all(ln.startswith("warning: skipped part of") for ln in lines)
+    assert "broken" in err and "odd" in err
+    assert main(["describe", "--model", "moons"]) == 0
