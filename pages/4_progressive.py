@@ -3,7 +3,7 @@
 import streamlit as st
 
 from diffusion import figures
-from ui import budget, fewstep, jobs, live, models, precomputed
+from ui import budget, fewstep, jobs, live, models, precomputed, teaching
 from ui.layout import FEWSTEP_TABLE, page_header, published, show
 from ui.state import PageState
 
@@ -15,13 +15,18 @@ lecture = page_header(
 )
 
 
+teaching.predict_prompt("progressive")
+teaching.notation_card()
 ps = PageState("progressive")
 datasets = live.fewstep_datasets("pd")
 with st.sidebar:
     st.header("Distillation controls")
-    dataset = ps.select("dataset", "Dataset", datasets, datasets[0])
-    n = ps.slider("n", "Points", 200, models.MAX_POINTS, 1500, 100)
-    seed = ps.number("seed", "Seed", 0, 10_000, 0)
+    dataset = ps.select("dataset", "Dataset", datasets, datasets[0],
+                        help="The 2-D data set whose teacher and distilled students are shown.")
+    n = ps.slider("n", "Points", 200, models.MAX_POINTS, 1500, 100,
+                  help="Samples drawn per panel.")
+    seed = ps.number("seed", "Seed", 0, 10_000, 0,
+                     help="Seeds x_T; every panel starts from the same noise.")
 ps.presets()
 
 rounds = live.pd_rounds(dataset)
@@ -29,10 +34,12 @@ teacher = live.teacher_for(dataset)
 
 st.latex(r"\tilde x = \frac{x_{t''} - \frac{\sigma_{t''}}{\sigma_t} x_t}"
          r"{\alpha_{t''} - \frac{\sigma_{t''}}{\sigma_t}\alpha_t},\qquad "
-         r"\mathcal{L} = \max(\mathrm{SNR}_t, 1)\,\lVert \hat x_\eta(x_t) - \tilde x \rVert^2")
+         r"\mathcal{L} = \max(\mathrm{SNR}_t, 1)\,\lVert \hat x_\phi(x_t) - \tilde x \rVert^2")
 st.caption("$x_{t''}$ comes from two teacher DDIM steps $t \\to t' \\to t''$; $\\tilde x$ is the "
            "clean estimate for which one DDIM step $t \\to t''$ lands exactly there. The chapter "
-           "writes the loss directly on $x_{t-2}$; both have the same minimiser.")
+           "writes the loss directly on $x_{t-2}$; both have the same minimiser. $\\phi$ are the "
+           "student's parameters; the students predict $v$ (see below).")
+teaching.deep_dive("pd")
 
 if not rounds:
     st.info("No distilled rounds are available for this dataset yet: train them live below "
@@ -41,7 +48,9 @@ else:
     st.subheader("Samples per round")
     avail = sorted(rounds, reverse=True)
     default_show = [s for s in avail if s <= 8] or avail[-4:]
-    shown = ps.multiselect("shown", "Rounds to show (student steps)", avail, default_show[:5])
+    shown = ps.multiselect("shown", "Rounds to show (student steps)", avail, default_show[:5],
+                           help="Each round's student, by the steps it samples with; the "
+                                "teacher is drawn beside them.")
     panels, subs = {}, {}
     if teacher:
         big = min(max(avail) * 2, fewstep.PD_TEACHER_STEPS)
@@ -61,7 +70,8 @@ else:
         shipped = None if own else precomputed.fewstep(dataset, seed)
         got = None
         if st.toggle("Recompute live (a few seconds the first time)", value=False,
-                     key="pd.quality"):
+                     key="pd.quality", help="Sample and score every student and DDIM on "
+                     "the teacher now, instead of the shipped curve."):
             got = budget.run("PD quality", fewstep.pd_quality, rounds, teacher, dataset, seed)
         if got is None and shipped is not None:
             got = tuple(shipped["pd"][k] for k in ("steps", "student", "ddim", "floor"))
@@ -77,8 +87,11 @@ else:
     c1, c2 = st.columns([3, 2])
     with c2:
         pick = ps.choice_slider("pick", "Student round (steps)", sorted(rounds),
-                                sorted(rounds)[min(1, len(rounds) - 1)])
-        i = ps.slider("step", "Student step", 0, pick - 1, 0, 1) if pick > 1 else 0
+                                sorted(rounds)[min(1, len(rounds) - 1)],
+                                help="The student whose one step is compared with its "
+                                     "parent's two.")
+        i = ps.slider("step", "Student step", 0, pick - 1, 0, 1,
+                      help="Which of the student's steps, 0 = from t = T-1.") if pick > 1 else 0
         st.markdown("The student's one step (dashed) should land where the teacher's two "
                     "steps end.")
     with c1:
@@ -96,12 +109,17 @@ if base is None:
             "DDPM on the Compare page, or install the shipped models.")
 else:
     c1, c2, c3 = st.columns(3)
-    start = c1.select_slider("Teacher steps N", [8, 16, 32, 64], value=16, key="pd.start")
+    start = c1.select_slider("Teacher steps N", [8, 16, 32, 64], value=16, key="pd.start",
+                             help="DDIM steps of the first teacher; round k's student takes "
+                                  "N / 2^k.")
     most = start.bit_length() - 1  # log2 of the teacher's steps: down to one step
-    n_rounds = c2.slider("Rounds", 1, most, min(3, most), key="pd.rounds")
-    per_round = c3.slider("Seconds per round (max)", 2, 20, 6, key="pd.seconds")
+    n_rounds = c2.slider("Rounds", 1, most, min(3, most), key="pd.rounds",
+                         help="Each round halves the steps and is a training run of its own.")
+    per_round = c3.slider("Seconds per round (max)", 2, 20, 6, key="pd.seconds",
+                          help="Wall-time limit of each round's training on this server.")
     if st.button(f"Distil {base}: {start} → {start >> n_rounds} steps", type="primary",
-                 key="pd.train"):
+                 key="pd.train", help="Trains the rounds in the background; the students "
+                 "stay in your session only."):
         jobs.launch("pd", live.train_pd(base, start, n_rounds, 400, float(per_round), seed))
 
     def _store(job: jobs.Job) -> None:
@@ -114,4 +132,6 @@ else:
     jobs.panel("pd", on_done=_store)
 published(FEWSTEP_TABLE, "CIFAR-10 FID. Sources in the last column (REFERENCES.md).",
           "Published: few-step models on CIFAR-10 (FID)")
+teaching.check_questions("progressive")
+teaching.citations("progressive")
 ps.finish()

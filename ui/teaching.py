@@ -433,8 +433,8 @@ def cm_label(method: str, spec: str) -> str:
     if method.lower() == "cd":
         return "CD"
     if spec.startswith("session:"):
-        return "CT (plain, from scratch)"
-    return "iCT from diffusion weights (ECT)"
+        return "CT (scratch)"
+    return "iCT/ECT"
 
 
 def advice(sampler: str, steps: int, spacing: str | None, prediction: str | None = None,
