@@ -4,7 +4,7 @@ import streamlit as st
 
 from diffusion import figures
 from diffusion.toy.datasets import DATASETS
-from ui import budget, compare, jobs, live, models, precomputed
+from ui import budget, compare, jobs, live, models, precomputed, teaching
 from ui.layout import animation_export, page_header, show
 from ui.state import PageState
 
@@ -15,19 +15,28 @@ lecture = page_header(
     "measured on this server.",
 )
 
+teaching.predict_prompt("compare")
+teaching.notation_card()
 ps = PageState("compare")
 all_models = models.model_choices() + live.choices("diffusion")
 with st.sidebar:
     st.header("Compare controls")
     spec = ps.select("model", "Diffusion model", all_models, models.default_model(),
-                     format_func=models.model_label)
+                     format_func=models.model_label,
+                     help="The model the training-free samplers run on; its data set picks "
+                          "the few-step models.")
     dataset = live.dataset_of(spec)
     options = list(compare.methods(dataset))
     default = [x for x in ("DDIM", "DPM-Solver++(2M)", compare.PD) if x in options]
-    picked = ps.multiselect("methods", "Methods", options, default, max_selections=4)
-    nfe = ps.select("nfe", "NFE budget", [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100], 8)
-    n = ps.slider("n", "Points", 200, models.MAX_POINTS, 1500, 100)
-    seed = ps.number("seed", "Seed (the shared x_T)", 0, 10_000, 0)
+    picked = ps.multiselect("methods", "Methods", options, default, max_selections=4,
+                            help="Up to four samplers or few-step models; solvers run on "
+                                 "log-SNR grids, DDPM on trailing ones.")
+    nfe = ps.select("nfe", "NFE budget", [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100], 8,
+                    help="Network evaluations each method may spend.")
+    n = ps.slider("n", "Points", 200, models.MAX_POINTS, 1500, 100,
+                  help="Samples drawn per panel.")
+    seed = ps.number("seed", "Seed (the shared x_T)", 0, 10_000, 0,
+                     help="Seeds the one x_T every method starts from.")
 ps.presets()
 
 results = {lab: compare.run(spec, dataset, lab, nfe, n, seed) for lab in picked}
@@ -57,7 +66,8 @@ shipped = precomputed.compare_series(spec, seed, {lab: compare.methods(dataset)[
                                                   for lab in picked})
 got = None
 if st.toggle("Recompute the curves live (cached after the first time)", value=False,
-             key="compare.curves"):
+             key="compare.curves", help="Sample and score the chosen methods now instead of "
+             "the shipped curves."):
     got = budget.run("Quality against NFE", compare.quality_series, spec, dataset, picked, seed)
 if got is not None or shipped is not None:
     series, floor = got if got is not None else shipped
@@ -69,7 +79,7 @@ if got is not None or shipped is not None:
 st.subheader("The chapter's comparison table, measured here")
 table = precomputed.compare(spec, seed)
 if st.toggle("Measure live (DDPM's 1000 steps take a few seconds the first time)", value=False,
-             key="compare.table"):
+             key="compare.table", help="Run every row of the table now on this model."):
     table = budget.run("The comparison table", compare.comparison_table, spec, dataset, seed)
 elif table is not None:
     table = (table["table"], table["floor"])
@@ -79,7 +89,9 @@ if table is not None:
     if rows:
         st.caption(f"Dataset {dataset}, 2,000 samples against fresh data; data-vs-data floor "
                    f"{floor:.4f}. Wall time of one run on this server, "
-                   "measured when first computed.")
+                   "measured when first computed. DDIM and DPM-Solver++ run on grids uniform "
+                   "in log-SNR, DDPM on its 1000 steps; the chapter's table names no spacing.")
+teaching.deep_dive("metrics")
 
 st.subheader("Train a 2-D diffusion model live")
 st.markdown("A small MLP learns $\\epsilon_\\theta(x_t, t)$ with the DDPM loss "
@@ -87,11 +99,15 @@ st.markdown("A small MLP learns $\\epsilon_\\theta(x_t, t)$ with the DDPM loss "
             "\\sqrt{1-\\bar\\alpha_t}\\epsilon, t)\\rVert^2$. It stays in your session only; "
             "pages 4 and 5 can then distil it.")
 c1, c2, c3 = st.columns(3)
-tds = c1.selectbox("Dataset", DATASETS, key="compare.train_ds")
-secs = c2.slider("Time limit (s)", 5, int(jobs.MAX_SECONDS), 20, key="compare.train_secs")
+tds = c1.selectbox("Dataset", DATASETS, key="compare.train_ds",
+                   help="The 2-D data set to train on.")
+secs = c2.slider("Time limit (s)", 5, int(jobs.MAX_SECONDS), 20, key="compare.train_secs",
+                 help="Wall-time limit of the training on this server.")
 opt_steps = c3.select_slider("Optimiser steps", [500, 1000, 2000, 4000, 8000], 2000,
-                             key="compare.train_steps")
-if st.button(f"Train a DDPM on {tds}", type="primary", key="compare.train"):
+                             key="compare.train_steps",
+                             help="Optimiser steps, if the time limit allows.")
+if st.button(f"Train a DDPM on {tds}", type="primary", key="compare.train",
+             help="Trains in the background; the model stays in your session only."):
     jobs.launch("ddpm", live.train_ddpm(tds, float(secs), int(opt_steps), seed))
 
 
@@ -102,4 +118,6 @@ def _store(job: jobs.Job) -> None:
 
 
 jobs.panel("ddpm", on_done=_store)
+teaching.check_questions("compare")
+teaching.citations("compare")
 ps.finish()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from diffusion import figures
-from ui import images, precomputed
+from ui import images, precomputed, teaching
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show
+from ui.snippets import show_code
 from ui.state import PageState, shown
 
 SAMPLERS = ["ddim", "euler", "heun", "dpm-solver++2m", "dpm-solver++3m", "unipc", "ddpm"]
@@ -28,22 +29,28 @@ if not models_by_name:
     st.error("No shipped image models found (assets/images/manifest.json).")
     st.stop()
 
+teaching.predict_prompt("img")
+teaching.notation_card()
 ps = PageState("img")
 with st.sidebar:
     st.header("Images controls")
     names = list(models_by_name)
     spec = ps.select("model", "Model", names, names[0],
-                     format_func=lambda s: f"{s} ({models_by_name[s]['kind']})")
+                     format_func=lambda s: f"{s} ({models_by_name[s]['kind']})",
+                     help="The digits diffusion model, its PD students or its CD model.")
     entry = models_by_name[spec]
     sampler_choices = images.sampler_choices(entry, SAMPLERS)
-    sampler = ps.select("sampler", "Sampler", sampler_choices, sampler_choices[0])
+    sampler = ps.select("sampler", "Sampler", sampler_choices, sampler_choices[0],
+                        help="The samplers this model can use (a few-step model has its own).")
     if entry.get("method") == "pd":
         steps = int(entry["steps"])
         st.caption(f"A PD student samples with the {steps} DDIM steps it was distilled for.")
     else:
-        steps = ps.steps("steps", "Steps", 10, hi=100)
-    n = ps.select("n", "Images in the grid", [16, 32, 64], 32)
-    seed = ps.number("seed", "Seed", 0, 10_000, 0)
+        steps = ps.steps("steps", "Steps", 10, hi=100,
+                         help="Timesteps of the sampling grid; NFE depends on the sampler.")
+    n = ps.select("n", "Images in the grid", [16, 32, 64], 32,
+                  help="Images drawn for the grid (the strip shows the first 8).")
+    seed = ps.number("seed", "Seed", 0, 10_000, 0, help="Seeds x_T and any sampler noise.")
 ps.presets()
 
 try:
@@ -56,6 +63,7 @@ col_grid, col_strip = st.columns([1, 1])
 with col_grid:
     st.subheader(f"Samples: {spec}, {sampler}, NFE {res['nfe']}")
     st.image(res["grid"], clamp=True, width="stretch")
+    show_code("images-samples")
 with col_strip:
     st.subheader("Denoising strip: x0-hat after each step")
     st.image(res["strip"], clamp=True, width="stretch")
@@ -71,7 +79,9 @@ st.subheader(f"Quality vs NFE on digits (live, FD-{EVAL_N})")
 col_live, col_pub = st.columns([3, 2])
 with col_live:
     curves = ps.multiselect("curve", "Curves", SAMPLERS[:-1] + list(CURVES),
-                            ["ddim", "dpm-solver++2m", *CURVES])
+                            ["ddim", "dpm-solver++2m", *CURVES],
+                            help="Samplers on the teacher, and the few-step models, each "
+                                 "scored at several NFE.")
     st.caption(f"Each point: {EVAL_N} images from seed 0, scored against held-out digits. "
                "The curves shipped with the app are drawn at once; any other is sampled "
                "on its first request (up to about 20 s on a laptop CPU), then cached.")
@@ -85,6 +95,15 @@ with col_live:
                                     metric=f"FD-{EVAL_N} (digit-classifier features)",
                                     lecture=lecture, title=f"digits, {EVAL_N} samples per point"),
              "images-quality")
+    if ps.toggle("kid", f"Score the setting in the sidebar (FD-{EVAL_N} and KID)", False,
+                 help="Samples this model, sampler and steps and scores them; KID is "
+                      "unbiased at small sample sizes, FD is not."):
+        point = images.fd_point(spec, sampler, int(steps), seed)
+        k1, k2 = st.columns(2)
+        k1.metric(point["label"], f"{point['fd']:.2f}", help="Frechet distance in the digit "
+                  "classifier's features, biased upward at this sample size.")
+        k2.metric("KID", f"{point['kid']:.4f}", help="Kernel inception-style distance in the "
+                  "same features: unbiased, so it can be compared across sample sizes.")
 with col_pub:
     st.markdown("**Published: CIFAR-10 FID (50k samples)**, for reference; never on the "
                 "axes of the small-sample curve beside it.")
@@ -111,7 +130,12 @@ else:
     st.info(
         "No CIFAR-10 results yet. With a GPU and a network: "
         "`python -m diffusion images sweep --model diffusers:google/ddpm-cifar10-32 "
-        "--dataset cifar10 --samplers ddim,dpm-solver++2m --nfe 10,20,50 --n 5000 "
-        "--device cuda --out runs/images/cifar-ddim.json` and the table appears here."
+        "--dataset cifar10 --samplers ddim,dpm-solver++2m --nfe 10,20,50,100 --spacing "
+        "quadratic --n 50000 --device cuda --out runs/images/cifar-ddim.json` and the table "
+        "appears here. Quadratic spacing and 50k samples are DDIM Table 1's protocol, so the "
+        "DDIM row is comparable with the published eta = 0 row; with fewer samples FID is "
+        "biased upward (label it FID-5k and read KID beside it)."
     )
+teaching.check_questions("img")
+teaching.citations("img")
 ps.finish()

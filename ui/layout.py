@@ -68,19 +68,21 @@ def animation_export(runs: dict[str, np.ndarray], name: str) -> None:
     key = f"anim.{name}.{digest.hexdigest()[:10]}"
     lecture = lecture_mode()
     c1, c2 = st.columns(2)
-    if c1.button("Prepare GIF for slides", key=f"{key}.gif.make"):
+    if c1.button("Prepare GIF for slides", key=f"{key}.gif.make",
+                 help="Renders these trajectories as an animated GIF for slides."):
         st.session_state[f"{key}.gif"] = True
     if st.session_state.get(f"{key}.gif"):
         c1.download_button("Download GIF", _gif(runs, lecture), file_name=f"{name}.gif",
-                           mime="image/gif", key=f"{key}.gif.dl")
+                           mime="image/gif", key=f"{key}.gif.dl", help="Saves the GIF.")
     if figures.ffmpeg_available():
-        if c2.button("Prepare MP4", key=f"{key}.mp4.make"):
+        if c2.button("Prepare MP4", key=f"{key}.mp4.make",
+                     help="Renders these trajectories as an MP4 video (needs ffmpeg)."):
             st.session_state[f"{key}.mp4"] = True
         if st.session_state.get(f"{key}.mp4"):
             data = _mp4(runs, lecture)
             if data:
                 c2.download_button("Download MP4", data, file_name=f"{name}.mp4",
-                                   mime="video/mp4", key=f"{key}.mp4.dl")
+                                   mime="video/mp4", key=f"{key}.mp4.dl", help="Saves the MP4.")
     else:
         c2.caption("MP4 export needs the ffmpeg program, which is not installed on this "
                    "server; the GIF works in every slide program.")
