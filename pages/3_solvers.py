@@ -71,6 +71,8 @@ st.caption("Subtitles: a grid of S timesteps gives S-1 solver steps, each spendi
 for name in chosen:
     teaching.advice(name, max(models.steps_within(name, nfe), 1), spacing)
 teaching.deep_dive("dpm-solver")
+if spacing == "karras":
+    teaching.deep_dive("karras")
 
 
 st.subheader("Error against NFE on the exact oracle")

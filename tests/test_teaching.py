@@ -223,3 +223,21 @@ def test_page_renders_the_notation_card_and_help_on_every_control(page):
                 missing.append(f"{kind} {getattr(w, 'label', '?')!r}")
     assert not missing, f"{page}: controls without help text: {missing}"
     assert set(CHECKS)  # every page key has its questions (the page would raise otherwise)
+
+
+# ----- NFE arithmetic of the solvers page's subtitles ---------------------------------------
+
+@pytest.mark.parametrize("sampler", sorted(THEORY))
+def test_nfe_breakdown_adds_up_to_the_runs_nfe(sampler, oracle):
+    import re
+
+    from ui.teaching import nfe_breakdown
+
+    for steps in (2, 3, 5, 8):
+        text = nfe_breakdown(sampler, steps)
+        s, k, per, last, total = map(int, re.fullmatch(
+            r"S = (\d+): (\d+) steps × (\d+) \+ (\d+) = NFE (\d+)", text).groups())
+        assert (s, k) == (steps, steps - 1)
+        assert k * per + last == total, text
+        run = diffusion.sample(oracle, sampler, steps, n=4, seed=0, spacing="logsnr")
+        assert run.nfe == total, (text, run.nfe)
