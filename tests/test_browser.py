@@ -72,7 +72,8 @@ def test_lecturer_toggle_and_url_state_in_the_browser(server, browser):
     try:
         page.goto(f"{server}/ddim?n=300&steps=10&spacing=bogus", wait_until="domcontentloaded")
         wait_rendered(page, timeout_s=240)
-        assert "spacing='bogus' ignored" in page.inner_text("body")
+        # the note shows the value as code (ui.state.shown): rendered, it reads as text
+        assert "URL parameter spacing=bogus ignored" in page.inner_text("body")
         page.get_by_text("Lecturer mode").click()
         page.wait_for_url(re.compile(r"lecture=1"), timeout=60_000)
         wait_rendered(page, timeout_s=120)
