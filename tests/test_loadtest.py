@@ -91,3 +91,31 @@ def test_the_knee_is_the_largest_n_within_the_target():
             {"n": 80, "rerun_p95_s": 4.0, "errors": 0, "dropped": 0}]
     assert loadtest.knee(rows) == 20
     assert loadtest.knee(rows[3:]) is None
+
+
+def _budget_page():
+    import sys
+    import time
+
+    import streamlit as st
+
+    sys.path.insert(0, st.session_state.get("root", "."))
+    from ui import budget
+
+    book = budget.ledger()
+    if st.session_state.get("spent"):
+        book.charge(time.monotonic(), budget.SESSION_SECONDS + 1)
+    st.markdown(f"out={budget.run('The sweep', lambda: 42)}")
+
+
+def test_a_spent_budget_shows_a_note_instead_of_computing():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_budget_page)
+    at.session_state["root"] = str(ROOT)
+    at.run()
+    assert not at.exception and at.markdown[0].value == "out=42"
+    at.session_state["spent"] = True
+    at.run()
+    assert at.markdown[0].value == "out=None"
+    assert any("The sweep" in i.value and "Try again in" in i.value for i in at.info)
