@@ -22,27 +22,28 @@ from .common import interleaved_medians, machine_info, md_table
 __all__ = ["run"]
 
 
-def _gpu_section() -> list[str]:
-    path = ASSETS / "bench_gpu.json"
-    if not path.exists():
-        return ["No GPU measurements found (assets/images/bench_gpu.json)."]
-    g = json.loads(path.read_text())
-    out = [
-        f"Measured on {g['device']} (torch {g['torch']}, {g['date']}) by "
-        "`bash scripts/images_device_run.sh`; medians of timed windows ended by a CUDA "
-        "synchronisation, ours and the peer alternating in one run.",
-        "",
-    ]
+def _gpu_rows(g: dict) -> list[list[str]]:
+    """Training and sampling against diffusers, with each rate as a fraction of the
+    physical mark: the graphed bf16 forward rate divided by 3 for a training step
+    (forward + backward ~ 3 forwards) and by the NFE for a sample."""
+    mark = g.get("forward", {}).get("mark_images_per_s")
+
+    def frac(rate: float, per: float) -> str:
+        return f"{rate / (mark / per):.0%}" if mark else ""
+
     rows = []
-    t = g.get("train")
-    if t:
+    t = g.get("train", {})
+    for key in sorted(k for k in t if k.startswith("batch")):
+        b = t[key]
         rows.append(
             [
-                f"training, UNet {t['params'] / 1e6:.1f} M, 32x32 bf16, batch {t['batch']} "
-                "(ours: `train_images`; peer: " + t.get("peer", "diffusers' add_noise loop") + ")",
-                f"{t['ours_images_per_s']:,.0f}",
-                f"{t['diffusers_images_per_s']:,.0f}",
-                f"{t['ratio']:.2f}",
+                f"training, UNet {t['params'] / 1e6:.1f} M, 32x32 bf16, batch {key[5:]}",
+                f"{b['ours_images_per_s']:,.0f}",
+                f"{b['ours_eager_images_per_s']:,.0f}",
+                f"{b['diffusers_images_per_s']:,.0f}",
+                f"{b['ratio']:.2f}",
+                ">= 2.0" if key == "batch128" else ">= 1.5",
+                frac(b["ours_images_per_s"], 3),
             ]
         )
     s = g.get("sample")
@@ -53,29 +54,132 @@ def _gpu_section() -> list[str]:
                 [
                     f"sampling, DDIM {nfe} NFE, batch {s['batch']}, bf16",
                     f"{r['ours_images_per_s']:,.0f}",
+                    f"{r['ours_eager_images_per_s']:,.0f}",
                     f"{r['diffusers_images_per_s']:,.0f}",
                     f"{r['ratio']:.2f}",
+                    ">= 1.5",
+                    frac(r["ours_images_per_s"], nfe),
                 ]
             )
+    return rows
+
+
+def _gpu_section() -> list[str]:
+    path = ASSETS / "bench_gpu.json"
+    if not path.exists():
+        return ["No GPU measurements found (assets/images/bench_gpu.json)."]
+    g = json.loads(path.read_text())
+    runs = g.get("runs", {"A": {"date": g["date"], "command": "bash scripts/images_device_run.sh"}})
+    out = [
+        f"Measured on {g['device']} (torch {g['torch']}) in {len(runs)} call(s) of "
+        "`scripts/images_device_run.sh`; medians of timed windows ended by a CUDA "
+        "synchronisation, ours (compiled, the default on CUDA), ours eager (`--no-compile`) "
+        "and the peer alternating in each run:",
+        "",
+    ]
+    for name, r in runs.items():
+        out.append(f"- run {name} ({r['date']}): `{r['command']}` ({r.get('parts', 'all parts')})")
+    t = g.get("train", {})
+    fwd = g.get("forward")
+    out += [
+        "",
+        "Peer: " + t.get("peer", "diffusers' loop") + " for training; diffusers' "
+        "DDIMScheduler loop on the same network for sampling. Compile mode "
+        f"`{t.get('compile_mode', '?')}`: torch.compile, then one CUDA graph per step.",
+        "",
+    ]
+    headers = [
+        "H200",
+        "ours img/s",
+        "ours eager img/s",
+        "diffusers img/s",
+        "ratio",
+        "target",
+        "of the mark",
+    ]
+    out.append(md_table(headers, _gpu_rows(g)))
+    if fwd:
+        b = fwd["batch512"]
+        out += [
+            "",
+            f"Physical mark (run {fwd.get('run', 'A')}): the same UNet's bf16 forward, "
+            f"compiled and graph-captured, {b['graphed_images_per_s']:,.0f} img/s at batch 512 "
+            f"(eager {b['eager_images_per_s']:,.0f}; at batch 256: "
+            f"{fwd['batch256']['graphed_images_per_s']:,.0f} graphed, "
+            f"{fwd['batch256']['eager_images_per_s']:,.0f} eager). A training step counts as "
+            "3 forwards, a sample as NFE forwards; run B's rows are read against run A's mark.",
+        ]
+    if t:
+        comp = {k[5:]: v["compile_seconds"] for k, v in t.items() if k.startswith("batch")}
+        out += [
+            "",
+            "Compilation, paid once before the first timed window: "
+            + "; ".join(
+                f"batch {k}: {v[0]:.0f} s" + (f" (a second run in the process: {v[1]:.1f} s)"
+                                              if len(v) > 1 else "")
+                for k, v in comp.items()
+            )
+            + f"; sampling at batch 256: {g['sample']['compile_seconds']:.0f} s."
+            if "sample" in g
+            else "",
+        ]
+    s = g.get("sample")
+    if s:
+        out += [
+            "",
+            "Graphed against eager sampling (same network, bf16 autocast): relative L2 "
+            f"difference {s['nfe10']['rel_diff_vs_eager']:.1e} (10 NFE), "
+            f"{s['nfe50']['rel_diff_vs_eager']:.1e} (50 NFE). The benchmark's network has "
+            "random weights in every layer, so samples are not images and their difference "
+            "from the diffusers loop (max abs "
+            f"{s['nfe10']['max_abs_diff_vs_diffusers']:.2f}) only shows two bf16 trajectories "
+            "of an untrained network drifting apart; DDIM's agreement with diffusers is checked "
+            "in float32 by tests/test_diffusers_agreement.py.",
+        ]
+    ts = g.get("tests")
+    if ts:
+        rel = ts["samplers_rel_l2_graphed_vs_eager_bf16"]
+        out += [
+            "",
+            f"`{ts['file']}` on the H200: every sampler of the registry on the graphed denoiser "
+            f"against the eager network under bf16 autocast, relative L2 of the samples "
+            f"{min(rel.values()):.1e} to {max(rel.values()):.1e} (tolerance "
+            f"{ts['tolerance']:.0e}); run A: {ts['run_A']}; run B: {ts['run_B']}.",
+        ]
+    q = g.get("time_to_quality")
+    if q:
+        c, e = q["compiled"], q["eager"]
+        out += [
+            "",
+            f"Time to quality ({q['recipe']}): compiled {c['wall_seconds']:.0f} s wall "
+            f"({c['compile_seconds']:.0f} s of it compiling; {c['steady_images_per_s']:,.0f} "
+            f"img/s after), FD-1000 at DDIM 50 {c['fd1000_ddim50']:.1f}; eager "
+            f"{e['wall_seconds']:.0f} s ({e['steady_images_per_s']:,.0f} img/s), FD-1000 "
+            f"{e['fd1000_ddim50']:.1f} ({e['date']}, {e['note']}). The shipped teacher scores "
+            f"{q['shipped_teacher_fd1000_ddim50']:.1f} in run A. The compiled run did not reach "
+            "the shipped teacher's FD in the same 6,000 steps, so the time to that quality is "
+            "not yet measured for the compiled path.",
+        ]
+    m = g.get("modes_tried")
+    if m:
+        out += ["", "Other compile modes: " + "; ".join(f"`{k}`: {v}" for k, v in m.items()) + "."]
     f = g.get("fid_features")
     if f:
-        rows.append(
-            [
-                f"FID features (Inception pool3), batch {f['batch']}, fp32",
-                f"{f['ours_images_per_s']:,.0f}",
-                f"{f['pytorch_fid_images_per_s']:,.0f} (pytorch-fid)",
-                f"{f['ratio']:.2f}",
-            ]
-        )
-        rows.append(
-            [
-                "FID features, ours in bf16 + channels_last (features differ by bf16 noise)",
-                f"{f['ours_bf16_channels_last_images_per_s']:,.0f}",
-                "",
-                "",
-            ]
-        )
-    out.append(md_table(["H200", "ours img/s", "diffusers img/s", "ratio"], rows))
+        out += [
+            "",
+            md_table(
+                ["H200, FID features (Inception pool3), batch " + str(f["batch"]), "ours img/s",
+                 "pytorch-fid img/s", "ratio"],
+                [
+                    ["fp32", f"{f['ours_images_per_s']:,.0f}",
+                     f"{f['pytorch_fid_images_per_s']:,.0f}", f"{f['ratio']:.2f}"],
+                    ["ours in bf16 + channels_last (features differ by bf16 noise)",
+                     f"{f['ours_bf16_channels_last_images_per_s']:,.0f}", "", ""],
+                ],
+            ),
+            "",
+            f"(measured {f.get('date', g['date'])}; the feature extractor is unchanged since)",
+        ]
     p = g.get("parity")
     if p:
         diffs = [v["max_abs_diff"] for k, v in p.items() if k.startswith("seed")]
@@ -89,7 +193,8 @@ def _gpu_section() -> list[str]:
     if d:
         out += [
             "",
-            "Multi-GPU training (issue 6): " + d["two_gpus"] + ". On one GPU: "
+            f"Multi-GPU training (issue 6, {d.get('date', g['date'])}, eager): " + d["two_gpus"]
+            + ". On one GPU: "
             f"`{d['command']}`: {d['torchrun_1proc_images_per_s_steady']:,.0f} img/s under "
             f"torchrun (1 process) vs {d['plain_1proc_images_per_s_steady']:,.0f} img/s plain; "
             f"loss curves identical (max relative difference "
@@ -102,9 +207,9 @@ def _gpu_section() -> list[str]:
     if o:
         out += [
             "",
-            f"Shipped digits models trained on the H200 ({o.get('date', g['date'])}): classifier "
-            f"{o['classifier']['seconds']:.0f} s, teacher {o['teacher']['steps']} steps "
-            f"{o['teacher']['seconds']:.0f} s, PD 64 -> 1 in {o['pd']['seconds']:.0f} s, "
+            f"Shipped digits models trained on the H200 ({o.get('date', g['date'])}, eager): "
+            f"classifier {o['classifier']['seconds']:.0f} s, teacher {o['teacher']['steps']} "
+            f"steps {o['teacher']['seconds']:.0f} s, PD 64 -> 1 in {o['pd']['seconds']:.0f} s, "
             f"CD {o['cd']['steps']} steps {o['cd']['seconds']:.0f} s; teacher DDIM "
             f"{o['teacher']['fd_label']}: "
             + ", ".join(f"{k} steps {v:.1f}" for k, v in o["teacher"]["ddim"].items())
@@ -171,8 +276,8 @@ def _cpu_section(quick: bool) -> list[str]:
 
     from diffusers import DDIMScheduler
 
+    from ..grids import make_timesteps
     from ..samplers import get_sampler
-    from ..schedules import make_timesteps
 
     teacher = load_image_model("digits")
     x_T = torch.randn(16, 1, 16, 16, generator=torch.Generator().manual_seed(0))
