@@ -153,12 +153,3 @@ def get_schedule(name: str = "linear", T: int = 1000) -> VPSchedule:
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
     return SCHEDULES[name](T)
-
-
-def __getattr__(name: str):
-    """The timestep grids moved to ``diffusion.grids``; old imports still resolve."""
-    if name in ("SPACINGS", "make_timesteps", "make_ddim_timesteps"):
-        from . import grids
-
-        return getattr(grids, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

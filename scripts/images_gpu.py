@@ -292,9 +292,9 @@ def part_forward(res: dict) -> None:
 def part_sample(res: dict) -> None:
     from diffusers import DDIMScheduler
 
+    from diffusion.grids import make_timesteps
     from diffusion.images.compile import DEFAULT_MODE, compile_denoiser
     from diffusion.samplers import get_sampler
-    from diffusion.schedules import make_timesteps
 
     batch = 256
     net, model, x_T = _sample_setup(batch)
@@ -398,9 +398,9 @@ def run_variant(spec: str) -> None:
             )
         )
         return
+    from diffusion.grids import make_timesteps
     from diffusion.images.compile import compile_denoiser
     from diffusion.samplers import get_sampler
-    from diffusion.schedules import make_timesteps
 
     _, model, x_T = _sample_setup(256)
     fast = compile_denoiser(model, mode)

@@ -377,7 +377,7 @@ def test_fewstep_pages_show_every_shipped_dataset(dataset):
                                   if m.get("steps") in (1, None)])
 def test_one_step_models_are_sampled_from_t_max(name):
     """The app samples every shipped one-step model (PD round 1, CD, CT) on the grid
-    of diffusion.distill.recommended_timesteps: one evaluation at t = T-1, never t = 0."""
+    of diffusion.grids.few_step_timesteps: one evaluation at t = T-1, never t = 0."""
     from diffusion.checkpoints import load_model
     from ui import models
 

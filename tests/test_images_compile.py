@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from diffusion.grids import make_timesteps
 from diffusion.images.compile import (
     DEFAULT_MODE,
     GraphedDenoiser,
@@ -22,7 +23,7 @@ from diffusion.images.train import TrainConfig, add_arguments, synthetic_images,
 from diffusion.images.unet import UNet
 from diffusion.model import DiffusionModel
 from diffusion.samplers import REGISTRY, get_sampler
-from diffusion.schedules import linear_schedule, make_timesteps
+from diffusion.schedules import linear_schedule
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(

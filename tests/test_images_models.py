@@ -6,12 +6,11 @@ from __future__ import annotations
 import torch
 from diffusers import DDIMScheduler, UNet2DModel
 
-from diffusion.distill.timesteps import recommended_timesteps
+from diffusion.grids import few_step_timesteps, make_timesteps
 from diffusion.images.digits import digits_metrics, load_digits
 from diffusion.images.hub import load_diffusers_model
 from diffusion.images.store import load_image_model
 from diffusion.samplers import get_sampler
-from diffusion.schedules import make_timesteps
 
 
 def _tiny_diffusers(tmp_path):
@@ -74,9 +73,9 @@ def test_shipped_digits_models_load_and_few_step_students_beat_ddim():
             ddim(teacher, x_T, make_timesteps(teacher.schedule, 2, "trailing")).x
         )
         pd2 = load_image_model("digits-pd@2steps")
-        pd = digits_metrics(ddim(pd2, x_T, recommended_timesteps(pd2, 2)).x)
+        pd = digits_metrics(ddim(pd2, x_T, few_step_timesteps(pd2, 2)).x)
         cd1 = load_image_model("digits-cd")
-        cd = digits_metrics(get_sampler("consistency")(cd1, x_T, recommended_timesteps(cd1, 1)).x)
+        cd = digits_metrics(get_sampler("consistency")(cd1, x_T, few_step_timesteps(cd1, 1)).x)
     # each few-step model, sampled on the grid it was made for, is far better than
     # the teacher's DDIM at the same (or twice the) NFE
     assert pd["fd"] < 0.5 * ddim2["fd"], (pd, ddim2)

@@ -191,8 +191,8 @@ def _bare_calls(model, x: torch.Tensor, timesteps: list[float]):
 
 
 def _overhead_rows(model, quick: bool) -> list[list[object]]:
+    from ..grids import make_timesteps
     from ..samplers import REGISTRY
-    from ..schedules import make_timesteps
 
     steps, repeats = 10, (3 if quick else 101)  # a 10% bar needs many rounds to be stable
     x_T = torch.randn(N_POINTS, 2, generator=torch.Generator().manual_seed(0))

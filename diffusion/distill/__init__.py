@@ -15,7 +15,6 @@ from .consistency import (
     karras_timesteps,
 )
 from .progressive import ProgressiveDistillationLoss, pd_timesteps, progressive_distillation
-from .timesteps import recommended_timesteps  # = diffusion.grids.few_step_timesteps
 
 __all__ = [
     "ConsistencyDistillationLoss",
@@ -28,5 +27,4 @@ __all__ = [
     "karras_timesteps",
     "pd_timesteps",
     "progressive_distillation",
-    "recommended_timesteps",
 ]

@@ -67,7 +67,7 @@ def _samplers() -> tuple[str, ...]:
 
 
 def _spacings() -> tuple[str, ...]:
-    from diffusion.schedules import SPACINGS
+    from diffusion.grids import SPACINGS
 
     return tuple(SPACINGS)
 

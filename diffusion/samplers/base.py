@@ -6,7 +6,7 @@ A sampler is a plain function (the k-diffusion shape, DESIGN.md):
     fn(model, x_T, timesteps, *, generator=None, record=True, callback=None, **options)
         -> Trajectory
 
-``timesteps`` (S,) are the evaluation times, descending (schedules.make_timesteps);
+``timesteps`` (S,) are the evaluation times, descending (diffusion.grids);
 the sampler appends the clean endpoint (alpha = 1, sigma = 0) itself, so its last
 step outputs x0-hat. Samplers hold no state between calls.
 """
