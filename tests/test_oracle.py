@@ -87,3 +87,19 @@ def test_oracle_model_metadata():
     )
     with pytest.raises(ValueError, match="no exact oracle for 'moons'.*8gaussians"):
         load_model("oracle:moons")
+
+
+def test_one_oracle_constructor_carries_its_dataset():
+    from diffusion.oracle import oracle_for_dataset
+    from diffusion.schedules import cosine_schedule
+
+    model = oracle_for_dataset("8gaussians")
+    assert model.name == "oracle:8gaussians" and model.config["dataset"] == "8gaussians"
+    loaded = load_model("oracle:8gaussians")  # the loader builds it the same way
+    assert loaded.config == model.config and loaded.name == model.name
+    x = torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(loaded.predict(x, 500.0).eps, model.predict(x, 500.0).eps)
+    other = oracle_for_dataset("8gaussians", cosine_schedule())
+    assert other.schedule.name == "cosine" and other.config["schedule"]["name"] == "cosine"
+    with pytest.raises(ValueError, match="no exact oracle for 'moons'"):
+        oracle_for_dataset("moons")
