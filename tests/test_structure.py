@@ -77,18 +77,32 @@ def test_app_cli_and_library_draw_the_same_samples(tmp_path, spec, sampler, step
         np.testing.assert_array_equal(lib.timesteps.numpy(), own.numpy())
 
 
-@pytest.mark.parametrize(("spec", "spacing"), [("digits", "trailing"), ("digits-pd@4steps", None),
-                                               ("digits-pd@4steps", "leading")])
-def test_image_sampling_is_the_library_run(tmp_path, spec, spacing):
+IMAGE_RUNS = [
+    ("digits", "ddim", 4, "trailing"),
+    ("digits-pd@4steps", "ddim", 4, None),
+    ("digits-pd@4steps", "ddim", 4, "leading"),
+    ("digits-cd", "consistency", 2, None),  # its own grid: t = 999 then about 178
+    ("digits-cd", "consistency", 2, "trailing"),  # 999 then 499
+]
+
+
+@pytest.mark.parametrize(("spec", "sampler", "steps", "spacing"), IMAGE_RUNS)
+def test_image_sampling_is_the_library_run(tmp_path, spec, sampler, steps, spacing):
     from diffusion.images.sampling import load_any, sample_images
 
     model = load_any(spec)
-    lib = diffusion.sample(model, "ddim", 4, n=4, seed=SEED, spacing=spacing)
-    x, nfe = sample_images(model, "ddim", 4, n=4, seed=SEED, spacing=spacing)
+    lib = diffusion.sample(model, sampler, steps, n=4, seed=SEED, spacing=spacing)
+    x, nfe, traj = sample_images(model, sampler, steps, n=4, seed=SEED, spacing=spacing,
+                                 record=True)
     torch.testing.assert_close(x, lib.x.clamp(-1, 1), rtol=0, atol=0)
+    torch.testing.assert_close(traj.timesteps, lib.timesteps, rtol=0, atol=0)
+    if spacing is None:
+        torch.testing.assert_close(lib.timesteps, few_step_timesteps(model, steps))
+    else:
+        torch.testing.assert_close(lib.timesteps, make_timesteps(model.schedule, steps, spacing))
     flags = ["--spacing", spacing] if spacing else []
-    cli = _cli(tmp_path, "images", "sample", "--model", spec, "--sampler", "ddim", "--steps", "4",
-               "--n", "4", "--seed", str(SEED), *flags)
+    cli = _cli(tmp_path, "images", "sample", "--model", spec, "--sampler", sampler,
+               "--steps", str(steps), "--n", "4", "--seed", str(SEED), *flags)
     np.testing.assert_array_equal(cli["x"], x.numpy())
     assert nfe == lib.nfe == int(cli["nfe"])
 
