@@ -17,6 +17,7 @@ from torch import Tensor
 from ..model import DiffusionModel
 from .base import Grid, Run, SamplerSpec, Trajectory, register
 from .dpm_solver import grid_intermediate_points
+from .steps import linear_step
 
 
 def multistep_coefficients(
@@ -94,7 +95,7 @@ def dpm_solver_pp_multistep(
         x0 = run.predict(x, i).x0
         hist = [x0, *hist[: order - 1]]
         c_x, cs = coef[i]
-        x = c_x * x + sum(c * m for c, m in zip(cs, hist, strict=False))
+        x = linear_step(c_x, x, cs, hist)
         run.step(i, x, x0)
     return run.denoise(x, order=order)
 

@@ -25,6 +25,7 @@ __all__ = [
     "ddim_step",
     "euler_step",
     "heun_step",
+    "linear_step",
 ]
 
 Coef = Tensor | float
@@ -79,6 +80,18 @@ def ddim_step(
     else:
         c_eps = math.sqrt(max(0.0, sigma_next**2 - sigma_eta**2))
     return alpha_next * x0_hat + c_eps * eps_hat + sigma_eta * noise
+
+
+def linear_step(c_x: float, x: Tensor, coefs: list[float], terms: list[Tensor]) -> Tensor:
+    """x_next = c_x x + sum_j c_j m_j: the update of the multistep exponential
+    integrators (DPM-Solver++(2M/3M), Lu et al. 2022b Alg. 2; UniPC's UniP and UniC,
+    Zhao et al. 2023 eqs. 6-8), whose coefficients depend only on the grid and whose
+    terms m_j are earlier x0-hats. Pairs beyond the shorter list are ignored (the
+    history is short while it fills). One fused multiply-add per term, in a new tensor."""
+    out = c_x * x
+    for c, m in zip(coefs, terms, strict=False):
+        out.add_(m, alpha=c)
+    return out
 
 
 def euler_step(

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..model import DiffusionModel
 from .base import Grid, Run, SamplerSpec, Trajectory, register
+from .steps import linear_step
 
 
 def _rhos(rks: list[float], hh: float, p: int, corrector: bool) -> list[float]:
@@ -83,11 +84,6 @@ def _coefficients(g: Grid, order: int) -> tuple[list, list]:
     return pred, corr
 
 
-def _combine(c_x: float, x: Tensor, cs: list[float], ms: list[Tensor]) -> Tensor:
-    """c_x x + sum_j c_j m_j."""
-    return c_x * x + sum(c * m for c, m in zip(cs, ms, strict=False))
-
-
 @torch.no_grad()
 def unipc(
     model: DiffusionModel,
@@ -116,11 +112,11 @@ def unipc(
         if i > 0:
             # UniC: redo the step x_prev -> x_i with the new x0-hat m_i included
             c_x, cs = corr_coef[i]
-            x = _combine(c_x, x_prev, cs, [m, *hist])
+            x = linear_step(c_x, x_prev, cs, [m, *hist])
         hist = [m, *hist[: order - 1]]
         x_prev = x
         c_x, cs = pred_coef[i]
-        x = _combine(c_x, x, cs, hist)  # UniP
+        x = linear_step(c_x, x, cs, hist)  # UniP
         run.step(i, x, m)
     return run.denoise(x, order=order)
 
