@@ -30,7 +30,7 @@ SECTIONS: dict[str, str] = {
     "core": "Core: training, sampling and sampler overhead on the 2-D world",
     "fewstep": "Few-step: progressive distillation and consistency models",
     "app": "App: start-up, page renders, slider latency and idle CPU",
-    "classroom": "Classroom: many sessions at the server (websocket load test)",
+    "loadtest": "Classroom: many sessions at the server (websocket load test)",
     "images": "Images: offline track (CPU) and CIFAR-10-size UNet (GPU)",
 }
 
