@@ -49,18 +49,21 @@ st.latex(r"\frac{d\bar x}{d\bar\sigma} = \epsilon_\theta(x_t, t),\quad "
          r"\text{(probability-flow ODE, VP form)}")
 
 st.subheader(f"Samples at NFE ≈ {nfe}")
-panels, subtitles = {}, {}
+panels, subtitles, timing = {}, {}, []
 for name in chosen:
     steps = max(models.steps_within(name, nfe), 1)
     out = models.sample(spec, name, steps, n, 0, spacing, ())
     label = models.sampler_label(name)
     panels[label] = out["x"]
-    subtitles[label] = f"{teaching.nfe_breakdown(name, steps)} · {out['seconds'] * 1e3:.0f} ms"
+    subtitles[label] = teaching.nfe_breakdown(name, steps, compact=True)
+    timing.append(f"{label} {teaching.nfe_breakdown(name, steps)}, {out['seconds'] * 1e3:.0f} ms")
 if panels:
     show(figures.samples_grid(panels, data=models.data(models.dataset_of(spec), n),
                               subtitles=subtitles, lecture=lecture), "solvers-samples")
 else:
     st.info("Choose at least one solver in the sidebar.")
+if timing:
+    st.caption("; ".join(timing) + " (wall time on this server).")
 st.caption("Subtitles: a grid of S timesteps gives S-1 solver steps, each spending k "
            "evaluations, plus the evaluation at the last grid time whose $\\hat x_0$ is the "
            "output (the step to $\\sigma = 0$). Heun and the singlestep DPM-Solvers spend two or "
@@ -95,11 +98,11 @@ teaching.deep_dive("orders")
 st.subheader("Heun's predictor and corrector, one particle")
 c1, c2 = st.columns([3, 2])
 with c2:
-    st.latex(r"\tilde{\bar x} = \bar x_i + (\bar\sigma_{i+1}-\bar\sigma_i)\,d_i,\quad "
-             r"d_i = \epsilon_\theta(\alpha_{t_i}\bar x_i,\ t_i)")
-    st.latex(r"\bar x_{i+1} = \bar x_i + (\bar\sigma_{i+1}-\bar\sigma_i)\,"
-             r"\tfrac12\big(d_i + \epsilon_\theta(\alpha_{t_{i+1}}\tilde{\bar x},\ "
-             r"t_{i+1})\big)")
+    st.latex(r"d_i = \epsilon_\theta(\alpha_{t_i}\bar x_i,\ t_i),\quad "
+             r"\Delta\bar\sigma_i = \bar\sigma_{i+1}-\bar\sigma_i")
+    st.latex(r"\tilde{\bar x} = \bar x_i + \Delta\bar\sigma_i\,d_i")
+    st.latex(r"\tilde d = \epsilon_\theta(\alpha_{t_{i+1}}\tilde{\bar x},\ t_{i+1})")
+    st.latex(r"\bar x_{i+1} = \bar x_i + \Delta\bar\sigma_i\,\tfrac12\big(d_i + \tilde d\big)")
     st.caption("In the scaled variable $\\bar x = x_t/\\alpha_t$, where the ODE reads "
                "$d\\bar x/d\\bar\\sigma = \\epsilon_\\theta$; the network sees "
                "$x_t = \\alpha_t \\bar x$. The figure shows $x_t$.")

@@ -239,5 +239,7 @@ def test_nfe_breakdown_adds_up_to_the_runs_nfe(sampler, oracle):
             r"S = (\d+): (\d+) steps × (\d+) \+ (\d+) = NFE (\d+)", text).groups())
         assert (s, k) == (steps, steps - 1)
         assert k * per + last == total, text
+        assert nfe_breakdown(sampler, steps, compact=True) == text.split(": ", 1)[1].replace(
+            " steps × ", "×")
         run = diffusion.sample(oracle, sampler, steps, n=4, seed=0, spacing="logsnr")
         assert run.nfe == total, (text, run.nfe)

@@ -414,16 +414,19 @@ def subsequence_code(grid) -> None:
 
 # ----- small shared texts ----------------------------------------------------------------
 
-def nfe_breakdown(sampler: str, steps: int) -> str:
+def nfe_breakdown(sampler: str, steps: int, *, compact: bool = False) -> str:
     """How a run on an S-point grid spends its NFE: S-1 solver steps of k evaluations each,
     plus the evaluations at the last grid time (whose x0-hat is the output), e.g.
-    'S = 5: 4 steps × 2 + 1 = NFE 9'. Uses the registry's exact NFE formula."""
+    'S = 5: 4 steps × 2 + 1 = NFE 9' ('4×2 + 1 = NFE 9' compact, for a panel title).
+    Uses the registry's exact NFE formula."""
     from diffusion import get_sampler
 
     spec = get_sampler(sampler)
     nfe = spec.nfe(steps)
     per = spec.nfe(steps + 1) - nfe
     last = nfe - per * (steps - 1)
+    if compact:
+        return f"{steps - 1}×{per} + {last} = NFE {nfe}"
     return f"S = {steps}: {steps - 1} steps × {per} + {last} = NFE {nfe}"
 
 

@@ -88,7 +88,9 @@ def heun_step(
     ODE path between the two times. Points: (2,); x_exact_path: (M, 2)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x_exact_path[:, 0], y=x_exact_path[:, 1], mode="lines",
-                             name="exact ODE path", line={"color": "#444444", "dash": "dot"}))
+                             name="exact ODE path",
+                             line={"color": "#444444", "dash": "dash",
+                                   "width": 4 if lecture else 3}))
     arrows = (
         ("Euler predictor (1 NFE)", x_t, x_euler, PALETTE[1]),
         ("Heun corrector (+1 NFE)", x_t, x_heun, PALETTE[0]),
@@ -97,10 +99,15 @@ def heun_step(
         fig.add_trace(go.Scatter(x=[a[0], b[0]], y=[a[1], b[1]], mode="lines+markers", name=name,
                                  line={"color": color, "width": 3},
                                  marker={"size": 12 if lecture else 9, "symbol": ["circle", "x"]}))
+    end = x_exact_path[-1]  # a short path can hide under the start: mark its end
+    fig.add_trace(go.Scatter(x=[end[0]], y=[end[1]], mode="markers", name="exact end of step",
+                             marker={"size": 16 if lecture else 12, "color": "#444444",
+                                     "symbol": "star"}))
     fig.add_trace(go.Scatter(x=[x_t[0]], y=[x_t[1]], mode="markers+text", text=["x_t"],
                              textposition="top left", name="start", showlegend=False,
                              marker={"size": 14 if lecture else 10, "color": "#000000"}))
-    fig.update_yaxes(scaleanchor="x")
+    fig.update_yaxes(scaleanchor="x", title_text="x[1] (second coordinate)")
+    fig.update_xaxes(title_text="x[0] (first coordinate)")
     return style(fig, lecture=lecture, height=420)
 
 
