@@ -72,8 +72,10 @@ class _Client:
         self.BackMsg, self.ForwardMsg = BackMsg, ForwardMsg
 
     async def rerun(self, widget_id: str | None = None, *, strings: list[str] | None = None,
-                    trigger: bool = False, timeout_s: float = 120.0) -> tuple[float, list[str]]:
-        """Send one rerun request; (seconds to script_finished, exceptions shown)."""
+                    trigger: bool = False, numbers: dict[str, float] | None = None,
+                    timeout_s: float = 120.0) -> tuple[float, list[str]]:
+        """Send one rerun request; (seconds to script_finished, exceptions shown).
+        ``numbers``: other sliders' values sent with it (widget id -> value)."""
         msg = self.BackMsg()
         cs = msg.rerun_script
         cs.query_string = self.query
@@ -85,6 +87,10 @@ class _Client:
                 ws_.trigger_value = True
             else:
                 ws_.string_array_value.data.extend(strings or [])
+        for other, value in (numbers or {}).items():
+            w = cs.widget_states.widgets.add()
+            w.id = other
+            w.double_array_value.data.append(float(value))
         self.figures = []
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
@@ -162,7 +168,8 @@ async def student(url: str, i: int, *, page: str = DEFAULT_PAGE, slider: str = D
 
 
 async def trainer(url: str, stop: asyncio.Event, *, page: str = "compare",
-                  button: str = "Train a DDPM", timeout_s: float = 120.0) -> Session:
+                  button: str = "Train a DDPM", seconds_slider: str = "Time limit",
+                  timeout_s: float = 120.0) -> Session:
     """One session that presses the compare page's live-training button and stays."""
     import websockets
 
@@ -174,7 +181,9 @@ async def trainer(url: str, stop: asyncio.Event, *, page: str = "compare",
             client = _Client(ws, page, "")
             out.load_s, errs = await client.rerun(timeout_s=timeout_s)
             out.errors += errs
+            limit = client.find(seconds_slider)  # train as long as the page allows
             seconds, errs = await client.rerun(client.find(button).id, trigger=True,
+                                               numbers={limit.id: limit.max},
                                                timeout_s=timeout_s)
             out.reruns.append(seconds)
             out.errors += errs
