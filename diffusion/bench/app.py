@@ -12,6 +12,8 @@ imports streamlit, and the browser is Debian's /usr/bin/chromium through the
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import socket
@@ -262,6 +264,22 @@ def _idle_cpu(context, url: str, pid: int, tabs: int, seconds: float) -> tuple[f
             page.close()
 
 
+def _server_reruns(url: str, page: str, slider: str, values: tuple[str, ...],
+                   moves: int) -> float:
+    """Median seconds from a slider change to ``script_finished`` for one websocket
+    session without a browser, after one move to each value (cached values)."""
+    from .loadtest import student
+
+    # in a thread of its own: Playwright's sync API keeps an event loop in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        s = pool.submit(asyncio.run, student(url, 0, page=page, slider=slider, values=values,
+                                             moves=moves + len(values),
+                                             think_s=(0.05, 0.1))).result()
+    if s.errors:
+        raise RuntimeError(f"websocket session on {page}: {s.errors[0]}")
+    return statistics.median(s.reruns[len(values):])
+
+
 def _target(value: float, limit: float) -> str:
     return "met" if value <= limit else "not met"
 
@@ -311,6 +329,7 @@ def _browser(context, repeats: int, presses: int, tabs: int, idle_s: float,
                                       for _ in range(max(repeats, 3)))
         peer = [d for d, _ in _slider_times(context, peer_url, presses, "steps = {steps}")]
         peer_switch = _switch_times(context, peer_url, ["Peer two", "Peer one"], repeats + 1)
+        peer_server = _server_reruns(peer_url, "one", "Steps", ("10", "12"), presses)
     peer_switch_med = statistics.median(t for ts in peer_switch.values() for t in ts[1:])
     peer_slider = statistics.median(peer)
 
@@ -327,6 +346,7 @@ def _browser(context, repeats: int, presses: int, tabs: int, idle_s: float,
         switch = _switch_times(context, url, names[1:] + names[:1], repeats + 1)
         timed = _slider_times(context, f"{url}/ddim?n=2000&steps=10&spacing=leading", presses,
                               "DDIM, S = {steps}, eta")
+        server = _server_reruns(url, "ddim", "Steps S", ("10", "12"), presses)
         idle_none, idle_tabs = _idle_cpu(context, url, proc.pid, tabs, idle_s)
     watch_none = watch_tabs = float("nan")
     if not quick:  # the same with the file watcher of `./dev app --dev`, for contrast
@@ -378,7 +398,13 @@ def _browser(context, repeats: int, presses: int, tabs: int, idle_s: float,
                ["first (uncached sampling)", f"{slider[0] * 1e3:.0f}"],
                ["whole rerun finished, median",
                 f"{statistics.median(r for _, r in timed) * 1e3:.0f}"],
-               ["peer, median", f"{peer_slider * 1e3:.0f}"]]), "",
+               ["peer, median", f"{peer_slider * 1e3:.0f}"],
+               ["server rerun alone (websocket client, no browser), median",
+                f"{server * 1e3:.0f}"],
+               ["peer's server rerun alone, median", f"{peer_server * 1e3:.0f}"]]), "",
+           "The server's share is its rerun seen by a websocket client that speaks "
+           "Streamlit's protocol (diffusion/bench/loadtest.py), cached values; the rest of "
+           "the slider time is the browser applying the deltas and plotly redrawing.", "",
            "### Idle CPU of the server", "",
            f"Server CPU over {idle_s:.0f} s with no tab open, then with {tabs} tabs open on "
            "the DDIM page doing nothing, as `./dev app` serves them (file watcher off), "
