@@ -120,9 +120,10 @@ def _read_json(path: Path, what: str) -> dict:
 
 def save_checkpoint(path_stem: str | Path, net: nn.Module, config: dict) -> dict:
     """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; returns the config
-    as written (with "net" filled from ``net.config`` when absent, "sha256" and
-    "format_version" added). Weights first, JSON second: the JSON names the
-    weights' sha256, so a crash in between leaves a checkpoint that fails loudly."""
+    as written (with "net" filled from ``net.config`` when absent, "sha256",
+    "format_version" and "config_sha256", the checksum of the config itself, added).
+    Weights first, JSON second: the JSON names the weights' sha256, so a crash in
+    between leaves a checkpoint that fails loudly."""
     stem = _stem(path_stem)
     cfg = dict(config)
     if "net" not in cfg:
@@ -139,6 +140,9 @@ def save_checkpoint(path_stem: str | Path, net: nn.Module, config: dict) -> dict
     blob = st_save(tensors, metadata={"format": "pt"})
     cfg["sha256"] = hashlib.sha256(blob).hexdigest()
     cfg["format_version"] = FORMAT_VERSION
+    # The config's own checksum (it names the weights' sha256), of the config as it will
+    # be read back (JSON turns int keys to strings): load refuses an edited config.
+    cfg["config_sha256"] = config_sha256(json.loads(json.dumps(cfg)))
     text = json.dumps(cfg, indent=2, sort_keys=True) + "\n"
     _atomic_write_bytes(stem.with_name(stem.name + ".safetensors"), blob)
     _atomic_write_bytes(stem.with_name(stem.name + ".json"), text.encode())

@@ -104,6 +104,7 @@ def rewrite_configs(args: tuple) -> list[str]:
 
     torch.set_num_threads(threads)
     from diffusion.checkpoints import load_model
+    from diffusion.config_check import config_sha256
     from diffusion.distill.progressive import student_config
 
     done = []
@@ -116,6 +117,7 @@ def rewrite_configs(args: tuple) -> list[str]:
             fixed["training"] = cfg["training"]  # consistency models always had their own
         fixed.update(sha256=cfg["sha256"], format_version=cfg["format_version"])
         fixed["quality"] = student_quality(load_model(str(path.with_suffix(""))))
+        fixed["config_sha256"] = config_sha256(fixed)  # the edited config's own checksum
         path.write_text(json.dumps(fixed, indent=2, sort_keys=True) + "\n")
         done.append(f"{dataset}/{path.stem}")
     return done

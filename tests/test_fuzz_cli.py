@@ -70,6 +70,27 @@ def _write_broken(folder: Path, name: str, change) -> Path:
     return stem
 
 
+TAMPERS = {
+    "saved-width": lambda c: c["net"].__setitem__("width", 32),
+    "saved-T": lambda c: c["schedule"].__setitem__("T", 500),
+    "saved-prediction": lambda c: c.__setitem__("prediction", "x0"),
+}
+
+
+def _write_tampered(folder: Path) -> None:
+    """Checkpoints written by ``save_checkpoint`` (which records the config's own
+    ``config_sha256``), each with one field of its JSON edited afterwards."""
+    from diffusion.checkpoints import load_model, save_checkpoint
+
+    model = load_model(str(ASSETS / "models" / "moons"))
+    for name, change in TAMPERS.items():
+        stem = folder / name
+        save_checkpoint(stem, model.net, dict(model.config))
+        cfg = json.loads(stem.with_suffix(".json").read_text())
+        change(cfg)
+        stem.with_suffix(".json").write_text(json.dumps(cfg))
+
+
 def build_world(w: Path) -> Path:
     """Input files for the hostile cases in ``w``, and in ``w/assets`` a copy of the
     shipped 2-D models whose manifest also lists broken entries."""
@@ -93,6 +114,7 @@ def build_world(w: Path) -> Path:
     (pickles / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04N.")
     for name, change in CONFIG_BREAKS.items():
         _write_broken(w / "ck", name, change)
+    _write_tampered(w / "ck")
     latin = _write_broken(w / "ck", "latin1", lambda c: None)
     latin.with_suffix(".json").write_bytes(
         latin.with_suffix(".json").read_text().replace('"moons"', '"mo\u00e9ns"').encode("latin-1")
@@ -344,6 +366,11 @@ CASES: list[tuple[list[str], str]] = [
 for _name in [*CONFIG_BREAKS, "latin1"]:
     CASES.append((_sample("--model", f"{{w}}/ck/{_name}"), _name if _name == "latin1" else ""))
     CASES.append((["describe", "--model", f"{{w}}/ck/{_name}"], ""))
+# a config edited after save_checkpoint: refused by its own config_sha256
+for _name in TAMPERS:
+    CASES.append((_sample("--model", f"{{w}}/ck/{_name}"), "config_sha256"))
+CASES.append((["describe", "--model", "{w}/ck/saved-T"], "config_sha256"))
+CASES.append((DISTILL[:4] + ["{w}/ck/saved-width", "--out", "{out}/d"], "config_sha256"))
 for _name in ("schedule-list", "T-negative", "T-huge", "shape-int", "width-huge", "nan-grid"):
     CASES.append((DISTILL[:4] + [f"{{w}}/ck/{_name}", "--out", "{out}/d"], ""))
 
@@ -532,3 +559,24 @@ def test_a_malformed_manifest_hides_only_its_own_models(tmp_path, monkeypatch, c
     assert len(lines) == 2 and all(ln.startswith("warning: skipped part of") for ln in lines)
     assert "broken" in err and "odd" in err
     assert main(["describe", "--model", "moons"]) == 0
+
+
+def test_save_checkpoint_records_the_config_checksum_and_load_checks_it(tmp_path):
+    """save_checkpoint writes config_sha256 into the checkpoint's own JSON; load accepts
+    the file as written (int keys too, which JSON turns into strings) and refuses it,
+    naming the file, once any field was edited."""
+    from diffusion.checkpoints import load_checkpoint, load_model, save_checkpoint
+    from diffusion.config_check import config_sha256
+
+    model = load_model(str(ASSETS / "models" / "moons"))
+    cfg = dict(model.config, sampling={"timesteps": {4: [999, 749, 499, 249], 10: [999]}})
+    written = save_checkpoint(tmp_path / "m", model.net, cfg)
+    on_disk = json.loads((tmp_path / "m.json").read_text())
+    assert on_disk["config_sha256"] == written["config_sha256"] == config_sha256(on_disk)
+    _, loaded = load_checkpoint(tmp_path / "m")
+    assert loaded["config_sha256"] == written["config_sha256"]
+    on_disk["dataset"] = "swissroll"  # a field no other check looks at
+    (tmp_path / "m.json").write_text(json.dumps(on_disk))
+    with pytest.raises(ValueError, match=r"m\.json: config_sha256 does not match") as err:
+        load_checkpoint(tmp_path / "m")
+    assert "\n" not in str(err.value)
