@@ -76,3 +76,80 @@ def test_images_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     )
     assert "unknown model" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+# ----- diffusers weights: safetensors only, for a folder and for a hub id ------------------
+
+
+def _tiny_unet_folder(folder, *, safe: bool):
+    import torch
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1,
+                       block_out_channels=(8, 16), down_block_types=("DownBlock2D",) * 2,
+                       up_block_types=("UpBlock2D",) * 2, norm_num_groups=4)
+    unet.save_pretrained(folder / "unet", safe_serialization=safe)
+    DDIMScheduler(num_train_timesteps=1000).save_pretrained(folder / "scheduler")
+    return folder
+
+
+def _spy_on_torch_load(monkeypatch) -> list:
+    """Every torch.load call (the only way diffusers reads a pickled .bin) is recorded."""
+    import torch
+
+    calls, real = [], torch.load
+
+    def spy(*args, **kw):
+        calls.append(args[:1])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return calls
+
+
+def test_a_diffusers_folder_with_only_pickled_weights_is_refused_unread(tmp_path, monkeypatch):
+    import pytest
+    from diffusers import UNet2DModel
+
+    from diffusion.images.hub import load_diffusers_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = _tiny_unet_folder(tmp_path / "bin", safe=False)
+    assert [p.name for p in (folder / "unet").glob("*.bin")] == ["diffusion_pytorch_model.bin"]
+    calls = _spy_on_torch_load(monkeypatch)
+    with pytest.raises(ValueError, match="only safetensors are accepted") as err:
+        load_diffusers_model(folder)
+    assert "\n" not in str(err.value) and calls == []  # the pickle was never opened
+    # the spy does see a pickle read: diffusers' own fallback opens that same file
+    UNet2DModel.from_pretrained(str(folder), subfolder="unet", use_safetensors=False)
+    assert len(calls) == 1
+    # and the same network saved as safetensors loads
+    model = load_diffusers_model(_tiny_unet_folder(tmp_path / "st", safe=True))
+    assert model.sample_shape == (3, 8, 8)
+
+
+def test_a_hub_id_is_asked_for_safetensors_only(tmp_path, monkeypatch, capsys):
+    """A hub id (no network here: the loader is replaced by one that answers as the hub
+    does for a repository holding only a .bin) is never retried with pickle allowed;
+    the command line gives one error line and writes nothing."""
+    from diffusers import UNet2DModel
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    asked = []
+
+    def from_pretrained(name, **kw):
+        asked.append(kw.get("use_safetensors"))
+        if kw.get("use_safetensors") is not True:
+            raise AssertionError(f"pickle weights were allowed: {kw}")
+        raise OSError(f"{name} does not appear to have a file named "
+                      "diffusion_pytorch_model.safetensors.")
+
+    monkeypatch.setattr(UNet2DModel, "from_pretrained", from_pretrained)
+    out = tmp_path / "s.npz"
+    rc = main(["images", "sample", "--model", "diffusers:someorg/only-bin", "--steps", "1",
+               "--n", "4", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and asked == [True], (rc, asked, err)
+    assert len(err) == 1 and err[0].startswith("error: ") and "safetensors" in err[0], err
+    assert "someorg/only-bin" in err[0] and not out.exists()

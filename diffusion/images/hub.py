@@ -73,11 +73,16 @@ def load_diffusers_model(
     local = path.is_dir()
     sub = "unet" if local and (path / "unet").is_dir() else None
     try:
+        # use_safetensors=True (not None): diffusers then never falls back to a pickled
+        # .bin file, for a hub id as for a local folder.
         unet = UNet2DModel.from_pretrained(str(name_or_path), subfolder=sub, use_safetensors=True)
-    except OSError:
-        # Some hub models (google/ddpm-cifar10-32 among them) may ship only a .bin file;
-        # diffusers reads that with torch.load(weights_only=True), which loads tensors only.
-        unet = UNet2DModel.from_pretrained(str(name_or_path), subfolder=sub, use_safetensors=False)
+    except OSError as err:
+        first = " ".join(str(err).split())[:160]
+        raise ValueError(
+            f"diffusers model {str(name_or_path)[:80]!r}: no safetensors weights could be "
+            f"loaded; only safetensors are accepted, pickled .bin weights are never loaded "
+            f"({first})"
+        ) from None
     sched_cfg: dict = {}
     if local:
         for cand in (path / "scheduler" / "scheduler_config.json", path / "scheduler_config.json"):
