@@ -27,7 +27,7 @@ def sweep(
     dataset: str,
     *,
     n: int = 2000,
-    spacing: str = "logsnr",
+    spacing: str | None = None,
     options: dict[str, dict] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
@@ -35,12 +35,13 @@ def sweep(
 
     Each row: sampler, nfe, steps, seed, metrics (``evaluate_2d`` against fresh data
     of ``dataset``, reference draws seeded by the run's seed), seconds (sampling wall
-    time only). NFE is turned into steps with ``SamplerSpec.steps_for_nfe``; where a
-    sampler cannot spend exactly that NFE (Heun costs 2 per step but 1 on the last,
-    DPM-Solver-3 3 per step, ...), the row has steps None, metrics None and a
-    ``note`` saying so, so tables keep their shape. ``options`` maps a sampler name to
-    extra keyword options (e.g. {"ddim": {"eta": 0.5}}); ``progress(done, total)``
-    is called after each run.
+    time only). ``spacing`` None: the default of ``grids.model_timesteps`` (a few-step
+    model's own grid, else ``grids.DEFAULT_SPACING``). NFE is turned into steps with
+    ``SamplerSpec.steps_for_nfe``; where a sampler cannot spend exactly that NFE (Heun
+    costs 2 per step but 1 on the last, DPM-Solver-3 3 per step, ...), the row has
+    steps None, metrics None and a ``note`` saying so, so tables keep their shape.
+    ``options`` maps a sampler name to extra keyword options (e.g. {"ddim": {"eta":
+    0.5}}); ``progress(done, total)`` is called after each run.
     """
     specs = [get_sampler(s) for s in samplers]  # unknown names fail before any work
     for nfe in nfes:
