@@ -50,9 +50,9 @@ with right:
     speedup = slow["seconds"] / max(quick["seconds"], 1e-9)
     st.metric("Wall-time speed-up", f"{speedup:.0f}×",
               help="Measured on this server when the result was first computed.")
-    st.latex(r"x_{t-1} = \frac{1}{\sqrt{1-\beta_t}}\Big(x_t - "
-             r"\frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t,t)\Big)"
-             r" + \sqrt{\tilde\beta_t}\,z")
+    st.latex(r"\begin{aligned}x_{t-1} = {}&\tfrac{1}{\sqrt{1-\beta_t}}\Big(x_t - "
+             r"\tfrac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t,t)\Big)\\"
+             r"&+ \sqrt{\tilde\beta_t}\,z\end{aligned}")
     st.markdown(
         "DDPM's ancestral step (above) is only accurate for small $\\beta_t$, so it needs all "
         "1000 steps. DDIM defines an inference process that keeps the marginals "

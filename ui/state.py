@@ -27,6 +27,10 @@ MAX_SHOWN = 40
 """User values shown back on a page (URL parameter notes) are cut to this many characters."""
 MAX_NOTES = 8
 """At most this many URL notes are shown; the rest are counted in one more line."""
+MAX_UNKNOWN = 4
+"""A URL parameter no control of the page reads is named in one note, at most this many."""
+GLOBAL_KEYS = ("lecture", "embed", "embed_options")
+"""URL parameters read outside a page's controls (lecturer mode, Streamlit's embedding)."""
 
 
 def shown(value: Any, n: int = MAX_SHOWN) -> str:
@@ -215,19 +219,40 @@ class PageState:
                 st.session_state[f"{self.page}.{k}"] = v
 
         container.caption("Presets")
-        cols = container.columns(len(presets))
-        for col, (name, values) in zip(cols, presets.items(), strict=True):
-            col.button(name, key=f"{self.page}.preset.{name}", on_click=apply, args=(values,),
-                       width="stretch", help="Sets " + ", ".join(
-                           f"{k} = {_fmt(v)}" for k, v in values.items()))
+        per_row = min(len(presets), 3)  # five in a row cut their names short at 1400 px
+        for i, (name, values) in enumerate(presets.items()):
+            if i % per_row == 0:
+                cols = container.columns(per_row)
+            cols[i % per_row].button(
+                name, key=f"{self.page}.preset.{name}", on_click=apply, args=(values,),
+                width="stretch",
+                help="Sets " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items()))
+
+    def _unknown_note(self) -> str | None:
+        """One note naming the URL parameters that no control of this page read (they
+        are dropped from the URL by ``write_url``), kept for the session like the rest."""
+        key = f"{self.page}.__unknown"
+        unknown = [k for k in st.query_params if k not in self.keys and k not in GLOBAL_KEYS]
+        if unknown:
+            names = ", ".join(shown(k, 24) for k in unknown[:MAX_UNKNOWN])
+            more = f" and {len(unknown) - MAX_UNKNOWN} more" if len(unknown) > MAX_UNKNOWN else ""
+            word = "parameter" if len(unknown) == 1 else "parameters"
+            st.session_state[key] = f"URL {word} {names}{more} not used by this page; ignored."
+        return st.session_state.get(key)
 
     def finish(self) -> None:
-        """Write the current values to the URL; show a note for each invalid parameter."""
+        """Write the current values to the URL; show a note for each invalid parameter,
+        one for parameters the page does not use, and one per skipped model manifest."""
+        from .models import catalogue_notes
+
+        unknown = self._unknown_note()
         notes = _url_notes() + self.notes
         for note in notes[:MAX_NOTES]:
             st.warning(note, icon="⚠️")
         if len(notes) > MAX_NOTES:
             st.warning(f"{len(notes) - MAX_NOTES} more URL parameters were ignored.", icon="⚠️")
+        for note in ([unknown] if unknown else []) + catalogue_notes():
+            st.warning(note, icon="⚠️")
         self.write_url()
 
     def write_url(self, *, prune: bool = True) -> None:

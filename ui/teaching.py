@@ -81,7 +81,8 @@ PAGES = ("why", "ddim", "solvers", "progressive", "consistency", "compare", "img
 PREDICT: dict[str, str] = {
     "why": "Before you move the steps slider from 10 down to 1: will the 1-step DDIM sample "
            "look like the data, like a blurred average, or like the starting noise? Write "
-           "down your guess, then try it with leading and (on the DDIM page) trailing spacing.",
+           "down your guess, then try it here (a trailing grid: the one step starts at "
+           "t = T-1) and on the DDIM page with leading spacing.",
     "ddim": "Predict: at S = 10, does eta = 1 give better or worse samples than eta = 0? "
             "And which spacing puts its first step at t = T-1? Guess, then move the eta "
             "slider and switch the spacing.",
@@ -208,7 +209,8 @@ def _page(page: str) -> str:
 
 def predict_prompt(page: str) -> None:
     """The page's "predict, then move the slider" prompt."""
-    st.info(f"**Predict, then move the slider.** {PREDICT[_page(page)]}", icon="🤔")
+    st.info(f"**Predict, then move the slider.** {PREDICT[_page(page)]}",
+            icon=":material/lightbulb:")
 
 
 def check_questions(page: str) -> None:
@@ -446,4 +448,4 @@ def advice(sampler: str, steps: int, spacing: str | None, prediction: str | None
     from diffusion.advice import warnings_for
 
     for msg in warnings_for(sampler, int(steps), spacing, prediction=prediction):
-        where.warning(msg, icon="⚠️")
+        where.warning(msg, icon=":material/warning:")
