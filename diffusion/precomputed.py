@@ -58,7 +58,7 @@ _2D = _CORE + ["diffusion/metrics.py", "diffusion/toy/*.py"]
 SOURCES: dict[str, list[str]] = {
     "ddim_quality": _2D,
     "solver_error": _CORE + ["diffusion/oracle.py", "diffusion/reference.py",
-                             "diffusion/toy/*.py"],
+                             "diffusion/demos.py", "diffusion/toy/*.py"],
     "digits_fd": _CORE + ["diffusion/images/*.py"],
     "compare": _2D,
     "fewstep": _2D,
