@@ -238,3 +238,15 @@ def test_sample_uses_the_model_timesteps(oracle):
     for spacing in (None, "leading"):
         traj = sample(oracle, "ddim", 7, n=4, spacing=spacing)
         assert torch.equal(traj.timesteps, model_timesteps(oracle, 7, spacing)[0])
+
+
+def test_fixed_orders_are_registry_entries_over_one_function(oracle):
+    x_T = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    ts = make_timesteps(oracle.schedule, 5, "logsnr")
+    assert REGISTRY["dpm-solver-2"].fn is REGISTRY["dpm-solver-3"].fn
+    assert REGISTRY["dpm-solver++2m"].fn is REGISTRY["dpm-solver++3m"].fn
+    for name, k in (("dpm-solver-2", 2), ("dpm-solver++3m", 3)):
+        traj = REGISTRY[name](oracle, x_T, ts)
+        assert traj.info["order"] == k and traj.nfe == REGISTRY[name].nfe(5)
+        with pytest.raises(ValueError, match=f"sampler {name} has no option 'order'"):
+            REGISTRY[name](oracle, x_T, ts, order=1)  # the registry's order is bound

@@ -140,7 +140,7 @@ register(
         stochastic=False,
         order=2,
         citation="Lu et al. 2022b, Alg. 2",
-        options={"order": 2},
+        options={"order": 2, "half_d2": False},  # half_d2 concerns the 3rd order only
     )
 )
 register(
