@@ -422,6 +422,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         f"wrote {out}: {n} samples, {name}, {len(traj.timesteps)} steps, NFE {traj.nfe}",
         file=sys.stderr,
     )
+    used = str(arrays["spacing"])
+    if used in SPACINGS:  # a few-step model's own grid ('model') is what it was made for
+        from .advice import warnings_for
+
+        pred = None if args.model.startswith("oracle:") else model.prediction
+        for msg in warnings_for(name, args.steps, used, T=model.schedule.T, prediction=pred):
+            print(f"warning: {msg}", file=sys.stderr)
     return 0
 
 
