@@ -3,6 +3,7 @@
 import streamlit as st
 
 from diffusion import figures
+from diffusion.grids import DEFAULT_SPACING
 from diffusion.toy.datasets import DATASETS
 from ui import budget, compare, jobs, live, models, precomputed, teaching
 from ui.layout import animation_export, page_header, show
@@ -29,8 +30,8 @@ with st.sidebar:
     options = list(compare.methods(dataset))
     default = [x for x in ("DDIM", "DPM-Solver++(2M)", compare.PD) if x in options]
     picked = ps.multiselect("methods", "Methods", options, default, max_selections=4,
-                            help="Up to four samplers or few-step models; solvers run on "
-                                 "log-SNR grids, DDPM on trailing ones.")
+                            help="Up to four samplers or few-step models; samplers run on "
+                                 f"{DEFAULT_SPACING} grids, few-step models on their own.")
     nfe = ps.select("nfe", "NFE budget", [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100], 8,
                     help="Network evaluations each method may spend.")
     n = ps.slider("n", "Points", 200, models.MAX_POINTS, 1500, 100,
@@ -89,8 +90,8 @@ if table is not None:
     if rows:
         st.caption(f"Dataset {dataset}, 2,000 samples against fresh data; data-vs-data floor "
                    f"{floor:.4f}. Wall time of one run on this server, "
-                   "measured when first computed. DDIM and DPM-Solver++ run on grids uniform "
-                   "in log-SNR, DDPM on its 1000 steps; the chapter's table names no spacing.")
+                   f"measured when first computed. DDIM and DPM-Solver++ run on {DEFAULT_SPACING} "
+                   "grids, DDPM on its 1000 steps; the chapter's table names no spacing.")
 teaching.deep_dive("metrics")
 
 st.subheader("Train a 2-D diffusion model live")
