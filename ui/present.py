@@ -16,6 +16,7 @@ only layout and navigation.
 from __future__ import annotations
 
 import html
+import json
 
 import streamlit as st
 
@@ -103,8 +104,16 @@ def _state(seq: lecture.Sequence) -> tuple[int, bool]:
     """The current slide (0-based) and reveal flag, read from the URL once per session."""
     if "present.slide" not in st.session_state:
         raw = st.query_params.get("slide", "1")
-        k = int(raw) - 1 if raw.isdigit() else 0
+        valid = raw.isascii() and raw.isdigit() and len(raw) <= 6  # int() of 5,000 digits fails
+        k = int(raw) - 1 if valid else 0
         st.session_state["present.slide"] = min(max(k, 0), len(seq.slides) - 1)
+        if not valid or not 0 <= k < len(seq.slides):  # the fallback, said once on its slide
+            from ui.state import shown
+
+            shown_k = st.session_state["present.slide"]
+            st.session_state["present.note"] = (shown_k, (
+                f"URL parameter `slide`={shown(raw)} ignored (use 1 to {len(seq.slides)}); "
+                f"showing slide {shown_k + 1}."))
         st.session_state["present.reveal"] = st.query_params.get("reveal") == "1"
     k = min(st.session_state["present.slide"], len(seq.slides) - 1)
     reveal = bool(st.session_state["present.reveal"]) and seq.slides[k].question is not None
@@ -131,21 +140,17 @@ def _prev(seq: lecture.Sequence) -> None:
 
 def _exit() -> None:
     st.query_params.clear()
-    for key in ("present.slide", "present.reveal"):
+    for key in ("present.slide", "present.reveal", "present.note"):
         st.session_state.pop(key, None)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _figure_json(spec_json: str) -> str:
-    import json
-
     return lecture.figure_for(json.loads(spec_json), lecture=True,
                               height=FIGURE_HEIGHT).to_json()
 
 
 def _figure(slide: lecture.Slide):
-    import json
-
     import plotly.io as pio
 
     return pio.from_json(_figure_json(json.dumps(slide.figure, sort_keys=True)),
@@ -172,6 +177,9 @@ def run_present() -> None:
         return
     k, reveal = _state(seq)
     slide = seq.slides[k]
+    note = st.session_state.get("present.note")
+    if note and note[0] == k:  # an invalid slide= in the link: the slide it fell back to
+        st.warning(note[1], icon="⚠️")
     st.query_params.update({"present": "1", "seq": seq.name, "slide": str(k + 1)})
     if reveal:
         st.query_params["reveal"] = "1"
@@ -224,3 +232,8 @@ def run_present() -> None:
               width="stretch", type="primary")
     c4.button("Exit", key="present_exit", on_click=_exit, width="stretch")
     st.html(KEYS_JS, unsafe_allow_javascript=True)
+    if k + 1 < len(seq.slides):  # compute the next figure while this slide is discussed
+        try:
+            _figure_json(json.dumps(seq.slides[k + 1].figure, sort_keys=True))
+        except (ValueError, FileNotFoundError):
+            pass  # the next slide shows its own error when it is opened

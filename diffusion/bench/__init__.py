@@ -32,6 +32,7 @@ SECTIONS: dict[str, str] = {
     "app": "App: start-up, page renders, slider latency and idle CPU",
     "loadtest": "Classroom: many sessions at the server (websocket load test)",
     "images": "Images: offline track (CPU) and CIFAR-10-size UNet (GPU)",
+    "lecture": "Lecture: the take-home notebook and the slides",
 }
 
 HEADER = """# Benchmarks
