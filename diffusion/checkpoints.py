@@ -242,21 +242,22 @@ BROKEN_MANIFESTS: dict[str, str] = {}
 """Manifest file -> why the last ``list_models()`` skipped it or one of its entries."""
 
 
-def list_models() -> list[dict]:
+def list_models(skipped: dict[str, str] | None = None) -> list[dict]:
     """Every shipped model from every manifest, each entry with ``manifest`` (its file)
     and ``stem`` (the absolute checkpoint stem) added. A malformed manifest hides only
-    its own models, and an entry without a name only itself (both in BROKEN_MANIFESTS)."""
+    its own models, and an entry without a name only itself (both in BROKEN_MANIFESTS,
+    and in ``skipped`` when given: this call's own copy, for a caller in a thread)."""
     out = []
-    BROKEN_MANIFESTS.clear()
+    broken: dict[str, str] = {}
     for manifest in _manifests():
         try:
             entries = read_manifest(manifest)
         except ValueError as err:
-            BROKEN_MANIFESTS[str(manifest)] = " ".join(str(err).split())
+            broken[str(manifest)] = " ".join(str(err).split())
             continue
         for entry in entries:
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                BROKEN_MANIFESTS[str(manifest)] = "an entry without a 'name' was skipped"
+                broken[str(manifest)] = "an entry without a 'name' was skipped"
                 continue
             out.append(
                 {
@@ -265,6 +266,10 @@ def list_models() -> list[dict]:
                     "stem": str(manifest.parent / str(entry.get("path") or "")),
                 }
             )
+    BROKEN_MANIFESTS.clear()
+    BROKEN_MANIFESTS.update(broken)
+    if skipped is not None:
+        skipped.update(broken)
     return out
 
 

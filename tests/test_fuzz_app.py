@@ -79,7 +79,16 @@ def _urls(seed: int = 16) -> list[dict[str, str]]:
     return urls
 
 
-URLS = _urls()
+# parameters that no control of the page reads: named (escaped, cut) in one note
+UNKNOWN_KEYS = [
+    {"bogus": "1"},
+    {PHISH: "1"},
+    {"<script>alert(1)</script>": "x", "steps": "7"},
+    {"k" * 120_000: "1"},
+    {f"extra{i}": "1" for i in range(7)},
+    {"![x](https://evil.example/pixel.png)": "1", "model": PHISH},
+]
+URLS = _urls() + UNKNOWN_KEYS
 
 _CODE = re.compile(r"(`+)(.*?)\1", re.S)
 
@@ -125,18 +134,37 @@ def check_url(page: str, params: dict[str, str]) -> dict:
     for text in _texts(at):
         if "x" * 200 in text:
             problems["too long"].append(text[:100])
+    unused = [n for n in notes if "not used by this page" in n]
+    if len(unused) > 1:
+        problems["too long"].append("more than one note about unused parameters")
     for key in params:
         if key == "lecture" and params[key] in ("0", "1"):
             continue
-        noted = any(f"`{key}`" in n or "more URL param" in n for n in notes)
+        if key not in KEYS and key not in ("lecture", "n"):  # a parameter the page never reads
+            noted = any(shown(key, 24) in n or " more not used" in n for n in unused)
+        else:
+            noted = any(f"`{key}`" in n or "more URL param" in n for n in notes)
         if not noted:
-            problems["no note"].append(key)
+            problems["no note"].append(key[:40])
     return problems
 
 
 def test_the_url_table_is_large_enough():
     assert len(URLS) >= 50
     assert sum(1 for u in URLS if "lecture" in u) >= 3
+    assert sum(1 for u in URLS if set(u) - set(KEYS) - {"lecture"}) >= 5
+
+
+def test_unused_parameters_are_named_at_most_four_and_only_once():
+    at = _run(DDIM, {f"extra{i}": "1" for i in range(7)} | {"steps": "10"})
+    (note,) = [str(w.value) for w in at.warning if "not used" in str(w.value)]
+    assert note == ("URL parameters `extra0`, `extra1`, `extra2`, `extra3` and 3 more not "
+                    "used by this page; ignored.")
+    assert not [k for k in at.query_params if k.startswith("extra")]  # dropped from the URL
+    at.run()  # the note stays for the session, once
+    assert [str(w.value) for w in at.warning if "not used" in str(w.value)] == [note]
+    at = _run(DDIM, {"steps": "10", "lecture": "1"})  # every key read: no such note
+    assert not [w for w in at.warning if "not used" in str(w.value)]
 
 
 @pytest.mark.parametrize("params", URLS, ids=[str(i) for i in range(len(URLS))])
@@ -281,3 +309,51 @@ def test_present_mode_names_only_shipped_sequences_and_escapes_the_name(seq):
     assert len(errors) == 1 and "shipped sequence only" in errors[0], errors
     assert "evil.example" not in _outside_code(errors[0])
     assert "not valid JSON" not in errors[0]  # the server's file was never read
+
+
+def _present(params: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["present"] = "1"
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    return at
+
+
+SLIDES = ["abc", "0", "999", "-1", "1" * 5000, "\u00b2", PHISH, "x" * 120_000]
+
+
+@pytest.mark.parametrize("slide", SLIDES, ids=[str(i) for i in range(len(SLIDES))])
+def test_present_mode_bad_slide_falls_back_with_a_short_escaped_note(slide):
+    at = _present({"slide": slide})
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [str(w.value) for w in at.warning]
+    assert len(notes) == 1 and "`slide`=" in notes[0] and "ignored (use 1 to" in notes[0], notes
+    assert "evil.example" not in _outside_code(notes[0]) and len(notes[0]) < 200, notes
+    shown_slide = int(at.query_params["slide"])  # the last one for a number past the end
+    assert shown_slide == 1 or (slide == "999" and shown_slide > 1), shown_slide
+    assert f"showing slide {shown_slide}." in notes[0], notes
+
+
+def test_present_mode_good_slide_has_no_note():
+    at = _present({"slide": "2"})
+    assert not at.exception and not at.warning, [str(w.value) for w in at.warning]
+    assert at.query_params["slide"] == "2"
+
+
+def test_a_skipped_manifest_is_named_on_the_page_and_other_models_work(
+    tmp_path, monkeypatch, fresh_caches
+):
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for group in ("models", "fewstep", "images", "presets"):
+        os.symlink(ROOT / "assets" / group, assets / group)
+    (assets / "broken").mkdir()
+    (assets / "broken" / "manifest.json").write_text("{not json")
+    monkeypatch.setenv("DIFFUSION_ASSETS", str(assets))
+    at = _run(DDIM, {"model": "moons"})
+    assert not at.exception and not at.error, [str(e.value) for e in at.error]
+    notes = [str(w.value) for w in at.warning if "are not listed" in str(w.value)]
+    assert notes == ["Models of `broken/manifest.json` are not listed: `malformed manifest: "
+                     "Expecting property name enclosed in double quotes at line 1`."], notes
+    assert at.session_state["ddim.model"] == "moons"  # the good manifests' models still work

@@ -9,6 +9,7 @@ setting that changes them. Models a user trains live in ``st.session_state``
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,13 +41,33 @@ DEFAULT_MODEL = "8gaussians"
 
 
 @st.cache_data(ttl=600, show_spinner=False)
+def _catalogue() -> tuple[list[dict], dict[str, str]]:
+    """(every manifest entry, {manifest file: why it or an entry of it was skipped})."""
+    skipped: dict[str, str] = {}
+    try:
+        return list_models(skipped=skipped), skipped
+    except (OSError, ValueError) as err:
+        return [], {**skipped, "the model manifests": " ".join(str(err).split())}
+
+
 def list_shipped() -> list[dict]:
     """Every manifest entry (``diffusion.checkpoints.list_models``): name, kind, dataset
     and, for few-step models, method, steps and teacher."""
-    try:
-        return list_models()
-    except (OSError, ValueError):
-        return []
+    return _catalogue()[0]
+
+
+def catalogue_notes() -> list[str]:
+    """One line per manifest that the catalogue skipped (a malformed file, an entry
+    without a name), naming the file; its other manifests' models are listed as usual."""
+    from .state import shown
+
+    notes = []
+    for manifest, reason in _catalogue()[1].items():
+        path = Path(manifest)
+        name = f"{path.parent.name}/{path.name}" if path.name == "manifest.json" else manifest
+        reason = reason.replace(f" {manifest}", "")
+        notes.append(f"Models of {shown(name, 60)} are not listed: {shown(reason, 120)}.")
+    return notes
 
 
 def _is_2d(entry: dict) -> bool:
