@@ -9,6 +9,7 @@ in lambda, with k - 1 intermediate points, gives DPM-Solver-k.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -94,39 +95,25 @@ def dpm_solver(
     return run.denoise(x, order=order)  # first order to sigma = 0: x0-hat
 
 
-register(
-    SamplerSpec(
-        name="dpm-solver-1",
-        label="DPM-Solver-1",
-        fn=dpm_solver,
-        nfe=lambda steps: steps,
-        stochastic=False,
-        order=1,
-        citation="Lu et al. 2022, eq. 3.7 (DPM-Solver-1 = DDIM)",
-        options={"order": 1},
+def _singlestep_nfe(k: int, steps: int) -> int:
+    """k evaluations per step between grid times, one for the last step to sigma = 0."""
+    return k * (steps - 1) + 1
+
+
+for _k, _citation in (
+    (1, "Lu et al. 2022, eq. 3.7 (DPM-Solver-1 = DDIM)"),
+    (2, "Lu et al. 2022, Alg. 1 (r1 = 1/2)"),
+    (3, "Lu et al. 2022, Alg. 2 (r1 = 1/3, r2 = 2/3)"),
+):
+    register(
+        SamplerSpec(
+            name=f"dpm-solver-{_k}",
+            label=f"DPM-Solver-{_k}",
+            fn=dpm_solver,
+            nfe=functools.partial(_singlestep_nfe, _k),
+            stochastic=False,
+            order=_k,
+            citation=_citation,
+            options={"order": _k},
+        )
     )
-)
-register(
-    SamplerSpec(
-        name="dpm-solver-2",
-        label="DPM-Solver-2",
-        fn=dpm_solver,
-        nfe=lambda steps: 2 * (steps - 1) + 1,
-        stochastic=False,
-        order=2,
-        citation="Lu et al. 2022, Alg. 1 (r1 = 1/2)",
-        options={"order": 2},
-    )
-)
-register(
-    SamplerSpec(
-        name="dpm-solver-3",
-        label="DPM-Solver-3",
-        fn=dpm_solver,
-        nfe=lambda steps: 3 * (steps - 1) + 1,
-        stochastic=False,
-        order=3,
-        citation="Lu et al. 2022, Alg. 2 (r1 = 1/3, r2 = 2/3)",
-        options={"order": 3},
-    )
-)
