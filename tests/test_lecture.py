@@ -117,6 +117,14 @@ def test_shipped_sequences_load_and_cover_the_chapter():
     assert len(lecture.load("overview-15min").slides) < len(main.slides)
 
 
+def test_sequence_pages_match_the_app_page_table():
+    from ui.pages import PAGES as APP_PAGES
+
+    assert lecture.sequence.PAGES == tuple(p.url_path for p in APP_PAGES)
+    for p in APP_PAGES:  # a page's presets file is named after its URL state prefix
+        assert lecture.sequence.PRESET_FILES.get(p.url_path, p.url_path) == p.state
+
+
 def test_page_link_carries_the_preset_values():
     slide = lecture.parse(SHORT).slides[0]
     assert slide.page_link() == "why?steps=10"
