@@ -55,8 +55,9 @@ else:
     if teacher:
         big = min(max(avail) * 2, fewstep.PD_TEACHER_STEPS)
         out = live.sample(teacher, "ddim", big, n, seed, "trailing")
-        panels[f"teacher, DDIM {big} steps"] = out["x"]
-        subs[f"teacher, DDIM {big} steps"] = f"NFE {out['nfe']}"
+        # a short title: five panels share the width (a longer one ran into its neighbour)
+        panels[f"teacher, {big} steps"] = out["x"]
+        subs[f"teacher, {big} steps"] = f"DDIM · NFE {out['nfe']}"
     for s in sorted(shown, reverse=True):
         out = live.sample(rounds[s], "ddim", s, n, seed)
         panels[f"student, {s} step{'s' if s > 1 else ''}"] = out["x"]
