@@ -44,8 +44,8 @@ NOTATION: tuple[tuple[str, str], ...] = (
     (r"$\phi$", "a distilled student's parameters (progressive distillation)"),
     (r"$f_\theta$, $\theta^-$, $t_\mathrm{min}$",
      "consistency function, its target network (an EMA of $\\theta$, or $\\theta$ without "
-     "gradient in iCT), and the boundary time where $f_\\theta(x, t_\\mathrm{min}) = x$ "
-     "(the CM paper's $\\epsilon$)"),
+     "gradient in iCT), and the boundary time where "
+     "$f_\\theta(\\bar x, t_\\mathrm{min}) = \\bar x$ (the CM paper's $\\epsilon$)"),
 )
 NOTATION_TITLE = "Notation (the same on every page)"
 
