@@ -397,7 +397,7 @@ def source_of(obj) -> str:
 
 def show_source(obj, caption: str = "") -> None:
     """The project's own source of ``obj`` in a code block."""
-    st.code(source_of(obj), language="python")
+    st.code(source_of(obj), language="python", wrap_lines=True)
     if caption:
         st.caption(caption)
 
@@ -410,7 +410,7 @@ def subsequence_code(grid) -> None:
     title, body = DEEP["ddim-code"]
     with st.expander(title):
         st.markdown(body)
-        st.code(source_of(make_ddim_timesteps), language="python")
+        st.code(source_of(make_ddim_timesteps), language="python", wrap_lines=True)
         st.caption("This page's grid: " + ", ".join(f"{float(t):g}" for t in grid))
 
 
