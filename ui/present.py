@@ -39,8 +39,9 @@ CSS = """
   padding: 0.6rem 1.6rem 0 1.6rem !important; max-width: 100% !important; }
 div.present-head { font-size: 2.3rem; font-weight: 700; line-height: 1.15; margin: 0; }
 div.present-meta { font-size: 1.05rem; color: #444; margin: 0 0 0.1rem 0; }
-ul.present-points li { font-size: 1.45rem !important; line-height: 1.3; margin-bottom: 0.6rem; }
-div.present-q, div.present-a { font-size: 1.35rem; padding: 0.3rem 0.7rem; margin-top: 0.5rem; }
+ul.present-points li { font-size: 1.4rem !important; line-height: 1.28; margin-bottom: 0.5rem; }
+div.present-q, div.present-a { font-size: 1.28rem; line-height: 1.32; padding: 0.3rem 0.7rem;
+  margin-top: 0.45rem; }
 div.present-q { border-left: 6px solid #0072B2; background: #EEF5FB; }
 div.present-a { border-left: 6px solid #009E73; background: #ECF7F2; }
 div.present-hint { font-size: 0.95rem; color: #555; margin-top: 0.4rem; }
@@ -87,8 +88,8 @@ def present_sidebar() -> None:
         seq = st.selectbox("Lecture sequence", names, key="present_choice",
                            index=names.index(DEFAULT_SEQUENCE) if DEFAULT_SEQUENCE in names
                            else 0,
-                           help="Slides for a projector: arrow keys or a clicker move through "
-                                "them; Esc-free, the URL keeps the slide.")
+                           help="Slides for a projector: the arrow keys or a clicker move "
+                                "through them, and the URL keeps the slide.")
         if st.button("Present", icon="🖥️", key="present_start", width="stretch"):
             st.query_params.clear()
             st.query_params.update({"present": "1", "seq": seq, "slide": "1"})

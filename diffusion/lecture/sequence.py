@@ -36,8 +36,8 @@ PRESET_FILES = {"images": "img"}
 
 SLIDE_KEYS = ("page", "preset", "params", "figure", "headline", "points", "question", "answer")
 MAX_POINTS = 2
-MAX_HEADLINE = 90
-"""Characters: a longer headline does not fit one line at projector size."""
+MAX_HEADLINE = 64
+"""Characters: a longer headline does not fit one line at projector size (1280 px)."""
 
 
 class LectureError(ValueError):
