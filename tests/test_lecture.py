@@ -94,7 +94,8 @@ def test_cli_reports_a_malformed_sequence_in_one_line(tmp_path, capsys):
     rc = cli_main(["lecture", "export", "--sequence", str(path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert rc == 2
-    assert err.count("\n") == 0 and err.startswith("error: mine.json: slide 2")
+    assert err.count("\n") == 0
+    assert err.startswith("error: mine.json: slide 2")
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
 
@@ -102,7 +103,9 @@ def test_cli_reports_a_malformed_sequence_in_one_line(tmp_path, capsys):
 def test_cli_unknown_sequence_lists_the_shipped_ones(capsys):
     rc = cli_main(["lecture", "export", "--sequence", "nonesuch", "--out", "/tmp/x-unused"])
     err = capsys.readouterr().err
-    assert rc == 2 and "accelerated-sampling" in err and "overview-15min" in err
+    assert rc == 2
+    assert "accelerated-sampling" in err
+    assert "overview-15min" in err
 
 
 def test_shipped_sequences_load_and_cover_the_chapter():
@@ -120,7 +123,7 @@ def test_shipped_sequences_load_and_cover_the_chapter():
 def test_sequence_pages_match_the_app_page_table():
     from ui.pages import PAGES as APP_PAGES
 
-    assert lecture.sequence.PAGES == tuple(p.url_path for p in APP_PAGES)
+    assert tuple(p.url_path for p in APP_PAGES) == lecture.sequence.PAGES
     for p in APP_PAGES:  # a page's presets file is named after its URL state prefix
         assert lecture.sequence.PRESET_FILES.get(p.url_path, p.url_path) == p.state
 
@@ -166,7 +169,8 @@ def test_export_writes_png_svg_and_markdown(tmp_path):
     for png in out.glob("*.png"):
         assert _png_size(png) == (1280, 720)
     for svg in out.glob("*.svg"):
-        assert svg.read_text()[:200].lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+        assert svg.read_text()[:200].lstrip().startswith("<?xml")
+        assert "<svg" in svg.read_text()
     md = (out / "slides.md").read_text()
     for text in ("# Short test lecture", "## 1. First slide", "![First slide](01-why.png)",
                  "- Point two.", "**Question:** A question?", "**Answer:** An answer.",
@@ -210,7 +214,8 @@ def test_cli_export_and_list(tmp_path, capsys):
         "01-why.svg", "02-ddim.svg", "slides.md"]
     assert cli_main(["lecture", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "accelerated-sampling\t" in listing and "overview-15min\t" in listing
+    assert "accelerated-sampling\t" in listing
+    assert "overview-15min\t" in listing
 
 
 # ----- present mode under AppTest --------------------------------------------------------
@@ -284,7 +289,8 @@ def test_present_mode_opens_the_slide_in_the_url():
     assert (slide, answered) == (5, True)
     assert lecture.load("overview-15min").slides[4].headline in head
     links = [m.value for m in at.markdown if "Open this in the page" in m.value]
-    assert links and "(consistency?steps=1&particle=0)" in links[0]
+    assert links
+    assert "(consistency?steps=1&particle=0)" in links[0]
     # out-of-range slide numbers land on the nearest slide
     at = _present({"present": "1", "seq": "overview-15min", "slide": "99"})
     assert _shown(at)[0] == 7
@@ -293,7 +299,8 @@ def test_present_mode_opens_the_slide_in_the_url():
 def test_present_mode_with_a_bad_sequence_shows_one_line():
     at = _present({"present": "1", "seq": "nonesuch"})
     assert not at.exception
-    assert len(at.error) == 1 and "unknown sequence 'nonesuch'" in at.error[0].value
+    assert len(at.error) == 1
+    assert "unknown sequence 'nonesuch'" in at.error[0].value
     assert "\n" not in at.error[0].value
     at.button(key="present_exit").click().run()
     assert "present" not in at.query_params
@@ -351,8 +358,10 @@ def test_present_mode_in_chromium_keys_and_projector_fit():
                         page.locator(".js-plotly-plot").first.bounding_box(),
                         page.locator(".st-key-present_next button").bounding_box()):
                 assert box is not None
-                assert box["x"] >= 0 and box["y"] >= 0
-                assert box["x"] + box["width"] <= 1280 and box["y"] + box["height"] <= 720, box
+                assert box["x"] >= 0
+                assert box["y"] >= 0
+                assert box["x"] + box["width"] <= 1280, box
+                assert box["y"] + box["height"] <= 720, box
             sizes = page.evaluate("[document.documentElement.scrollHeight, "
                                   "document.querySelector('[data-testid=stMain]').scrollHeight]")
             assert max(sizes) <= 720, sizes  # nothing to scroll to
@@ -385,3 +394,87 @@ def test_present_mode_in_chromium_keys_and_projector_fit():
         forward(lecture.load("accelerated-sampling"))
         assert errors == []
         context.close()
+
+
+# ----- slides show what their pages show -----------------------------------------------------
+
+
+def _shipped_slides(kind: str | None = None):
+    for name in lecture.available():
+        for k, s in enumerate(lecture.load(name).slides, start=1):
+            if kind is None or s.figure["kind"] == kind:
+                yield f"{name} slide {k}", s
+
+
+def test_order_slides_fit_the_asymptotic_range_within_0_3_of_theory():
+    from diffusion.lecture import slides
+    from diffusion.metrics import ASYMPTOTIC_NFE
+    from diffusion.samplers import REGISTRY
+
+    found = list(_shipped_slides("error_vs_nfe"))
+    assert found
+    lo, hi = ASYMPTOTIC_NFE
+    for where, s in found:
+        orders = slides.error_orders(s.figure)  # cached curves: the figure reuses them
+        for solver, order in orders.items():
+            assert order is not None, (where, solver)
+            assert abs(order - REGISTRY[solver].order) <= 0.3, (where, solver, order)
+        fig = lecture.slide_figure(s)
+        legend = [t.name for t in fig.data if not t.name.startswith("slope")]
+        assert legend == [f"{REGISTRY[k].label} (order {orders[k]:.2f})"
+                          for k in s.figure["solvers"]], where
+        # the fitted range is said in the figure
+        assert any(f"NFE {lo}-{hi}" in (a.text or "") for a in fig.layout.annotations), where
+        nfes = [x for t in fig.data if not t.name.startswith("slope") for x in t.x]
+        assert max(nfes) >= hi, (where, max(nfes))
+
+
+def test_order_slide_draws_the_solvers_page_curves():
+    from diffusion import figures
+    from ui import solvers
+
+    where, s = next(_shipped_slides("error_vs_nfe"))
+    f = s.figure
+    series, orders = solvers.error_curves(f["model"], f["solvers"], f["spacing"])
+    page = figures.error_vs_nfe(series, orders=orders, lecture=True)
+    slide = lecture.slide_figure(s)
+    assert [(t.name, list(t.x), list(t.y)) for t in slide.data] == [
+        (t.name, list(t.x), list(t.y)) for t in page.data], where
+
+
+def test_slide_labels_are_the_registry_labels():
+    """A sampler is named as the app names it (``REGISTRY[name].label``), never by its key."""
+    import re
+
+    from diffusion.lecture import slides
+    from diffusion.samplers import REGISTRY
+
+    raw = [k for k in REGISTRY if k != "consistency"]  # also the English word
+    keys = re.compile(r"(?<![\w+-])(" + "|".join(map(re.escape, raw)) + r")(?![\w+-])")
+    for where, s in _shipped_slides():
+        f = s.figure
+        runs = f.get("panels", []) + [r for r in f.get("series", []) if isinstance(r, dict)]
+        for run in runs:
+            label = run.get("label") or slides._label(run)
+            assert not keys.search(label), (where, label)
+            name = REGISTRY[run["sampler"]].label
+            if name.split()[0] in label:  # names the sampler: then by its whole label
+                assert name in label, (where, label, name)
+        if f["kind"] in ("error_vs_nfe", "shipped_quality"):
+            names = [t.name for t in lecture.slide_figure(s).data
+                     if t.name and not t.name.startswith("slope")]
+            known = ({REGISTRY[k].label for k in f["solvers"]} if "solvers" in f
+                     else {slides.quality_label(k) for k in f["series"]})
+            for n in names:
+                assert not keys.search(n), (where, n)
+                assert any(n.startswith(k) for k in known), (where, n, known)
+
+
+def test_shipped_quality_names_a_missing_series(tmp_path):
+    data = _with(1, figure={"kind": "shipped_quality", "curve": "compare",
+                            "series": ["ddim", "rk4"]})
+    seq = lecture.load(_write(tmp_path, data))
+    with pytest.raises(lecture.LectureError) as err:
+        lecture.slide_figure(seq.slides[1])
+    assert "'rk4'" in str(err.value)
+    assert "dpm-solver++2m" in str(err.value)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "check_figure", "slide_figure", "figure_for"]
+__all__ = ["KINDS", "check_figure", "error_curve", "error_orders", "figure_for", "quality_label",
+           "slide_figure"]
 
 _REQUIRED = object()
 
@@ -132,17 +133,21 @@ KINDS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "model": (_MODEL, "oracle:8gaussians"), "steps": (_int(2, 100), _REQUIRED),
         "spacings": (_list(_SPACING, 1, 7), _REQUIRED),
     },
-    # figures.error_vs_nfe: RMS error against the exact ODE solution on an oracle
+    # figures.error_vs_nfe: the solvers page's error curves and asymptotic orders
     "error_vs_nfe": {
         "model": (_choice(_oracles), "oracle:8gaussians"),
         "solvers": (_list(_SAMPLER, 1, 6), _REQUIRED), "spacing": (_SPACING, "logsnr"),
-        "steps": (_list(_int(1, 64), 2, 10), [2, 3, 4, 6, 8, 12, 16]),
     },
     # figures.quality_curves: sliced Wasserstein-2 against NFE
     "quality": {
         "model": (_MODEL, "8gaussians"),
         "series": (_list(_record({**_RUN, "steps": (_STEPS, None)}), 1, 5), _REQUIRED),
         "steps": (_list(_STEPS, 2, 8), _REQUIRED), "n": (_int(200, 2000), 1000),
+    },
+    # figures.quality_curves of a page's shipped curve (assets/curves/, diffusion.precomputed)
+    "shipped_quality": {
+        "curve": (_choice(lambda: tuple(_SHIPPED_QUALITY)), _REQUIRED),
+        "series": (_list(_text, 1, 6), _REQUIRED),
     },
     # figures.heun_step: Euler predictor and Heun corrector for one particle
     "heun_step": {
@@ -242,7 +247,7 @@ def _run(run: dict, model: str, steps: int | None, n: int, seed: int):
 def _label(run: dict) -> str:
     if "label" in run:
         return run["label"]
-    text = f"{run['sampler']}, {run['steps']} step{'s' if run['steps'] > 1 else ''}"
+    text = f"{quality_label(run['sampler'])}, {run['steps']} step{'s' if run['steps'] > 1 else ''}"
     return text + (f", {run['spacing']}" if "spacing" in run else "")
 
 
@@ -274,124 +279,180 @@ def _grids(f: dict, lecture: bool):
                                       sch.lambda_(t).numpy(), grids, lecture=lecture)
 
 
-_PARTICLES = 64
+@functools.lru_cache(maxsize=8)
+def _shipped_errors(oracle: str, spacing: str) -> dict[str, tuple]:
+    """The solvers page's shipped error curves (assets/curves/solver_error.json) when they
+    were computed for this oracle and spacing; empty when missing or damaged."""
+    from diffusion import precomputed
+
+    try:
+        data = precomputed.load("solver_error")
+    except (OSError, ValueError):
+        return {}
+    p = data["params"]
+    if (p["oracle"], p["spacing"]) != (oracle, spacing):
+        return {}
+    return {k: tuple((int(a), float(b)) for a, b in v) for k, v in data["curves"].items()}
 
 
-def _x_T():
-    import torch
+@functools.lru_cache(maxsize=8)
+def _exact(oracle: str):
+    from diffusion import demos, precomputed
 
-    return torch.randn((_PARTICLES, 2), generator=torch.Generator().manual_seed(7),
-                       dtype=torch.float64)
+    x_T = demos.particles(precomputed.ERROR_PARTICLES, precomputed.ERROR_SEED)
+    return demos.exact_solution(_load(oracle), x_T)
+
+
+@functools.lru_cache(maxsize=64)
+def error_curve(oracle: str, sampler: str, spacing: str) -> tuple[tuple[int, float], ...]:
+    """(NFE, RMS error) of ``sampler`` on the exact ``oracle``, exactly as the solvers page
+    draws it: the shipped curve when there is one for these settings, else
+    ``diffusion.demos.solver_error_curve`` on the page's particles (DPM-Solver, Lu et al.
+    2022, Fig. 3)."""
+    from diffusion import demos, precomputed
+
+    shipped = _shipped_errors(oracle, spacing)
+    if sampler in shipped:
+        return shipped[sampler]
+    x_T = demos.particles(precomputed.ERROR_PARTICLES, precomputed.ERROR_SEED)
+    return tuple(demos.solver_error_curve(_load(oracle), sampler, spacing, x_T, _exact(oracle)))
+
+
+def error_orders(f: dict) -> dict[str, float | None]:
+    """Each solver's order fitted over the asymptotic range ``metrics.ASYMPTOTIC_NFE``
+    (``diffusion.demos.measured_order``, as the solvers page's legend)."""
+    from diffusion import demos
+
+    return {name: demos.measured_order(list(error_curve(f["model"], name, f["spacing"])))
+            for name in f["solvers"]}
 
 
 def _error_vs_nfe(f: dict, lecture: bool):
-    import diffusion
     from diffusion import figures
-    from diffusion.metrics import fit_order
+    from diffusion.metrics import ASYMPTOTIC_NFE
+    from diffusion.samplers import REGISTRY
 
-    model = _load(f["model"])
-    exact = diffusion.reference_solve(model, _x_T(), rtol=1e-9, atol=1e-9)
     series, orders = {}, {}
+    measured = error_orders(f)
     for name in f["solvers"]:
-        pts = []
-        for steps in f["steps"]:
-            traj = diffusion.sample(model, name, steps, n=_PARTICLES, seed=0, spacing=f["spacing"],
-                                    x_T=_x_T(), dtype=exact.dtype)
-            err = float(((traj.x - exact) ** 2).sum(-1).mean().sqrt())
-            pts.append((traj.nfe, err))
-        series[name] = ([p[0] for p in pts], [p[1] for p in pts])
-        good = [p for p in pts if p[1] > 1e-9][-4:]
-        if len(good) >= 2:
-            orders[name] = fit_order([p[0] for p in good], [p[1] for p in good])
-    return figures.error_vs_nfe(series, orders=orders, lecture=lecture)
+        pts = error_curve(f["model"], name, f["spacing"])
+        label = REGISTRY[name].label
+        series[label] = ([p[0] for p in pts], [p[1] for p in pts])
+        if measured[name] is not None:
+            orders[label] = measured[name]
+    fig = figures.error_vs_nfe(series, orders=orders, lecture=lecture)
+    lo, hi = ASYMPTOTIC_NFE
+    fig.add_vrect(x0=lo, x1=hi, fillcolor="#888888", opacity=0.12, line_width=0,
+                  annotation_text=f"orders fitted over NFE {lo}-{hi}",
+                  annotation_position="top left")
+    return fig
 
 
 def _quality(f: dict, lecture: bool):
-    import diffusion
-    from diffusion import figures
+    """Sliced W2 against steps for settings no page ships, through the calls behind the
+    shipped curves (``precomputed.sample_2d``, ``precomputed.quality_2d``)."""
+    from diffusion import figures, precomputed
 
     series, floor = {}, None
     for run in f["series"]:
         model = run.get("model", f["model"])
         values = []
+        opts = {"eta": run["eta"]} if "eta" in run else {}
         for steps in f["steps"]:
-            traj = _run({**run, "steps": steps}, model, steps, f["n"], 0)
-            q = diffusion.evaluate_2d(traj.x, _dataset_of(model), n_ref=f["n"], mmd_points=200)
+            x = precomputed.sample_2d(_load(model), run["sampler"], steps, f["n"], 0,
+                                      run.get("spacing"), opts)[0]
+            q = precomputed.quality_2d(x, _dataset_of(model), 0)
             values.append(q["sliced_w2"])
             floor = q["floor_sliced_w2"]
-        label = run.get("label") or (run["sampler"] + (f", {run['spacing']}"
-                                                       if "spacing" in run else ""))
+        label = run.get("label") or (quality_label(run["sampler"])
+                                     + (f", {run['spacing']}" if "spacing" in run else ""))
         series[label] = (list(f["steps"]), values)
     return figures.quality_curves(series, metric=f"sliced W2 ({f['n']:,} points)",
                                   x_label="steps", floor=floor, lecture=lecture)
 
 
-def _heun_step(f: dict, lecture: bool):
-    import diffusion
-    from diffusion import figures
+_SHIPPED_QUALITY = {"ddim_quality": ("series", "steps"), "compare": ("curves", "NFE")}
+"""Shipped quality curves a slide may show: the file's table of series, and its x axis."""
 
-    model = _load(f["model"])
-    ts = diffusion.make_timesteps(model.schedule, f["steps"], f["spacing"]).tolist()
-    i = f["index"]
-    x_T = _x_T()[f["particle"]:f["particle"] + 1]
-    x_i = diffusion.reference_trajectory(model, x_T, [ts[i]])[0] if i else x_T
-    x_eu, x_he = figures.heun_points(model, x_i, ts[i], ts[i + 1])
-    path = diffusion.reference_trajectory(model, x_i, np.linspace(ts[i], ts[i + 1], 40),
-                                          t_start=ts[i])[:, 0]
-    return figures.heun_step(x_i[0].numpy(), x_eu[0].numpy(), x_he[0].numpy(), path.numpy(),
+
+def quality_label(key: str) -> str:
+    """The page's legend name of a shipped curve's series: a sampler's registry label,
+    the few-step models by method (shipped CT models are iCT/ECT), else the key itself."""
+    from diffusion.samplers import REGISTRY
+
+    if key in REGISTRY:
+        return REGISTRY[key].label
+    return {"pd": "progressive distillation", "cd": "CD", "ct": "iCT/ECT"}.get(key, key)
+
+
+def _shipped_quality(f: dict, lecture: bool):
+    """Sliced W2 (Bonneel et al. 2015) against cost exactly as the page shows it by
+    default: the shipped curve of ``diffusion.precomputed`` (a one-line error if absent)."""
+    from diffusion import figures, precomputed
+
+    from .sequence import LectureError
+
+    table, x_label = _SHIPPED_QUALITY[f["curve"]]
+    try:
+        data = precomputed.load(f["curve"])
+    except (OSError, ValueError) as err:
+        raise LectureError(f"shipped curve {f['curve']!r}: {err}") from None
+    missing = [k for k in f["series"] if k not in data[table]]
+    if missing:
+        raise LectureError(f"shipped curve {f['curve']!r} has no series {missing[0]!r}; "
+                           f"choose from {', '.join(data[table])}")
+    series = {quality_label(k): tuple(data[table][k]) for k in f["series"]}
+    n = data["params"]["n"]
+    return figures.quality_curves(series, metric=f"sliced W2 ({n:,} points)", x_label=x_label,
+                                  floor=data["floor"], lecture=lecture)
+
+
+def _heun_step(f: dict, lecture: bool):
+    """Heun's predictor and corrector for one particle (EDM, Karras et al. 2022, Alg. 1),
+    by ``diffusion.demos.heun_step_picture`` on the solvers page's particles."""
+    from diffusion import demos, figures, precomputed
+
+    x_T = demos.particles(precomputed.ERROR_PARTICLES, precomputed.ERROR_SEED)
+    x_T = x_T[f["particle"]:f["particle"] + 1]
+    return figures.heun_step(*demos.heun_step_picture(_load(f["model"]), x_T, f["steps"],
+                                                      f["spacing"], f["index"]),
                              lecture=lecture)
 
 
 def _two_steps_vs_one(f: dict, lecture: bool):
     """Progressive distillation (Salimans & Ho 2022, Alg. 2): the student's one DDIM step
-    t -> t'' against its teacher's two steps t -> t' -> t''."""
+    against its parent's two, by ``diffusion.demos.two_teacher_steps_vs_one`` from the
+    progressive page's noised data point."""
     import torch
 
     import diffusion
-    from diffusion import figures
+    from diffusion import demos, figures
 
     k, ds = int(f["steps"]), f["dataset"]
-    student = _load(f"{ds}-pd@{k}steps")
-    teacher_name = f"{ds}-pd@{2 * k}steps"
-    teacher = _load(teacher_name if teacher_name in _models() else ds)
-    grid = diffusion.sample(student, "ddim", k, n=1, seed=0).timesteps.tolist()
-    t_grid = diffusion.sample(teacher, "ddim", 2 * k, n=1, seed=0).timesteps.tolist()
-    i = min(f["index"], k - 1)
-    t0, t1 = grid[i], t_grid[2 * i + 1]
-    t2 = grid[i + 1] if i + 1 < k else -1.0
-    sch = student.schedule
-    g = torch.Generator().manual_seed(f["seed"])
-    x0 = diffusion.sample_dataset(ds, 1, seed=f["seed"] + 99)
-    x_t = float(sch.alpha(t0)) * x0 + float(sch.sigma(t0)) * torch.randn(1, 2, generator=g)
-    x_1 = figures.ddim_step(teacher, x_t, t0, t1)
-    x_2 = figures.ddim_step(teacher, x_1, t1, t2)
-    x_s = figures.ddim_step(student, x_t, t0, t2)
-    path = torch.cat([x_t, x_1, x_2]).numpy()
-    return figures.two_steps_vs_one(x_t[0].numpy(), path, x_s[0].numpy(), lecture=lecture)
+    parent = f"{ds}-pd@{2 * k}steps"
+    parent = parent if parent in _models() else ds
+    x0 = diffusion.sample_dataset(ds, 8, seed=f["seed"] + 99)[:1]
+    noise = torch.randn(1, 2, generator=torch.Generator().manual_seed(f["seed"]))
+    picture = demos.two_teacher_steps_vs_one(_load(parent), _load(f"{ds}-pd@{k}steps"), k,
+                                             min(f["index"], k - 1), x0, noise)
+    return figures.two_steps_vs_one(*picture, lecture=lecture)
 
 
 def _consistency_property(f: dict, lecture: bool):
     """The consistency property f(x_t, t) = x_0 along one exact PF-ODE path (Song et al.
-    2023, eq. 2) for the shipped CD and CT models, and the diffusion model's x0-hat."""
+    2023, eq. 2) for the shipped CD and iCT/ECT models, and the diffusion model's x0-hat,
+    by ``diffusion.demos.consistency_along_path`` on the consistency page's particles."""
     import torch
 
-    import diffusion
-    from diffusion import figures
+    from diffusion import demos, figures
 
     ds = f["dataset"]
-    base = _load(ds)
-    ts = np.unique(np.concatenate([np.geomspace(1, base.schedule.T - 1, 24), [0.0]]))[::-1]
-    x_T = torch.randn((100, 2), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x_T = torch.randn((100, 2), generator=torch.Generator().manual_seed(0))
     x_T = x_T[f["particle"]:f["particle"] + 1]
-    path = diffusion.reference_trajectory(base, x_T, ts.tolist())[:, 0]
-    outs = {}
-    with torch.no_grad():
-        for label, spec in (("CD: f(x_t, t)", f"{ds}-cd"), ("CT: f(x_t, t)", f"{ds}-ct"),
-                            ("diffusion model: x0-hat", ds)):
-            m = _load(spec)
-            outs[label] = np.stack([m.predict(p[None].float(), float(t)).x0[0].double().numpy()
-                                    for p, t in zip(path, ts, strict=True)])
-    return figures.consistency_property(ts.copy(), path.numpy(), outs, lecture=lecture)
+    named = {"CD: f(x_t, t)": _load(f"{ds}-cd"), "iCT/ECT: f(x_t, t)": _load(f"{ds}-ct"),
+             "diffusion model: x0-hat": _load(ds)}
+    return figures.consistency_property(*demos.consistency_along_path(_load(ds), named, x_T),
+                                        lecture=lecture)
 
 
 def _images(f: dict, lecture: bool):
@@ -427,8 +488,9 @@ def _images(f: dict, lecture: bool):
 
 _BUILDERS = {
     "samples": _samples, "grids": _grids, "error_vs_nfe": _error_vs_nfe, "quality": _quality,
-    "heun_step": _heun_step, "two_steps_vs_one": _two_steps_vs_one,
-    "consistency_property": _consistency_property, "images": _images,
+    "shipped_quality": _shipped_quality, "heun_step": _heun_step,
+    "two_steps_vs_one": _two_steps_vs_one, "consistency_property": _consistency_property,
+    "images": _images,
 }
 
 
