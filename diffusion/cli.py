@@ -18,6 +18,7 @@ A closed output pipe (``list models | head``) ends the command quietly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -34,7 +35,7 @@ import numpy as np
 
 from .limits import LIMITS, MAX_SAMPLE_FLOATS, float_option, int_option
 
-__all__ = ["main", "build_parser", "describe_model", "EXIT_BAD_INPUT"]
+__all__ = ["EXIT_BAD_INPUT", "build_parser", "describe_model", "main"]
 
 EXIT_BAD_INPUT = 2
 
@@ -336,13 +337,49 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    """Check the request, draw the samples, write them with what made them."""
     import torch
 
-    from .grids import SPACINGS, model_timesteps
     from .io import save_npz
-    from .samplers import REGISTRY, resolve_sampler, sample
+    from .samplers import sample
 
     out = _check_out(args.out)
+    name, options = _sampler_options(args)
+    model = _load_model(args.model)
+    T = model.schedule.T
+    if not 1 <= args.steps <= T:
+        raise ValueError(f"--steps must be between 1 and T={T}, got {args.steps}")
+    x_T, n = _starting_noise(args, tuple(model.sample_shape))
+
+    # No autograd graph: a loaded network may still have trainable parameters.
+    with torch.no_grad():
+        traj = sample(
+            model,
+            args.sampler,
+            args.steps,
+            n=n,
+            seed=args.seed,
+            spacing=args.spacing,
+            order=args.order,
+            x_T=x_T,
+            **options,
+        )
+    arrays = _sample_arrays(args, model, name, traj)
+    save_npz(out, **arrays)
+    print(
+        f"wrote {out}: {n} samples, {name}, {len(traj.timesteps)} steps, NFE {traj.nfe}",
+        file=sys.stderr,
+    )
+    _warn_about_choices(args, model, name, str(arrays["spacing"]))
+    return 0
+
+
+def _sampler_options(args: argparse.Namespace) -> tuple[str, dict]:
+    """The sampler's registry name and the options given for it; refuses a spacing it
+    does not know and an option the sampler does not take."""
+    from .grids import SPACINGS
+    from .samplers import REGISTRY, resolve_sampler
+
     name = resolve_sampler(args.sampler, args.order)
     spec = REGISTRY[name]
     if args.spacing is not None and args.spacing not in SPACINGS:
@@ -361,12 +398,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if not _sampler_accepts(spec.fn, "variance"):
             raise ValueError(f"--variance does not apply to sampler {name}; it applies to ddpm")
         options["variance"] = args.variance
+    return name, options
 
-    model = _load_model(args.model)
-    T = model.schedule.T
-    if not 1 <= args.steps <= T:
-        raise ValueError(f"--steps must be between 1 and T={T}, got {args.steps}")
-    shape = tuple(model.sample_shape)
+
+def _starting_noise(args: argparse.Namespace, shape: tuple[int, ...]):
+    """The given starting noise x_T (or None) and the number of samples, within the
+    output size limit."""
+    import torch
 
     x_T = None
     n = args.n
@@ -391,20 +429,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
             f"would hold {n * per_sample:,} floats; at most {MAX_SAMPLE_FLOATS:,} "
             f"(--n up to {MAX_SAMPLE_FLOATS // per_sample:,})"
         )
+    return x_T, n
 
-    # No autograd graph: a loaded network may still have trainable parameters.
-    with torch.no_grad():
-        traj = sample(
-            model,
-            args.sampler,
-            args.steps,
-            n=n,
-            seed=args.seed,
-            spacing=args.spacing,
-            order=args.order,
-            x_T=x_T,
-            **options,
-        )
+
+def _sample_arrays(args: argparse.Namespace, model, name: str, traj) -> dict:
+    """What the .npz holds: the samples, their grid and how they were made."""
+    from .grids import model_timesteps
+
     arrays = {
         "x": traj.x.detach().cpu().numpy(),
         "timesteps": traj.timesteps.detach().cpu().numpy(),
@@ -417,19 +448,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.trajectory:
         arrays["xs"] = traj.xs.detach().cpu().numpy()
         arrays["x0_preds"] = traj.x0_preds.detach().cpu().numpy()
-    save_npz(out, **arrays)
-    print(
-        f"wrote {out}: {n} samples, {name}, {len(traj.timesteps)} steps, NFE {traj.nfe}",
-        file=sys.stderr,
-    )
-    used = str(arrays["spacing"])
-    if used in SPACINGS:  # a few-step model's own grid ('model') is what it was made for
-        from .advice import warnings_for
+    return arrays
 
-        pred = None if args.model.startswith("oracle:") else model.prediction
-        for msg in warnings_for(name, args.steps, used, T=model.schedule.T, prediction=pred):
-            print(f"warning: {msg}", file=sys.stderr)
-    return 0
+
+def _warn_about_choices(args: argparse.Namespace, model, name: str, used: str) -> None:
+    """Advice on the sampler, steps and spacing used; none for a few-step model's own
+    grid ('model'), which is what it was made for."""
+    from .grids import SPACINGS
+
+    if used not in SPACINGS:
+        return
+    from .advice import warnings_for
+
+    pred = None if args.model.startswith("oracle:") else model.prediction
+    for msg in warnings_for(name, args.steps, used, T=model.schedule.T, prediction=pred):
+        print(f"warning: {msg}", file=sys.stderr)
 
 
 # ----- evaluate ------------------------------------------------------------------------
@@ -704,10 +737,8 @@ def _say(message: str) -> None:
     text = " ".join(str(message).split())
     if len(text) > 400:
         text = text[:397] + "..."
-    try:
+    with contextlib.suppress(OSError, ValueError):
         print(f"error: {text}", file=sys.stderr)
-    except (OSError, ValueError):
-        pass
 
 
 def _quiet_stdout() -> None:
