@@ -29,10 +29,10 @@ from .limits import LIMITS, MAX_SAMPLE_FLOATS, check_int
 
 __all__ = [
     "PREDICTIONS",
-    "config_sha256",
     "check_checkpoint_config",
-    "check_net_config",
     "check_manifest_entry",
+    "check_net_config",
+    "config_sha256",
     "safetensors_shapes",
 ]
 
@@ -76,47 +76,64 @@ def check_net_config(net: object, where: str, field: str = "net") -> None:
     types = sorted(set(NET_TYPES) | set(_LAZY_TYPES))
     kind = _str_choice(where, f"{field}.type", net.get("type"), types)
     if kind == "mlp":
-        for key, limit in (("dim", "dim"), ("width", "width"), ("depth", "depth")):
-            if key in net:
-                _int(where, f"{field}.{key}", net[key], limit)
-        if "emb_dim" in net:
-            emb = _int(where, f"{field}.emb_dim", net["emb_dim"], "emb_dim")
-            if emb % 2:
-                raise _bad(where, f"{field}.emb_dim must be even, got {emb}")
+        _check_mlp(net, where, field)
     elif kind == "unet":
-        for key, limit in (
-            ("base_channels", "channels"),
-            ("in_channels", "channels"),
-            ("image_size", "image_size"),
-            ("num_res_blocks", "res_blocks"),
-            ("groups", "groups"),
-        ):
-            if key in net:
-                _int(where, f"{field}.{key}", net[key], limit)
-        mult = net.get("channel_mult", [1])
-        if not isinstance(mult, list) or not 1 <= len(mult) <= LIMITS["levels"].hi:
-            raise _bad(where, f"{field}.channel_mult must be a list of 1..6 integers")
-        for m in mult:
-            _int(where, f"{field}.channel_mult[]", m, "channel_mult")
-        attn = net.get("attn_resolutions", [])
-        if not isinstance(attn, list):
-            raise _bad(where, f"{field}.attn_resolutions must be a list of integers")
-        for a in attn:
-            _int(where, f"{field}.attn_resolutions[]", a, "image_size")
-        if "dropout" in net:
-            d = net["dropout"]
-            if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d < 1:
-                raise _bad(where, f"{field}.dropout must be a number in [0, 1), got {d!r:.40}")
+        _check_unet(net, where, field)
     elif kind == "consistency":
-        check_net_config(net.get("backbone"), where, f"{field}.backbone")
-        if "schedule" in net:
-            _check_schedule(net["schedule"], where, f"{field}.schedule")
-        if "sigma_data" in net:
-            s = net["sigma_data"]
-            if isinstance(s, bool) or not isinstance(s, (int, float)) or not (
-                math.isfinite(s) and 0 < s <= 1e3
-            ):
-                raise _bad(where, f"{field}.sigma_data must be a number in (0, 1000], got {s!r}")
+        _check_consistency(net, where, field)
+
+
+def _check_mlp(net: dict, where: str, field: str) -> None:
+    for key, limit in (("dim", "dim"), ("width", "width"), ("depth", "depth")):
+        if key in net:
+            _int(where, f"{field}.{key}", net[key], limit)
+    if "emb_dim" in net:
+        emb = _int(where, f"{field}.emb_dim", net["emb_dim"], "emb_dim")
+        if emb % 2:
+            raise _bad(where, f"{field}.emb_dim must be even, got {emb}")
+
+
+_UNET_INTS = (
+    ("base_channels", "channels"),
+    ("in_channels", "channels"),
+    ("image_size", "image_size"),
+    ("num_res_blocks", "res_blocks"),
+    ("groups", "groups"),
+)
+
+
+def _check_unet(net: dict, where: str, field: str) -> None:
+    for key, limit in _UNET_INTS:
+        if key in net:
+            _int(where, f"{field}.{key}", net[key], limit)
+    mult = net.get("channel_mult", [1])
+    if not isinstance(mult, list) or not 1 <= len(mult) <= LIMITS["levels"].hi:
+        raise _bad(where, f"{field}.channel_mult must be a list of 1..6 integers")
+    for m in mult:
+        _int(where, f"{field}.channel_mult[]", m, "channel_mult")
+    attn = net.get("attn_resolutions", [])
+    if not isinstance(attn, list):
+        raise _bad(where, f"{field}.attn_resolutions must be a list of integers")
+    for a in attn:
+        _int(where, f"{field}.attn_resolutions[]", a, "image_size")
+    if "dropout" in net:
+        d = net["dropout"]
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d < 1:
+            raise _bad(where, f"{field}.dropout must be a number in [0, 1), got {d!r:.40}")
+
+
+def _check_consistency(net: dict, where: str, field: str) -> None:
+    check_net_config(net.get("backbone"), where, f"{field}.backbone")
+    if "schedule" in net:
+        _check_schedule(net["schedule"], where, f"{field}.schedule")
+    if "sigma_data" in net:
+        s = net["sigma_data"]
+        if (
+            isinstance(s, bool)
+            or not isinstance(s, (int, float))
+            or not (math.isfinite(s) and 0 < s <= 1e3)
+        ):
+            raise _bad(where, f"{field}.sigma_data must be a number in (0, 1000], got {s!r}")
 
 
 def _check_schedule(sch: object, where: str, field: str = "schedule") -> None:
@@ -151,8 +168,10 @@ def _check_timesteps(sampling: object, T: int, where: str) -> None:
         if not isinstance(ts, list) or not 1 <= len(ts) <= LIMITS["sampler_steps"].hi:
             raise _bad(where, f"sampling.timesteps[{key!r:.20}] must be a list of times")
         for t in ts:
-            if isinstance(t, bool) or not isinstance(t, (int, float)) or not (
-                math.isfinite(t) and 0 <= t <= T - 1
+            if (
+                isinstance(t, bool)
+                or not isinstance(t, (int, float))
+                or not (math.isfinite(t) and 0 <= t <= T - 1)
             ):
                 raise _bad(
                     where,
@@ -234,10 +253,10 @@ def check_checkpoint_config(cfg: dict, json_path: str | Path) -> dict:
     net_cfg = cfg.get("net")
     check_net_config(net_cfg, where)
     backbone = net_cfg.get("backbone", net_cfg) if net_cfg.get("type") == "consistency" else net_cfg
-    if backbone.get("type") == "mlp" and "dim" in backbone and len(shape) == 1:
-        if backbone["dim"] != shape[0]:
-            dim = backbone["dim"]
-            raise _bad(where, f"net dim {dim} does not match sample_shape {list(shape)}")
+    is_mlp = backbone.get("type") == "mlp" and "dim" in backbone
+    if is_mlp and len(shape) == 1 and backbone["dim"] != shape[0]:
+        dim = backbone["dim"]
+        raise _bad(where, f"net dim {dim} does not match sample_shape {list(shape)}")
     shapes = _meta_shapes(net_cfg, where)
     if shapes is not None:
         count = sum(math.prod(s) for s in shapes.values())
@@ -288,4 +307,3 @@ def check_manifest_entry(entry: object, manifest: str | Path) -> dict:
                 f"corrupt checkpoint config {json_path}: config_sha256 does not match {manifest}"
             )
     return entry
-
