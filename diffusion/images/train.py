@@ -56,7 +56,7 @@ from .compile import DEFAULT_MODE, MODES, TrainStep, resolve_compile, use_cache_
 from .store import save_image_model, sha256_file
 from .unet import UNet, UNetConfig
 
-__all__ = ["TrainConfig", "train_images", "synthetic_images", "load_training_data", "main"]
+__all__ = ["TrainConfig", "load_training_data", "main", "synthetic_images", "train_images"]
 
 DATASETS = ("cifar10", "synthetic", "digits")
 
@@ -196,6 +196,29 @@ def _load_state(out: Path, net, ema, opt, gen, device) -> tuple[int, list[float]
 # ----- the loop ----------------------------------------------------------------------
 
 
+@dataclass
+class _Run:
+    """One process's share of a training run: where it runs, what it trains, its data."""
+
+    cfg: TrainConfig
+    rank: int
+    world: int
+    device: torch.device
+    out: Path
+    x_all: Tensor  # the whole training set, on the host
+    x_dev: Tensor  # the same, on the training device
+    net: nn.Module
+    ema: nn.Module
+    opt: torch.optim.Optimizer
+    gen: torch.Generator  # the global batch's stream
+    lr_t: Tensor | None = None  # the learning rate as a device tensor (compiled runs)
+
+    @property
+    def local(self) -> int:
+        """This process's share of the global batch."""
+        return self.cfg.batch_size // self.world
+
+
 def train_images(
     cfg: TrainConfig,
     *,
@@ -211,6 +234,42 @@ def train_images(
     steps on rank 0 (also appended to <out>/log.jsonl).
     """
     cfg.check()
+    run = _start_run(cfg, data)
+    step, losses = _resume_or_seed(run, resume)
+    compiled = resolve_compile(cfg.compile, run.device)
+    if compiled:
+        _use_compiled_layout(run)
+    for group in run.opt.param_groups:
+        group["capturable"] = compiled
+        if compiled:
+            group["lr"] = run.lr_t
+    body = _step_body(run, compiled)
+    run_step, compile_seconds, capture_error = body, 0.0, None
+    if compiled and step < cfg.steps:
+        trainer = _capture_step(run, body, step, log)
+        run_step, compile_seconds = trainer, trainer.compile_seconds
+        capture_error = trainer.capture_error
+
+    start_step, t0 = step, time.perf_counter()
+    step = _train_loop(run, run_step, step, losses, t0, log, should_stop)
+    seconds = time.perf_counter() - t0
+    _save_model(run, compiled, step)
+    return {
+        "steps": step,
+        "losses": losses,
+        "seconds": seconds,
+        "world_size": run.world,
+        "images_per_s": (step - start_step) * cfg.batch_size / max(seconds, 1e-9),
+        "rank": run.rank,
+        "compiled": compiled,
+        "compile_mode": cfg.compile_mode if compiled else None,
+        "compile_seconds": compile_seconds,
+        "capture_error": capture_error,
+    }
+
+
+def _start_run(cfg: TrainConfig, data: Tensor | None) -> _Run:
+    """This process's place in the run, its data, the network, its EMA and Adam."""
     rank, world, local_rank = _dist_info()
     if cfg.batch_size % world:
         raise ValueError(f"batch size {cfg.batch_size} is not divisible by {world} processes")
@@ -229,44 +288,49 @@ def train_images(
     ema = copy.deepcopy(net).eval().requires_grad_(False)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=device.type == "cuda")
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    return _Run(cfg, rank, world, device, out, x_all, x_all.to(device), net, ema, opt, gen)
+
+
+def _resume_or_seed(run: _Run, resume: bool) -> tuple[int, list[float]]:
+    """The step and losses so far (from the checkpoint when resuming), with this rank's
+    dropout stream seeded."""
+    cfg = run.cfg
     step, losses = 0, []
     # Dropout noise differs per rank, as it should; seeded so runs repeat.
-    torch.manual_seed(cfg.seed + 1000 * rank)
-    if resume and (out / "state.json").exists():
-        step, losses = _load_state(out, net, ema, opt, gen, device)
-        if rank > 0:  # the checkpoint holds rank 0's generator; the others reseed
-            torch.manual_seed(cfg.seed + 1000 * rank + step)
-    compiled = resolve_compile(cfg.compile, device)
-    lr_t = None
-    if compiled:
-        # channels_last suits cuDNN's and Inductor's convolutions in bf16; the optimiser
-        # takes its learning rate from a device tensor so a captured step can follow
-        # the warm-up schedule.
-        net.to(memory_format=torch.channels_last)
-        ema.to(memory_format=torch.channels_last)
-        with torch.no_grad():  # resumed moments take their parameter's layout (fused Adam)
-            for p_, st in opt.state.items():
-                for k, v in st.items():
-                    if isinstance(v, Tensor) and v.shape == p_.shape:
-                        st[k] = torch.empty_like(p_).copy_(v)
-        torch.backends.cudnn.benchmark = True
-        use_cache_dir(out / "compile_cache")
-        lr_t = torch.tensor(cfg.lr, device=device)
-    for group in opt.param_groups:
-        group["capturable"] = compiled
-        if compiled:
-            group["lr"] = lr_t
-    model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    torch.manual_seed(cfg.seed + 1000 * run.rank)
+    if resume and (run.out / "state.json").exists():
+        step, losses = _load_state(run.out, run.net, run.ema, run.opt, run.gen, run.device)
+        if run.rank > 0:  # the checkpoint holds rank 0's generator; the others reseed
+            torch.manual_seed(cfg.seed + 1000 * run.rank + step)
+    return step, losses
+
+
+def _use_compiled_layout(run: _Run) -> None:
+    """channels_last suits cuDNN's and Inductor's convolutions in bf16; the optimiser
+    takes its learning rate from a device tensor so a captured step can follow the
+    warm-up schedule."""
+    run.net.to(memory_format=torch.channels_last)
+    run.ema.to(memory_format=torch.channels_last)
+    with torch.no_grad():  # resumed moments take their parameter's layout (fused Adam)
+        for p_, st in run.opt.state.items():
+            for k, v in st.items():
+                if isinstance(v, Tensor) and v.shape == p_.shape:
+                    st[k] = torch.empty_like(p_).copy_(v)
+    torch.backends.cudnn.benchmark = True
+    use_cache_dir(run.out / "compile_cache")
+    run.lr_t = torch.tensor(run.cfg.lr, device=run.device)
+
+
+def _step_body(run: _Run, compiled: bool) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """One optimisation step on a drawn batch (the DDPM loss, Ho et al. 2020, eq. 14,
+    or its v form, Salimans & Ho 2022), then the EMA update; returns the loss (on the device)."""
+    cfg, device, opt = run.cfg, run.device, run.opt
+    model = nn.parallel.DistributedDataParallel(run.net) if run.world > 1 else run.net
     sch = get_schedule(cfg.schedule, cfg.T)
     alphas = sch.alpha(torch.arange(cfg.T)).float().to(device)
     sigmas = sch.sigma(torch.arange(cfg.T)).float().to(device)
-    local = cfg.batch_size // world
-    lo, hi = rank * local, (rank + 1) * local
     use_bf16 = cfg.bf16 and device.type == "cuda"
-    x_dev = x_all.to(device)
-    shape = (cfg.batch_size, *x_all.shape[1:])
-
-    params, ema_params = list(net.parameters()), list(ema.parameters())
+    params, ema_params = list(run.net.parameters()), list(run.ema.parameters())
     fwd = model
     if compiled:
         from .compile import compile_net
@@ -274,7 +338,6 @@ def train_images(
         fwd = compile_net(model, cfg.compile_mode)
 
     def body(x0: Tensor, t: Tensor, eps: Tensor) -> Tensor:
-        """One optimisation step on a drawn batch; returns the loss (on the device)."""
         a, s = alphas[t].view(-1, 1, 1, 1), sigmas[t].view(-1, 1, 1, 1)
         x_t = a * x0 + s * eps
         target = eps if cfg.prediction == "eps" else a * eps - s * x0
@@ -290,108 +353,152 @@ def train_images(
             torch._foreach_lerp_(ema_params, params, 1.0 - cfg.ema_decay)
         return loss
 
-    run_step, compile_seconds, capture_error = body, 0.0, None
-    if compiled and step < cfg.steps:
-        local_shape = (local, *x_all.shape[1:])
-        cl, g = torch.channels_last, torch.Generator(device).manual_seed(0)  # not the run's
-        trainer = TrainStep(
-            body,
-            example=(
-                torch.randn(local_shape, generator=g, device=device).contiguous(memory_format=cl),
-                torch.randint(0, cfg.T, (local,), generator=g, device=device),
-                torch.randn(local_shape, generator=g, device=device).contiguous(memory_format=cl),
-            ),
-            net=net,
-            ema=ema,
-            opt=opt,
-            lr=lr_t,
-            mode=cfg.compile_mode,
-            capture=world == 1,
+    return body
+
+
+def _capture_step(run: _Run, body, step: int, log) -> TrainStep:
+    """The step compiled and, on one process, captured in a CUDA graph; the warm-up
+    runs on example batches from a generator of its own, not the run's."""
+    cfg, device, local = run.cfg, run.device, run.local
+    local_shape = (local, *run.x_all.shape[1:])
+    cl, g = torch.channels_last, torch.Generator(device).manual_seed(0)  # not the run's
+    trainer = TrainStep(
+        body,
+        example=(
+            torch.randn(local_shape, generator=g, device=device).contiguous(memory_format=cl),
+            torch.randint(0, cfg.T, (local,), generator=g, device=device),
+            torch.randn(local_shape, generator=g, device=device).contiguous(memory_format=cl),
+        ),
+        net=run.net,
+        ema=run.ema,
+        opt=run.opt,
+        lr=run.lr_t,
+        mode=cfg.compile_mode,
+        capture=run.world == 1,
+    )
+    if run.rank == 0 and log is not None:
+        log(
+            {
+                "step": step,
+                "compile_seconds": trainer.compile_seconds,
+                "compile_mode": cfg.compile_mode,
+                "captured": trainer.captured,
+                "capture_error": trainer.capture_error,
+            }
         )
-        run_step, compile_seconds = trainer, trainer.compile_seconds
-        capture_error = trainer.capture_error
-        if rank == 0 and log is not None:
-            log(
-                {
-                    "step": step,
-                    "compile_seconds": compile_seconds,
-                    "compile_mode": cfg.compile_mode,
-                    "captured": trainer.captured,
-                    "capture_error": capture_error,
-                }
-            )
+    return trainer
 
-    start_step, t0, t_log = step, time.perf_counter(), time.perf_counter()
+
+def _train_loop(run: _Run, run_step, step: int, losses: list[float], t0: float, log, should_stop):
+    """Steps until cfg.steps or should_stop(); logs and checkpoints on the way. Returns
+    the step reached; ``losses`` grows by every step's loss."""
+    cfg = run.cfg
+    start_step, t_log = step, t0
     pending: list[Tensor] = []  # this interval's losses, still on the device
-
-    def flush() -> float:
-        """Read the pending losses (one synchronisation); stop on a non-finite one."""
-        values = torch.stack(pending).tolist()
-        first = len(losses) + 1
-        pending.clear()
-        for i, v in enumerate(values):
-            if not math.isfinite(v):
-                raise DivergedError(
-                    f"loss became {v} at step {first + i}; lower the learning rate"
-                )
-        losses.extend(values)
-        return values[-1]
-
-    net.train()
+    run.net.train()
     while step < cfg.steps:
-        # The global batch from one generator; this rank's slice of it.
-        idx = torch.randint(0, len(x_all), (cfg.batch_size,), generator=gen, device=device)
-        t = torch.randint(0, cfg.T, (cfg.batch_size,), generator=gen, device=device)
-        eps = torch.randn(shape, generator=gen, device=device)
-        idx, t, eps = idx[lo:hi], t[lo:hi], eps[lo:hi]
-        lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
-        if lr_t is not None:
-            lr_t.fill_(lr)
-        else:
-            for group in opt.param_groups:
-                group["lr"] = lr
-        loss = run_step(x_dev[idx], t, eps)
+        batch = _draw_batch(run)
+        lr = _set_lr(run, step)
+        loss = run_step(*batch)
         step += 1
-        # The logged loss is the global-batch mean, comparable across world sizes.
-        value = loss.detach()
-        if world > 1:
-            dist.all_reduce(value)
-            value = value / world
-        pending.append(value)
+        pending.append(_global_mean(run, loss.detach()))
         stop = should_stop is not None and should_stop()
         save = step % cfg.ckpt_every == 0 or step == cfg.steps or stop
-        if step % cfg.log_every == 0 or step == cfg.steps or save:
-            v = flush()
-            if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
-                now = time.perf_counter()
-                n_steps = step - start_step if step - start_step < cfg.log_every else cfg.log_every
-                rec = {
-                    "step": step,
-                    "loss": v,
-                    "lr": lr,
-                    "images_per_s": n_steps * cfg.batch_size / max(now - t_log, 1e-9),
-                    "seconds": now - t0,
-                }
-                t_log = now
-                with open(out / "log.jsonl", "a") as f:
-                    f.write(json.dumps(rec) + "\n")
-                if log is not None:
-                    log(rec)
+        logged = step % cfg.log_every == 0 or step == cfg.steps
+        if logged or save:
+            v = _flush(pending, losses)
+            if run.rank == 0 and logged:
+                n_steps = min(step - start_step, cfg.log_every)
+                t_log = _write_log(run, step, v, lr, n_steps, t0, t_log, log)
         if save:
-            if rank == 0:
-                _save_state(out, step, net, ema, opt, gen, losses, cfg)
-            if world > 1:
-                dist.barrier()
+            _checkpoint(run, step, losses)
         if stop:
             break
-    seconds = time.perf_counter() - t0
+    return step
+
+
+def _draw_batch(run: _Run) -> tuple[Tensor, Tensor, Tensor]:
+    """The global batch (data, t, eps) from one generator; this rank's slice of it."""
+    cfg, gen, device = run.cfg, run.gen, run.device
+    shape = (cfg.batch_size, *run.x_all.shape[1:])
+    idx = torch.randint(0, len(run.x_all), (cfg.batch_size,), generator=gen, device=device)
+    t = torch.randint(0, cfg.T, (cfg.batch_size,), generator=gen, device=device)
+    eps = torch.randn(shape, generator=gen, device=device)
+    lo, hi = run.rank * run.local, (run.rank + 1) * run.local
+    idx, t, eps = idx[lo:hi], t[lo:hi], eps[lo:hi]
+    return run.x_dev[idx], t, eps
+
+
+def _set_lr(run: _Run, step: int) -> float:
+    """The learning rate of this step (linear warm-up), set in the optimiser."""
+    cfg = run.cfg
+    lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    if run.lr_t is not None:
+        run.lr_t.fill_(lr)
+    else:
+        for group in run.opt.param_groups:
+            group["lr"] = lr
+    return lr
+
+
+def _global_mean(run: _Run, value: Tensor) -> Tensor:
+    """The global-batch mean of the loss, comparable across world sizes."""
+    if run.world > 1:
+        dist.all_reduce(value)
+        value = value / run.world
+    return value
+
+
+def _flush(pending: list[Tensor], losses: list[float]) -> float:
+    """Read the pending losses (one synchronisation) into ``losses``; stop on a
+    non-finite one. Returns the last."""
+    values = torch.stack(pending).tolist()
+    first = len(losses) + 1
+    pending.clear()
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            raise DivergedError(f"loss became {v} at step {first + i}; lower the learning rate")
+    losses.extend(values)
+    return values[-1]
+
+
+def _write_log(run: _Run, step, loss, lr, n_steps, t0, t_log, log) -> float:
+    """One record to <out>/log.jsonl and to ``log``; returns its time, the start of the
+    next interval."""
+    cfg = run.cfg
+    now = time.perf_counter()
+    rec = {
+        "step": step,
+        "loss": loss,
+        "lr": lr,
+        "images_per_s": n_steps * cfg.batch_size / max(now - t_log, 1e-9),
+        "seconds": now - t0,
+    }
+    with open(run.out / "log.jsonl", "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    if log is not None:
+        log(rec)
+    return now
+
+
+def _checkpoint(run: _Run, step: int, losses: list[float]) -> None:
+    """Rank 0 writes the whole training state; the others wait for it."""
+    if run.rank == 0:
+        _save_state(run.out, step, run.net, run.ema, run.opt, run.gen, losses, run.cfg)
+    if run.world > 1:
+        dist.barrier()
+
+
+def _save_model(run: _Run, compiled: bool, step: int) -> None:
+    """Rank 0 writes the EMA network (the raw one without EMA) as an image checkpoint."""
+    cfg = run.cfg
     if compiled:  # checkpoints are written in the default (contiguous) layout
-        net.to(memory_format=torch.contiguous_format)
-        ema.to(memory_format=torch.contiguous_format)
-    if rank == 0:
+        run.net.to(memory_format=torch.contiguous_format)
+        run.ema.to(memory_format=torch.contiguous_format)
+    if run.rank == 0:
         save_image_model(
-            out / "model",
-            ema if cfg.ema_decay > 0 else net,
+            run.out / "model",
+            run.ema if cfg.ema_decay > 0 else run.net,
             {
                 "name": f"{cfg.data}-unet",
                 "kind": "diffusion",
@@ -401,18 +508,6 @@ def train_images(
                 "training": {"steps": step, "batch_size": cfg.batch_size, "seed": cfg.seed},
             },
         )
-    return {
-        "steps": step,
-        "losses": losses,
-        "seconds": seconds,
-        "world_size": world,
-        "images_per_s": (step - start_step) * cfg.batch_size / max(seconds, 1e-9),
-        "rank": rank,
-        "compiled": compiled,
-        "compile_mode": cfg.compile_mode if compiled else None,
-        "compile_seconds": compile_seconds,
-        "capture_error": capture_error,
-    }
 
 
 # ----- command line ------------------------------------------------------------------
