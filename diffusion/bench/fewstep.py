@@ -25,8 +25,11 @@ first repeat's models.
 from __future__ import annotations
 
 import copy
+import functools
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -55,13 +58,59 @@ def _sw(protocol: Protocol, sample) -> float:
     return float(protocol.over_sets(sample, protocol.sliced_w2).mean())
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What every part of the section shares."""
+
+    quick: bool
+    recipe: dict
+    teacher: object
+    sets: Protocol
+    data: Callable
+    repeats: int
+    peer_steps: int
+
+
 def run(quick: bool = False) -> str:
     from ..checkpoints import load_model
-    from ..distill import consistency_distillation, consistency_training, progressive_distillation
-    from ..distill.recipe import TOY_RECIPE, ct_initial_net, recipe_for
-    from ..grids import few_step_timesteps, pd_timesteps
-    from ..samplers import REGISTRY
     from ..toy.datasets import draw
+
+    teacher = load_model(DATASET)
+    setup = _Setup(
+        quick=quick,
+        recipe=_scaled_recipe(quick),
+        teacher=teacher,
+        sets=Protocol(DATASET, BENCH_SETS),
+        data=functools.partial(draw, DATASET),
+        repeats=1 if quick else REPEATS,
+        peer_steps=20 if quick else PEER_STEPS,
+    )
+    sw_teacher = _sw(setup.sets, lambda x_T, seed: ev.teacher_solve(teacher, x_T))
+    sw_ddim = {s: _sw(setup.sets, _ddim_at(teacher, s)) for s in (1, 2, 4)}
+    optim_import_secs = _import_optimiser()
+
+    runs = [_train_repeat(setup, evaluate=(r == 0)) for r in range(setup.repeats)]
+    same_weights = all(
+        _same_weights(runs[0][k], run_[k]) for run_ in runs[1:] for k in ("pd1", "cd", "ct")
+    )
+    intro = _intro(setup, runs, sw_teacher, sw_ddim, same_weights, optim_import_secs)
+    out = [
+        "## Few-step: progressive distillation and consistency models",
+        "",
+        f"Machine: {machine_info()}.",
+        "",
+        intro,
+        "",
+        *_pd_section(setup, runs, sw_ddim, sw_teacher),
+        *_cm_section(setup, runs, best=min(sw_teacher, *sw_ddim.values())),
+        *_sampling_section(setup),
+    ]
+    return "\n".join(out)
+
+
+def _scaled_recipe(quick: bool) -> dict:
+    """The shipped recipe for DATASET, its step counts cut to 10% for a quick run."""
+    from ..distill.recipe import TOY_RECIPE, recipe_for
 
     recipe = copy.deepcopy({m: recipe_for(m, DATASET) for m in TOY_RECIPE})
     scale = 0.1 if quick else 1.0
@@ -69,138 +118,194 @@ def run(quick: bool = False) -> str:
         for key in ("steps", "steps_per_round", "first_round_steps"):
             if key in r:
                 r[key] = max(2, int(r[key] * scale))
-    teacher = load_model(DATASET)
-    sets = Protocol(DATASET, BENCH_SETS)
-    ddim, cons = REGISTRY["ddim"], REGISTRY["consistency"]
+    return recipe
 
-    def data(n, g):
-        return draw(DATASET, n, g)
 
-    def ddim_at(model, steps):
-        return lambda x_T, seed: ev.ddim_samples(model, steps, x_T)
+def _ddim_at(model, steps):
+    return lambda x_T, seed: ev.ddim_samples(model, steps, x_T)
 
-    def consistency_at(model, steps):
-        return lambda x_T, seed: ev.consistency_samples(model, steps, x_T, seed)
 
-    sw_teacher = _sw(sets, lambda x_T, seed: ev.teacher_solve(teacher, x_T))
-    sw_ddim = {s: _sw(sets, ddim_at(teacher, s)) for s in (1, 2, 4)}
+def _consistency_at(model, steps):
+    return lambda x_T, seed: ev.consistency_samples(model, steps, x_T, seed)
 
-    # torch.optim imports torch._dynamo on its first use (1.2-5.6 s on the 2-core AMD machine),
-    # once per process: paid here, before the first round's clock starts, and reported
+
+def _import_optimiser() -> float:
+    """Builds a first optimiser, before any clock starts; returns its seconds."""
+    # torch.optim imports torch._dynamo on its first use (1.2-5.6 s on the 2-core AMD
+    # machine), once per process: paid here, before the first round's clock starts, and
+    # reported
     t0 = time.perf_counter()
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    optim_import_secs = time.perf_counter() - t0
+    return time.perf_counter() - t0
 
+
+def _train_repeat(setup: _Setup, evaluate: bool) -> dict:
+    """One repeat: the PD chain (rounds timed one by one; their evaluations, on the
+    first repeat only, are outside the clocks), CD and CT, each bracketed by its peer."""
+    from ..distill import consistency_distillation, consistency_training, progressive_distillation
+    from ..distill.recipe import ct_initial_net
+
+    recipe, teacher, data = setup.recipe, setup.teacher, setup.data
     ct_recipe = dict(recipe["ct"])
     ct_init = ct_recipe.pop("init")
-    repeats = 1 if quick else REPEATS
-    peer_steps = 20 if quick else PEER_STEPS
+    out: dict = {"rounds": {}, "sw": {}}
+    last = [0.0]
 
-    def train_all(evaluate: bool) -> dict:
-        """One repeat: the PD chain (rounds timed one by one; their evaluations, on the
-        first repeat only, are outside the clocks), CD and CT, each bracketed by its peer."""
-        out: dict = {"rounds": {}, "sw": {}}
-        last = [0.0]
+    def on_round(n, model):
+        out["rounds"][n] = time.perf_counter() - last[0]
+        if evaluate:
+            out["sw"][n] = _sw(setup.sets, _ddim_at(model, n))
+        last[0] = time.perf_counter()
 
-        def on_round(n, model):
-            out["rounds"][n] = time.perf_counter() - last[0]
-            if evaluate:
-                out["sw"][n] = _sw(sets, ddim_at(model, n))
-            last[0] = time.perf_counter()
+    def peer(method):
+        return _peer_step_secs(teacher, data, recipe[method]["batch_size"], setup.peer_steps)
 
-        def peer(method):
-            return _peer_step_secs(teacher, data, recipe[method]["batch_size"], peer_steps)
+    # each method is bracketed by its peer, measured just before and just after it,
+    # so that the machine's drift during the training is in both
+    out["peer"] = {}
+    with torch_threads(TRAIN_THREADS):
+        before = peer("pd")
+        last[0] = time.perf_counter()
+        chain = progressive_distillation(teacher, data, seed=0, on_round=on_round, **recipe["pd"])
+        out["peer"]["pd"] = (before + peer("pd")) / 2
+        out["pd1"] = chain[-1][1]
+        before = peer("cd")
+        t0 = time.perf_counter()
+        out["cd"] = consistency_distillation(teacher, data, seed=0, **recipe["cd"])
+        out["cd_secs"] = time.perf_counter() - t0
+        out["peer"]["cd"] = (before + peer("cd")) / 2
+        before = peer("ct")
+        t0 = time.perf_counter()
+        net = ct_initial_net(teacher, ct_init, seed=0)
+        out["ct"] = consistency_training(net, teacher.schedule, data, seed=0, **ct_recipe)
+        out["ct_secs"] = time.perf_counter() - t0
+        out["peer"]["ct"] = (before + peer("ct")) / 2
+    return out
 
-        # each method is bracketed by its peer, measured just before and just after it,
-        # so that the machine's drift during the training is in both
-        out["peer"] = {}
-        with torch_threads(TRAIN_THREADS):
-            before = peer("pd")
-            last[0] = time.perf_counter()
-            chain = progressive_distillation(
-                teacher, data, seed=0, on_round=on_round, **recipe["pd"]
-            )
-            out["peer"]["pd"] = (before + peer("pd")) / 2
-            out["pd1"] = chain[-1][1]
-            before = peer("cd")
-            t0 = time.perf_counter()
-            out["cd"] = consistency_distillation(teacher, data, seed=0, **recipe["cd"])
-            out["cd_secs"] = time.perf_counter() - t0
-            out["peer"]["cd"] = (before + peer("cd")) / 2
-            before = peer("ct")
-            t0 = time.perf_counter()
-            net = ct_initial_net(teacher, ct_init, seed=0)
-            out["ct"] = consistency_training(net, teacher.schedule, data, seed=0, **ct_recipe)
-            out["ct_secs"] = time.perf_counter() - t0
-            out["peer"]["ct"] = (before + peer("ct")) / 2
-        return out
 
-    runs = [train_all(evaluate=(r == 0)) for r in range(repeats)]
-    first = runs[0]
-    same_weights = all(
-        _same_weights(first[k], run_[k]) for run_ in runs[1:] for k in ("pd1", "cd", "ct")
+def _slowest(values: list[float], repeats: int) -> str:
+    return f"{max(values):.1f}" if repeats > 1 else ""
+
+
+def _per_step_ratio(times: list[float], runs: list[dict], steps: int, method: str) -> str:
+    """Median over the repeats of (seconds per step) / (the repeat's peer's)."""
+    ratios = [t / steps / run_["peer"][method] for t, run_ in zip(times, runs, strict=True)]
+    return f"{statistics.median(ratios):.2f}"
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _intro(setup, runs, sw_teacher, sw_ddim, same_weights, optim_import_secs) -> str:
+    """The paragraph on the protocol: data, quality metric, repeats and peers."""
+    recipe, repeats, peer_steps = setup.recipe, setup.repeats, setup.peer_steps
+    peer_line = "; ".join(
+        f"batch {recipe[m]['batch_size']}: "
+        f"{1e3 * statistics.median(run_['peer'][m] for run_ in runs):.2f} ms"
+        for m in ("pd", "cd", "ct")
+    )
+    times_note = (
+        f"Train times are medians of {repeats} repeats, interleaved, with the slowest repeat"
+        if repeats > 1
+        else "Train times are from a single run"
+    )
+    return (
+        f"Dataset {DATASET}, shipped teacher; recipe `diffusion.distill.recipe.TOY_RECIPE`"
+        + (" scaled to 10% (quick run: the bars are not expected)" if setup.quick else "")
+        + f". Quality: sliced W2 of {ev.N_EVAL} samples against fresh data, the mean over "
+        f"{N_SETS} independent sets of reference data and initial noise (protocol "
+        "`diffusion.distill.evaluation`; teacher's converged solve, "
+        f"{ev.TEACHER_SOLVER[0]} at {ev.TEACHER_SOLVER[1]} steps: {sw_teacher:.4f}; "
+        "DDIM 1/2/4 steps: "
+        + ", ".join(f"{sw_ddim[s]:.4f}" for s in (1, 2, 4))
+        + f"). {times_note}; training on {TRAIN_THREADS} threads. Per step vs peer: the "
+        "method's time per optimiser step over that of plain diffusion training (DDPM loss) "
+        f"of the same network at the same batch, {peer_steps} steps just before and "
+        f"{peer_steps} just after the method in each repeat, the median over the repeats "
+        f"(the peer's medians, {peer_line}). Repeats gave identical weights: "
+        + ("(one repeat)" if repeats == 1 else _yes(same_weights))
+        + ". The process's first optimiser, which imports torch._dynamo "
+        f"({optim_import_secs:.1f} s), was built before the clocks started."
     )
 
-    def med_peer(method):
-        return statistics.median(run_["peer"][method] for run_ in runs)
 
-    def slowest(values):
-        return f"{max(values):.1f}" if repeats > 1 else ""
+def _pd_bar(n: int, sw: float, sw_ddim: dict, sw_teacher: float) -> tuple[str, bool | None]:
+    """The bar a PD round's student must meet (rounds to 4, 2 and 1 step) and whether it did."""
+    if n not in (1, 2, 4):
+        return "", None
+    bar = f"<= DDIM-{n} / {ev.PD_VS_DDIM:g} ({sw_ddim[n] / ev.PD_VS_DDIM:.4f})"
+    if n == 4:
+        bar += f", <= {ev.PD_VS_TEACHER} x teacher ({ev.PD_VS_TEACHER * sw_teacher:.4f})"
+    ok = not ev.pd_failures(n, (sw,), (sw_ddim[n],), (sw_teacher,))
+    return bar, ok
 
-    def per_step_ratio(times: list[float], steps: int, method: str) -> str:
-        """Median over the repeats of (seconds per step) / (the repeat's peer's)."""
-        ratios = [t / steps / run_["peer"][method] for t, run_ in zip(times, runs, strict=True)]
-        return f"{statistics.median(ratios):.2f}"
 
-    pd_steps = recipe["pd"]["steps_per_round"]
+def _pd_section(setup: _Setup, runs: list[dict], sw_ddim: dict, sw_teacher: float) -> list[str]:
+    """The progressive-distillation table: each round's time, quality and bar."""
+    pd = setup.recipe["pd"]
+    pd_steps = pd["steps_per_round"]
     rows, rounds_med = [], []
-    for n in first["rounds"]:
+    for n in runs[0]["rounds"]:
         times = [run_["rounds"][n] for run_ in runs]
-        secs, sw = statistics.median(times), first["sw"][n]
+        secs, sw = statistics.median(times), runs[0]["sw"][n]
         rounds_med.append(secs)
-        steps = (
-            recipe["pd"].get("first_round_steps", pd_steps)
-            if 2 * n == recipe["pd"]["start_steps"]
-            else pd_steps
-        )
-        if n in (1, 2, 4):
-            bar = f"<= DDIM-{n} / {ev.PD_VS_DDIM:g} ({sw_ddim[n] / ev.PD_VS_DDIM:.4f})"
-            if n == 4:
-                bar += f", <= {ev.PD_VS_TEACHER} x teacher ({ev.PD_VS_TEACHER * sw_teacher:.4f})"
-            ok = not ev.pd_failures(n, (sw,), (sw_ddim[n],), (sw_teacher,))
-        else:
-            bar, ok = "", None
+        steps = pd.get("first_round_steps", pd_steps) if 2 * n == pd["start_steps"] else pd_steps
+        bar, ok = _pd_bar(n, sw, sw_ddim, sw_teacher)
         rows.append(
             [
                 f"{2 * n} -> {n}",
                 steps,
                 f"{secs:.1f}",
-                slowest(times),
-                per_step_ratio(times, steps, "pd"),
+                _slowest(times, setup.repeats),
+                _per_step_ratio(times, runs, steps, "pd"),
                 f"{sw:.4f}",
                 bar,
-                "" if ok is None else ("yes" if ok else "**no**"),
+                "" if ok is None else _yes(ok),
             ]
         )
     chains = [sum(run_["rounds"].values()) for run_ in runs]
+    chain_med = statistics.median(chains)
+    return [
+        "### Progressive distillation (target: each round <= 10 s, chain <= 90 s)",
+        "",
+        md_table(
+            [
+                "round",
+                "optimiser steps",
+                "train s",
+                "slowest s",
+                "per step vs peer",
+                "sliced W2",
+                "bar",
+                "bar met",
+            ],
+            rows,
+        ),
+        "",
+        f"Chain 1024 -> 1: {chain_med:.1f} s of training (slowest repeat {max(chains):.1f} s). "
+        f"Time targets: every round <= 10 s {_yes(max(rounds_med) <= 10)} (slowest median "
+        f"{max(rounds_med):.1f} s), chain <= 90 s {_yes(chain_med <= 90)}.",
+        "",
+    ]
 
+
+def _cm_section(setup: _Setup, runs: list[dict], best: float) -> list[str]:
+    """The consistency-model table: CD and CT, time and one-step quality against the
+    best of the teacher's solves (``best``)."""
+    recipe, first = setup.recipe, runs[0]
     sw_cd, sw_ct = (
-        _sw(sets, consistency_at(first["cd"], 1)),
-        _sw(sets, consistency_at(first["ct"], 1)),
+        _sw(setup.sets, _consistency_at(first["cd"], 1)),
+        _sw(setup.sets, _consistency_at(first["ct"], 1)),
     )
-    best = min(sw_teacher, *sw_ddim.values())
+    ct_from = (
+        ", from the teacher's weights (ECT)" if recipe["ct"]["init"] == "diffusion" else ", scratch"
+    )
+    ct_label = "CT (" + ("iCT" if recipe["ct"].get("improved") else "CT") + ct_from + ")"
     cm_rows, cm_med = [], {}
     for label, key, target, sw in (
         (f"CD (Heun teacher, N={recipe['cd']['N']})", "cd", 60, sw_cd),
-        (
-            "CT ("
-            + ("iCT" if recipe["ct"].get("improved") else "CT")
-            + (", from the teacher's weights (ECT)" if ct_init == "diffusion" else ", scratch")
-            + ")",
-            "ct",
-            90,
-            sw_ct,
-        ),
+        (ct_label, "ct", 90, sw_ct),
     ):
         factor = ev.CM_VS_TEACHER[key]
         times = [run_[f"{key}_secs"] for run_ in runs]
@@ -211,19 +316,46 @@ def run(quick: bool = False) -> str:
                 label,
                 f"{steps} x {b}",
                 f"{cm_med[key]:.1f}",
-                slowest(times),
+                _slowest(times, setup.repeats),
                 str(target),
-                per_step_ratio(times, steps, key),
+                _per_step_ratio(times, runs, steps, key),
                 f"{sw:.4f}",
                 f"<= {factor:g} x teacher best ({factor * best:.4f})",
                 "**no**" if ev.cm_failures(key, (sw,), (best,)) else "yes",
             ]
         )
-    peer_line = "; ".join(
-        f"batch {recipe[m]['batch_size']}: {1e3 * med_peer(m):.2f} ms" for m in ("pd", "cd", "ct")
-    )
+    return [
+        "### Consistency models (targets: CD <= 60 s, CT <= 90 s)",
+        "",
+        md_table(
+            [
+                "model",
+                "steps x batch",
+                "train s",
+                "slowest s",
+                "target s",
+                "per step vs peer",
+                "1-step sliced W2",
+                "bar",
+                "bar met",
+            ],
+            cm_rows,
+        ),
+        "",
+        f"Time targets: CD <= 60 s {_yes(cm_med['cd'] <= 60)}, "
+        f"CT <= 90 s {_yes(cm_med['ct'] <= 90)}.",
+        "",
+    ]
 
-    # ----- one-step sampling of 2,000 points, against its peers at the same quality -----
+
+def _sampling_section(setup: _Setup) -> list[str]:
+    """One-step sampling of 2,000 points, against its peers at the same quality."""
+    from ..checkpoints import load_model
+    from ..grids import few_step_timesteps, pd_timesteps
+    from ..samplers import REGISTRY
+
+    ddim, cons = REGISTRY["ddim"], REGISTRY["consistency"]
+    teacher, quick = setup.teacher, setup.quick
     shipped_cd = load_model(f"{DATASET}-cd")
     pd1 = load_model(f"{DATASET}-pd@1steps")
     x2k = torch.randn(2000, 2, generator=torch.Generator().manual_seed(3))
@@ -262,84 +394,12 @@ def run(quick: bool = False) -> str:
         ],
         ["teacher, 1000 DDIM steps (peer)", 1000, f"{1e3 * med_teacher:.1f}", "", "1x"],
     ]
-
-    def yes(ok: bool) -> str:
-        return "yes" if ok else "**no**"
-
-    chain_med = statistics.median(chains)
-    times_note = (
-        f"Train times are medians of {repeats} repeats, interleaved, with the slowest repeat"
-        if repeats > 1
-        else "Train times are from a single run"
-    )
-    out = [
-        "## Few-step: progressive distillation and consistency models",
-        "",
-        f"Machine: {machine_info()}.",
-        "",
-        f"Dataset {DATASET}, shipped teacher; recipe `diffusion.distill.recipe.TOY_RECIPE`"
-        + (" scaled to 10% (quick run: the bars are not expected)" if quick else "")
-        + f". Quality: sliced W2 of {ev.N_EVAL} samples against fresh data, the mean over "
-        f"{N_SETS} independent sets of reference data and initial noise (protocol "
-        "`diffusion.distill.evaluation`; teacher's converged solve, "
-        f"{ev.TEACHER_SOLVER[0]} at {ev.TEACHER_SOLVER[1]} steps: {sw_teacher:.4f}; "
-        "DDIM 1/2/4 steps: "
-        + ", ".join(f"{sw_ddim[s]:.4f}" for s in (1, 2, 4))
-        + f"). {times_note}; training on {TRAIN_THREADS} threads. Per step vs peer: the "
-        "method's time per optimiser step over that of plain diffusion training (DDPM loss) "
-        f"of the same network at the same batch, {peer_steps} steps just before and "
-        f"{peer_steps} just after the method in each repeat, the median over the repeats "
-        f"(the peer's medians, {peer_line}). Repeats gave identical weights: "
-        + ("(one repeat)" if repeats == 1 else yes(same_weights))
-        + ". The process's first optimiser, which imports torch._dynamo "
-        f"({optim_import_secs:.1f} s), was built before the clocks started.",
-        "",
-        "### Progressive distillation (target: each round <= 10 s, chain <= 90 s)",
-        "",
-        md_table(
-            [
-                "round",
-                "optimiser steps",
-                "train s",
-                "slowest s",
-                "per step vs peer",
-                "sliced W2",
-                "bar",
-                "bar met",
-            ],
-            rows,
-        ),
-        "",
-        f"Chain 1024 -> 1: {chain_med:.1f} s of training (slowest repeat {max(chains):.1f} s). "
-        f"Time targets: every round <= 10 s {yes(max(rounds_med) <= 10)} (slowest median "
-        f"{max(rounds_med):.1f} s), chain <= 90 s {yes(chain_med <= 90)}.",
-        "",
-        "### Consistency models (targets: CD <= 60 s, CT <= 90 s)",
-        "",
-        md_table(
-            [
-                "model",
-                "steps x batch",
-                "train s",
-                "slowest s",
-                "target s",
-                "per step vs peer",
-                "1-step sliced W2",
-                "bar",
-                "bar met",
-            ],
-            cm_rows,
-        ),
-        "",
-        f"Time targets: CD <= 60 s {yes(cm_med['cd'] <= 60)}, "
-        f"CT <= 90 s {yes(cm_med['ct'] <= 90)}.",
-        "",
+    return [
         "### Sampling 2,000 points (target: one step <= 10 ms)",
         "",
         md_table(["sampler", "NFE", "median ms", "target ms", "speed-up vs peer"], sampling),
         "",
     ]
-    return "\n".join(out)
 
 
 def _peer_step_secs(teacher, data, batch_size: int, steps: int) -> float:

@@ -80,7 +80,6 @@ def _gpu_section() -> list[str]:
     for name, r in runs.items():
         out.append(f"- run {name} ({r['date']}): `{r['command']}` ({r.get('parts', 'all parts')})")
     t = g.get("train", {})
-    fwd = g.get("forward")
     out += [
         "",
         "Peer: " + t.get("peer", "diffusers' loop") + " for training; diffusers' "
@@ -98,124 +97,206 @@ def _gpu_section() -> list[str]:
         "of the mark",
     ]
     out.append(md_table(headers, _gpu_rows(g)))
-    if fwd:
-        b = fwd["batch512"]
-        out += [
-            "",
-            f"Physical mark (run {fwd.get('run', 'A')}): the same UNet's bf16 forward, "
-            f"compiled and graph-captured, {b['graphed_images_per_s']:,.0f} img/s at batch 512 "
-            f"(eager {b['eager_images_per_s']:,.0f}; at batch 256: "
-            f"{fwd['batch256']['graphed_images_per_s']:,.0f} graphed, "
-            f"{fwd['batch256']['eager_images_per_s']:,.0f} eager). A training step counts as "
-            "3 forwards, a sample as NFE forwards; run B's rows are read against run A's mark.",
-        ]
-    if t:
-        comp = {k[5:]: v["compile_seconds"] for k, v in t.items() if k.startswith("batch")}
-        out += [
-            "",
-            "Compilation, paid once before the first timed window: "
-            + "; ".join(
-                f"batch {k}: {v[0]:.0f} s" + (f" (a second run in the process: {v[1]:.1f} s)"
-                                              if len(v) > 1 else "")
-                for k, v in comp.items()
-            )
-            + f"; sampling at batch 256: {g['sample']['compile_seconds']:.0f} s."
-            if "sample" in g
-            else "",
-        ]
-    s = g.get("sample")
-    if s:
-        out += [
-            "",
-            "Graphed against eager sampling (same network, bf16 autocast): relative L2 "
-            f"difference {s['nfe10']['rel_diff_vs_eager']:.1e} (10 NFE), "
-            f"{s['nfe50']['rel_diff_vs_eager']:.1e} (50 NFE). The benchmark's network has "
-            "random weights in every layer, so samples are not images and their difference "
-            "from the diffusers loop (max abs "
-            f"{s['nfe10']['max_abs_diff_vs_diffusers']:.2f}) only shows two bf16 trajectories "
-            "of an untrained network drifting apart; DDIM's agreement with diffusers is checked "
-            "in float32 by tests/test_diffusers_agreement.py.",
-        ]
-    ts = g.get("tests")
-    if ts:
-        rel = ts["samplers_rel_l2_graphed_vs_eager_bf16"]
-        out += [
-            "",
-            f"`{ts['file']}` on the H200: every sampler of the registry on the graphed denoiser "
-            f"against the eager network under bf16 autocast, relative L2 of the samples "
-            f"{min(rel.values()):.1e} to {max(rel.values()):.1e} (tolerance "
-            f"{ts['tolerance']:.0e}); run A: {ts['run_A']}; run B: {ts['run_B']}.",
-        ]
-    q = g.get("time_to_quality")
-    if q:
-        c, e = q["compiled"], q["eager"]
-        out += [
-            "",
-            f"Time to quality ({q['recipe']}): compiled {c['wall_seconds']:.0f} s wall "
-            f"({c['compile_seconds']:.0f} s of it compiling; {c['steady_images_per_s']:,.0f} "
-            f"img/s after), FD-1000 at DDIM 50 {c['fd1000_ddim50']:.1f}; eager "
-            f"{e['wall_seconds']:.0f} s ({e['steady_images_per_s']:,.0f} img/s), FD-1000 "
-            f"{e['fd1000_ddim50']:.1f} ({e['date']}, {e['note']}). The shipped teacher scores "
-            f"{q['shipped_teacher_fd1000_ddim50']:.1f} in run A. The compiled run did not reach "
-            "the shipped teacher's FD in the same 6,000 steps, so the time to that quality is "
-            "not yet measured for the compiled path.",
-        ]
-    m = g.get("modes_tried")
-    if m:
-        out += ["", "Other compile modes: " + "; ".join(f"`{k}`: {v}" for k, v in m.items()) + "."]
-    f = g.get("fid_features")
-    if f:
-        out += [
-            "",
-            md_table(
-                ["H200, FID features (Inception pool3), batch " + str(f["batch"]), "ours img/s",
-                 "pytorch-fid img/s", "ratio"],
-                [
-                    ["fp32", f"{f['ours_images_per_s']:,.0f}",
-                     f"{f['pytorch_fid_images_per_s']:,.0f}", f"{f['ratio']:.2f}"],
-                    ["ours in bf16 + channels_last (features differ by bf16 noise)",
-                     f"{f['ours_bf16_channels_last_images_per_s']:,.0f}", "", ""],
-                ],
-            ),
-            "",
-            f"(measured {f.get('date', g['date'])}; the feature extractor is unchanged since)",
-        ]
-    p = g.get("parity")
-    if p:
-        diffs = [v["max_abs_diff"] for k, v in p.items() if k.startswith("seed")]
-        out += [
-            "",
-            f"FID Inception parity with pytorch-fid's InceptionV3 (same random state dict, "
-            f"16 images, pool3): max abs difference {max(diffs):.2e} (bound 1e-4): "
-            f"{'passed' if p['passed'] else 'FAILED'}.",
-        ]
-    d = g.get("ddp_1gpu")
-    if d:
-        out += [
-            "",
-            f"Multi-GPU training (issue 6, {d.get('date', g['date'])}, eager): " + d["two_gpus"]
-            + ". On one GPU: "
-            f"`{d['command']}`: {d['torchrun_1proc_images_per_s_steady']:,.0f} img/s under "
-            f"torchrun (1 process) vs {d['plain_1proc_images_per_s_steady']:,.0f} img/s plain; "
-            f"loss curves identical (max relative difference "
-            f"{d['loss_max_rel_diff_torchrun_vs_plain_200_steps']:.1e}); rank 0's checkpoint "
-            f"resumed in a plain process to step {d['resumed_rank0_checkpoint_to_step']}. "
-            "Two processes on CPU (gloo) are checked against one process in the test suite "
-            "(tests/test_images_train.py).",
-        ]
-    o = g.get("offline_training")
-    if o:
-        out += [
-            "",
-            f"Shipped digits models trained on the H200 ({o.get('date', g['date'])}, eager): "
-            f"classifier {o['classifier']['seconds']:.0f} s, teacher {o['teacher']['steps']} "
-            f"steps {o['teacher']['seconds']:.0f} s, PD 64 -> 1 in {o['pd']['seconds']:.0f} s, "
-            f"CD {o['cd']['steps']} steps {o['cd']['seconds']:.0f} s; teacher DDIM "
-            f"{o['teacher']['fd_label']}: "
-            + ", ".join(f"{k} steps {v:.1f}" for k, v in o["teacher"]["ddim"].items())
-            + ".",
-        ]
+    for note in _GPU_NOTES:
+        out += note(g)
     return out
+
+
+def _forward_note(g: dict) -> list[str]:
+    """The physical mark: the UNet's bf16 forward alone, graphed and eager."""
+    fwd = g.get("forward")
+    if not fwd:
+        return []
+    b = fwd["batch512"]
+    return [
+        "",
+        f"Physical mark (run {fwd.get('run', 'A')}): the same UNet's bf16 forward, "
+        f"compiled and graph-captured, {b['graphed_images_per_s']:,.0f} img/s at batch 512 "
+        f"(eager {b['eager_images_per_s']:,.0f}; at batch 256: "
+        f"{fwd['batch256']['graphed_images_per_s']:,.0f} graphed, "
+        f"{fwd['batch256']['eager_images_per_s']:,.0f} eager). A training step counts as "
+        "3 forwards, a sample as NFE forwards; run B's rows are read against run A's mark.",
+    ]
+
+
+def _compile_note(g: dict) -> list[str]:
+    """Seconds spent compiling before the first timed window."""
+    t = g.get("train", {})
+    if not t:
+        return []
+    comp = {k[5:]: v["compile_seconds"] for k, v in t.items() if k.startswith("batch")}
+    return [
+        "",
+        "Compilation, paid once before the first timed window: "
+        + "; ".join(
+            f"batch {k}: {v[0]:.0f} s"
+            + (f" (a second run in the process: {v[1]:.1f} s)" if len(v) > 1 else "")
+            for k, v in comp.items()
+        )
+        + f"; sampling at batch 256: {g['sample']['compile_seconds']:.0f} s."
+        if "sample" in g
+        else "",
+    ]
+
+
+def _sample_note(g: dict) -> list[str]:
+    """How far graphed samples are from eager ones, and from the diffusers loop."""
+    s = g.get("sample")
+    if not s:
+        return []
+    return [
+        "",
+        "Graphed against eager sampling (same network, bf16 autocast): relative L2 "
+        f"difference {s['nfe10']['rel_diff_vs_eager']:.1e} (10 NFE), "
+        f"{s['nfe50']['rel_diff_vs_eager']:.1e} (50 NFE). The benchmark's network has "
+        "random weights in every layer, so samples are not images and their difference "
+        "from the diffusers loop (max abs "
+        f"{s['nfe10']['max_abs_diff_vs_diffusers']:.2f}) only shows two bf16 trajectories "
+        "of an untrained network drifting apart; DDIM's agreement with diffusers is checked "
+        "in float32 by tests/test_diffusers_agreement.py.",
+    ]
+
+
+def _tests_note(g: dict) -> list[str]:
+    """The samplers' test on the graphed denoiser, run on the GPU."""
+    ts = g.get("tests")
+    if not ts:
+        return []
+    rel = ts["samplers_rel_l2_graphed_vs_eager_bf16"]
+    return [
+        "",
+        f"`{ts['file']}` on the H200: every sampler of the registry on the graphed denoiser "
+        f"against the eager network under bf16 autocast, relative L2 of the samples "
+        f"{min(rel.values()):.1e} to {max(rel.values()):.1e} (tolerance "
+        f"{ts['tolerance']:.0e}); run A: {ts['run_A']}; run B: {ts['run_B']}.",
+    ]
+
+
+def _quality_note(g: dict) -> list[str]:
+    """Time to quality of the compiled and the eager training."""
+    q = g.get("time_to_quality")
+    if not q:
+        return []
+    c, e = q["compiled"], q["eager"]
+    return [
+        "",
+        f"Time to quality ({q['recipe']}): compiled {c['wall_seconds']:.0f} s wall "
+        f"({c['compile_seconds']:.0f} s of it compiling; {c['steady_images_per_s']:,.0f} "
+        f"img/s after), FD-1000 at DDIM 50 {c['fd1000_ddim50']:.1f}; eager "
+        f"{e['wall_seconds']:.0f} s ({e['steady_images_per_s']:,.0f} img/s), FD-1000 "
+        f"{e['fd1000_ddim50']:.1f} ({e['date']}, {e['note']}). The shipped teacher scores "
+        f"{q['shipped_teacher_fd1000_ddim50']:.1f} in run A. The compiled run did not reach "
+        "the shipped teacher's FD in the same 6,000 steps, so the time to that quality is "
+        "not yet measured for the compiled path.",
+    ]
+
+
+def _modes_note(g: dict) -> list[str]:
+    """The other compile modes tried."""
+    m = g.get("modes_tried")
+    if not m:
+        return []
+    return ["", "Other compile modes: " + "; ".join(f"`{k}`: {v}" for k, v in m.items()) + "."]
+
+
+def _fid_note(g: dict) -> list[str]:
+    """Speed of the FID feature extractor against pytorch-fid."""
+    f = g.get("fid_features")
+    if not f:
+        return []
+    return [
+        "",
+        md_table(
+            [
+                "H200, FID features (Inception pool3), batch " + str(f["batch"]),
+                "ours img/s",
+                "pytorch-fid img/s",
+                "ratio",
+            ],
+            [
+                [
+                    "fp32",
+                    f"{f['ours_images_per_s']:,.0f}",
+                    f"{f['pytorch_fid_images_per_s']:,.0f}",
+                    f"{f['ratio']:.2f}",
+                ],
+                [
+                    "ours in bf16 + channels_last (features differ by bf16 noise)",
+                    f"{f['ours_bf16_channels_last_images_per_s']:,.0f}",
+                    "",
+                    "",
+                ],
+            ],
+        ),
+        "",
+        f"(measured {f.get('date', g['date'])}; the feature extractor is unchanged since)",
+    ]
+
+
+def _parity_note(g: dict) -> list[str]:
+    """The FID Inception network's parity with pytorch-fid's."""
+    p = g.get("parity")
+    if not p:
+        return []
+    diffs = [v["max_abs_diff"] for k, v in p.items() if k.startswith("seed")]
+    return [
+        "",
+        f"FID Inception parity with pytorch-fid's InceptionV3 (same random state dict, "
+        f"16 images, pool3): max abs difference {max(diffs):.2e} (bound 1e-4): "
+        f"{'passed' if p['passed'] else 'FAILED'}.",
+    ]
+
+
+def _ddp_note(g: dict) -> list[str]:
+    """Multi-GPU training, checked on one GPU."""
+    d = g.get("ddp_1gpu")
+    if not d:
+        return []
+    return [
+        "",
+        f"Multi-GPU training (issue 6, {d.get('date', g['date'])}, eager): "
+        + d["two_gpus"]
+        + ". On one GPU: "
+        f"`{d['command']}`: {d['torchrun_1proc_images_per_s_steady']:,.0f} img/s under "
+        f"torchrun (1 process) vs {d['plain_1proc_images_per_s_steady']:,.0f} img/s plain; "
+        f"loss curves identical (max relative difference "
+        f"{d['loss_max_rel_diff_torchrun_vs_plain_200_steps']:.1e}); rank 0's checkpoint "
+        f"resumed in a plain process to step {d['resumed_rank0_checkpoint_to_step']}. "
+        "Two processes on CPU (gloo) are checked against one process in the test suite "
+        "(tests/test_images_train.py).",
+    ]
+
+
+def _offline_note(g: dict) -> list[str]:
+    """Training times of the shipped digits models on the GPU."""
+    o = g.get("offline_training")
+    if not o:
+        return []
+    return [
+        "",
+        f"Shipped digits models trained on the H200 ({o.get('date', g['date'])}, eager): "
+        f"classifier {o['classifier']['seconds']:.0f} s, teacher {o['teacher']['steps']} "
+        f"steps {o['teacher']['seconds']:.0f} s, PD 64 -> 1 in {o['pd']['seconds']:.0f} s, "
+        f"CD {o['cd']['steps']} steps {o['cd']['seconds']:.0f} s; teacher DDIM "
+        f"{o['teacher']['fd_label']}: "
+        + ", ".join(f"{k} steps {v:.1f}" for k, v in o["teacher"]["ddim"].items())
+        + ".",
+    ]
+
+
+_GPU_NOTES = (
+    _forward_note,
+    _compile_note,
+    _sample_note,
+    _tests_note,
+    _quality_note,
+    _modes_note,
+    _fid_note,
+    _parity_note,
+    _ddp_note,
+    _offline_note,
+)
+"""The notes under the GPU table, in order; each is empty when its measurement is absent."""
 
 
 def _cpu_section(quick: bool) -> list[str]:
