@@ -144,6 +144,47 @@ def _axis_setup(ax, xa, ya) -> None:
         ax.spines[side].set_visible(False)
 
 
+def _shape(axes: dict, shape) -> None:
+    """A full-height or full-width line, or a full-height band (plotly's add_vline,
+    add_hline, add_vrect)."""
+    yref, xref = shape.yref or "y", shape.xref or "x"
+    if yref.endswith("domain") or yref == "paper":
+        ax = axes.get(_suffix(xref), axes[min(axes)])[0]
+        if shape.type == "line":
+            ax.axvline(shape.x0, color=_color(shape.line.color, "#999999"), linestyle=":")
+        elif shape.type == "rect":
+            ax.axvspan(shape.x0, shape.x1, color=_color(shape.fillcolor, "#888888"),
+                       alpha=shape.opacity if shape.opacity is not None else 0.2, lw=0)
+    elif shape.type == "line" and (xref.endswith("domain") or xref == "paper"):
+        ax = axes.get(_suffix(yref.replace("y", "x", 1)), axes[min(axes)])[0]
+        ax.axhline(shape.y0, color=_color(shape.line.color, "#777777"), linestyle="--")
+
+
+def _annotation(out, axes: dict, ann, size: float | None) -> None:
+    """A title over a panel (paper coordinates) or the label of a vrect."""
+    if ann.xref == "paper" and ann.yref == "paper":
+        fx, fy = _paper(ann.x, ann.y)
+        out.text(fx, fy + 0.01, _plain(ann.text), ha="center", va="bottom", fontsize=size)
+    elif (ann.yref or "").endswith("domain") and ann.x is not None:
+        ax = axes.get(_suffix(ann.xref), axes[min(axes)])[0]
+        ax.text(ann.x, ann.y if ann.y is not None else 1, _plain(ann.text),
+                transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=size)
+
+
+def _legend(out, axes: dict, size: float) -> None:
+    """One legend under the figure, each label once."""
+    handles, labels = [], []
+    for ax, _, _ in axes.values():
+        h, lab = ax.get_legend_handles_labels()
+        for hh, ll in zip(h, lab, strict=True):
+            if ll not in labels:
+                handles.append(hh)
+                labels.append(ll)
+    if handles:
+        out.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
+                   frameon=False, fontsize=size)
+
+
 def to_matplotlib(fig, *, width_px: int = 1280, height_px: int = 720, dpi: int = 100):
     """A matplotlib Figure (Agg, no pyplot state) drawing the plotly figure ``fig``."""
     from matplotlib.figure import Figure
@@ -174,33 +215,13 @@ def to_matplotlib(fig, *, width_px: int = 1280, height_px: int = 720, dpi: int =
             if _suffix(img.xref) in axes and img.source.startswith("data:image/png"):
                 _image(axes[_suffix(img.xref)][0], img)
         for shape in layout.shapes or ():
-            if shape.type != "line":
-                continue
-            yref, xref = shape.yref or "y", shape.xref or "x"
-            if yref.endswith("domain") or yref == "paper":
-                ax = axes.get(_suffix(xref), axes[min(axes)])[0]
-                ax.axvline(shape.x0, color=_color(shape.line.color, "#999999"), linestyle=":")
-            elif xref.endswith("domain") or xref == "paper":
-                ax = axes.get(_suffix(yref.replace("y", "x", 1)), axes[min(axes)])[0]
-                ax.axhline(shape.y0, color=_color(shape.line.color, "#777777"), linestyle="--")
+            _shape(axes, shape)
         for ax, xa, ya in axes.values():
             _axis_setup(ax, xa, ya)
         for ann in layout.annotations or ():
-            if ann.xref == "paper" and ann.yref == "paper":
-                fx, fy = _paper(ann.x, ann.y)
-                size = (ann.font.size or base_px) * px_to_pt if ann.font else None
-                out.text(fx, fy + 0.01, _plain(ann.text), ha="center", va="bottom",
-                         fontsize=size)
+            _annotation(out, axes, ann, (ann.font.size or base_px) * px_to_pt
+                        if ann.font else None)
         if layout.title and layout.title.text:
             out.suptitle(_plain(layout.title.text))
-        handles, labels = [], []
-        for ax, _, _ in axes.values():
-            h, lab = ax.get_legend_handles_labels()
-            for hh, ll in zip(h, lab, strict=True):
-                if ll not in labels:
-                    handles.append(hh)
-                    labels.append(ll)
-        if handles:
-            out.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
-                       frameon=False, fontsize=(base_px - 2) * px_to_pt)
+        _legend(out, axes, (base_px - 2) * px_to_pt)
     return out
