@@ -15,6 +15,7 @@ only layout and navigation.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 
@@ -158,6 +159,42 @@ def _figure(slide: lecture.Slide):
                          skip_invalid=True)
 
 
+def _draw_figure(seq, k: int, slide) -> None:
+    """The slide's figure, restyled for the projector, or a one-line error."""
+    try:
+        with st.spinner("Computing the figure…"):
+            fig = _figure(slide)
+        if slide.figure["kind"] == "samples":  # its legend would sit on the tick labels
+            fig.update_layout(showlegend=False)
+        if slide.figure["kind"] == "consistency_property":  # two panels and a legend
+            fig.update_annotations(font_size=17)
+            fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.32,
+                                      "yanchor": "top", "font": {"size": 17}},
+                              margin={"b": 130})
+        st.plotly_chart(fig, theme=None, key=f"present.fig.{seq.name}.{k}",
+                        config={"displayModeBar": False, "responsive": True})
+        if slide.figure["kind"] == "samples":
+            st.markdown('<div class="present-legend">Grey: the data. '
+                        '<span style="color:#0072B2">Blue: the samples.</span></div>',
+                        unsafe_allow_html=True)
+    except (ValueError, FileNotFoundError) as err:
+        st.error(f"This slide's figure cannot be drawn: {' '.join(str(err).split())}")
+
+
+def _draw_points(slide, reveal: bool) -> None:
+    """Talking points, the question and (when revealed) its answer, and the page link."""
+    items = "".join(f"<li>{html.escape(p)}</li>" for p in slide.points)
+    body = f'<ul class="present-points">{items}</ul>'
+    if slide.question:
+        body += f'<div class="present-q"><b>Question.</b> {html.escape(slide.question)}</div>'
+        if reveal:
+            body += f'<div class="present-a"><b>Answer.</b> {html.escape(slide.answer)}</div>'
+        else:
+            body += '<div class="present-hint">Next key: show the answer.</div>'
+    st.markdown(body, unsafe_allow_html=True)
+    st.markdown(f"[Open this in the page ↗]({slide.page_link()})")
+
+
 def run_present() -> None:
     """Draw the current slide (called by app.py instead of the page navigation)."""
     import torch
@@ -194,35 +231,9 @@ def run_present() -> None:
         unsafe_allow_html=True)
     left, right = st.columns([2.35, 1], gap="medium")
     with left:
-        try:
-            with st.spinner("Computing the figure…"):
-                fig = _figure(slide)
-            if slide.figure["kind"] == "samples":  # its legend would sit on the tick labels
-                fig.update_layout(showlegend=False)
-            if slide.figure["kind"] == "consistency_property":  # two panels and a legend
-                fig.update_annotations(font_size=17)
-                fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.32,
-                                          "yanchor": "top", "font": {"size": 17}},
-                                  margin={"b": 130})
-            st.plotly_chart(fig, theme=None, key=f"present.fig.{seq.name}.{k}",
-                            config={"displayModeBar": False, "responsive": True})
-            if slide.figure["kind"] == "samples":
-                st.markdown('<div class="present-legend">Grey: the data. '
-                            '<span style="color:#0072B2">Blue: the samples.</span></div>',
-                            unsafe_allow_html=True)
-        except (ValueError, FileNotFoundError) as err:
-            st.error(f"This slide's figure cannot be drawn: {' '.join(str(err).split())}")
+        _draw_figure(seq, k, slide)
     with right:
-        items = "".join(f"<li>{html.escape(p)}</li>" for p in slide.points)
-        body = f'<ul class="present-points">{items}</ul>'
-        if slide.question:
-            body += f'<div class="present-q"><b>Question.</b> {html.escape(slide.question)}</div>'
-            if reveal:
-                body += f'<div class="present-a"><b>Answer.</b> {html.escape(slide.answer)}</div>'
-            else:
-                body += '<div class="present-hint">Next key: show the answer.</div>'
-        st.markdown(body, unsafe_allow_html=True)
-        st.markdown(f"[Open this in the page ↗]({slide.page_link()})")
+        _draw_points(slide, reveal)
 
     c1, c2, c3, c4 = st.columns([1, 4, 1, 0.8], vertical_alignment="center")
     c1.button("◀ Previous", key="present_prev", on_click=_prev, args=(seq,),
@@ -234,7 +245,5 @@ def run_present() -> None:
     c4.button("Exit", key="present_exit", on_click=_exit, width="stretch")
     st.html(KEYS_JS, unsafe_allow_javascript=True)
     if k + 1 < len(seq.slides):  # compute the next figure while this slide is discussed
-        try:
+        with contextlib.suppress(ValueError, FileNotFoundError):  # it shows its own error
             _figure_json(json.dumps(seq.slides[k + 1].figure, sort_keys=True))
-        except (ValueError, FileNotFoundError):
-            pass  # the next slide shows its own error when it is opened

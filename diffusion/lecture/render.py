@@ -78,6 +78,9 @@ def _scatter(ax, tr, px_to_pt: float) -> None:
     line, marker = tr.line, tr.marker
     color = _color(line.color if "lines" in mode and line.color else marker.color
                    if isinstance(marker.color, str) else None)
+    if tr.fill == "toself":  # a shaded region
+        ax.fill(x, y, color=_color(tr.fillcolor, "#888888"), lw=0, label=name, zorder=1)
+        return
     if len(x) == 0 or np.all(np.isnan(x)):
         # a legend-only entry (figures.samples_grid's "samples")
         ax.plot([], [], "o" if "markers" in mode else "-", color=color, label=name)
@@ -181,7 +184,9 @@ def _legend(out, axes: dict, size: float) -> None:
                 handles.append(hh)
                 labels.append(ll)
     if handles:
-        out.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
+        longest = max(len(label) for label in labels)  # fit the figure's width
+        out.legend(handles, labels, loc="lower center",
+                   ncol=min(len(labels), 4, max(1, 96 // longest)),
                    frameon=False, fontsize=size)
 
 

@@ -328,6 +328,8 @@ def error_orders(f: dict) -> dict[str, float | None]:
 
 
 def _error_vs_nfe(f: dict, lecture: bool):
+    import plotly.graph_objects as go
+
     from diffusion import figures
     from diffusion.metrics import ASYMPTOTIC_NFE
     from diffusion.samplers import REGISTRY
@@ -342,9 +344,14 @@ def _error_vs_nfe(f: dict, lecture: bool):
             orders[label] = measured[name]
     fig = figures.error_vs_nfe(series, orders=orders, lecture=lecture)
     lo, hi = ASYMPTOTIC_NFE
-    fig.add_vrect(x0=lo, x1=hi, fillcolor="#888888", opacity=0.12, line_width=0,
-                  annotation_text=f"orders fitted over NFE {lo}-{hi}",
-                  annotation_position="top left")
+    errors = [e for _, ev in series.values() for e in ev if e > 0]
+    y0, y1 = min(errors) / 2, max(errors) * 2
+    band = go.Scatter(x=[lo, hi, hi, lo, lo], y=[y0, y0, y1, y1, y0], mode="lines",
+                      fill="toself", fillcolor="rgba(136, 136, 136, 0.15)",
+                      line={"width": 0}, hoverinfo="skip", legendrank=2000,
+                      name=f"orders fitted over NFE {lo}-{hi}")
+    fig.add_trace(band)
+    fig.data = (fig.data[-1], *fig.data[:-1])  # drawn beneath the curves, listed last
     return fig
 
 
