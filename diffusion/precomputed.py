@@ -54,12 +54,12 @@ COMPARE_TABLE = (("DDIM", "ddim", 10), ("DDIM", "ddim", 50),
 _CORE = ["diffusion/samplers/*.py", "diffusion/grids.py", "diffusion/schedules.py",
          "diffusion/model.py", "diffusion/nets.py", "diffusion/checkpoints.py",
          "diffusion/distill/timesteps.py", "diffusion/precomputed.py"]
-_2D = _CORE + ["diffusion/metrics.py", "diffusion/toy/*.py"]
+_2D = [*_CORE, "diffusion/metrics.py", "diffusion/toy/*.py"]
 SOURCES: dict[str, list[str]] = {
     "ddim_quality": _2D,
-    "solver_error": _CORE + ["diffusion/oracle.py", "diffusion/reference.py",
-                             "diffusion/demos.py", "diffusion/toy/*.py"],
-    "digits_fd": _CORE + ["diffusion/images/*.py"],
+    "solver_error": [*_CORE, "diffusion/oracle.py", "diffusion/reference.py",
+                     "diffusion/demos.py", "diffusion/toy/*.py"],
+    "digits_fd": [*_CORE, "diffusion/images/*.py"],
     "compare": _2D,
     "fewstep": _2D,
 }

@@ -23,19 +23,25 @@ def test_two_students_against_a_server_started_here():
         out = asyncio.run(loadtest.classroom(urls, pids, 2, moves=3, think_s=(0.1, 0.3),
                                              ramp_s=0.5, timeout_s=240, detail=True,
                                              keep_figures=True))
-    assert out["errors"] == 0 and out["dropped"] == 0, out["error_kinds"]
-    assert out["reruns"] == 6 and out["n"] == 2
+    assert out["errors"] == 0, out["error_kinds"]
+    assert out["dropped"] == 0, out["error_kinds"]
+    assert out["reruns"] == 6
+    assert out["n"] == 2
     assert 0 < out["rerun_p50_s"] <= out["rerun_p95_s"] <= out["rerun_max_s"]
-    assert out["rss_before_mb"] > 50 and out["rss_peak_mb"] >= out["rss_before_mb"]
+    assert out["rss_before_mb"] > 50
+    assert out["rss_peak_mb"] >= out["rss_before_mb"]
     for session in out["sessions"]:
-        assert len(session.values) == 3 and len(set(session.values)) >= 2
+        assert len(session.values) == 3
+        assert len(set(session.values)) >= 2
         for value, figures in zip(session.values, session.figures, strict=True):
             assert any(f"S = {value}," in spec for spec in figures), value
 
 
 def test_a_server_that_is_not_there_is_a_dropped_session():
     s = asyncio.run(loadtest.student("http://127.0.0.1:9", 0, moves=1, timeout_s=5))
-    assert s.dropped and s.errors and s.load_s is None
+    assert s.dropped
+    assert s.errors
+    assert s.load_s is None
 
 
 def test_percentile_and_rss():
@@ -51,7 +57,8 @@ def test_the_app_config_turns_file_watching_off():
     assert cfg["server"]["fileWatcherType"] == "none"
     assert cfg["server"]["runOnSave"] is False
     dev = (ROOT / "dev").read_text()
-    assert "--dev" in dev and "fileWatcherType auto" in dev  # the opt-in for editing
+    assert "--dev" in dev
+    assert "fileWatcherType auto" in dev
 
 
 def test_every_streamlit_cache_is_bounded():
@@ -114,7 +121,8 @@ def test_a_spent_budget_shows_a_note_instead_of_computing():
     at = AppTest.from_function(_budget_page)
     at.session_state["root"] = str(ROOT)
     at.run()
-    assert not at.exception and at.markdown[0].value == "out=42"
+    assert not at.exception
+    assert at.markdown[0].value == "out=42"
     at.session_state["spent"] = True
     at.run()
     assert at.markdown[0].value == "out=None"

@@ -28,8 +28,15 @@ from pathlib import Path
 
 from .common import machine_info, md_table
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PAGES", "streamlit_server", "launch_chromium",
-           "wait_rendered", "run"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "PAGES",
+    "launch_chromium",
+    "run",
+    "streamlit_server",
+    "wait_rendered",
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -80,7 +87,7 @@ def streamlit_process(root: Path = ROOT, timeout_s: float = 120.0, script: str =
     the project's .streamlit/config.toml as ``./dev app`` does (no file watcher);
     ``extra`` adds command-line options (e.g. the watcher of ``./dev app --dev``)."""
     port = _free_port()
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(root / script),
          "--server.headless", "true", "--server.port", str(port),

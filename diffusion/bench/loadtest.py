@@ -119,7 +119,7 @@ class _Client:
                 if status == self.ForwardMsg.FINISHED_SUCCESSFULLY:
                     return errors
                 if status == self.ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
-                    return errors + ["script failed to compile"]
+                    return [*errors, "script failed to compile"]
                 # FINISHED_EARLY_FOR_RERUN / fragment runs: keep reading
 
     def find(self, label: str):
