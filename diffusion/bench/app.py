@@ -367,7 +367,7 @@ def _browser(context, repeats: int, presses: int, tabs: int, idle_s: float,
     worst_switch = max(switch_meds.values())
     slider = [d for d, _ in timed]
     med = statistics.median(slider)
-    per_tab = (idle_tabs - idle_none) / tabs
+    per_tab = max(idle_tabs - idle_none, 0.0) / tabs  # no tab cannot cost less than none
     out = ["### Targets", "",
            md_table(["measure", "app", "bare-Streamlit peer", "ratio", "target", "status"], [
                ["first visit on a cold server, slowest page (s)", f"{worst_cold:.2f}",
