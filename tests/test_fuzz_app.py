@@ -117,26 +117,43 @@ def check_url(page: str, params: dict[str, str]) -> dict:
     """Run one URL; the promises it breaks (empty lists when it keeps them all)."""
     at = _run(page, params)
     notes = [str(w.value) for w in at.warning]
-    problems = {
+    unused = [n for n in notes if "not used by this page" in n]
+    return {
         "traceback": [e.value for e in at.exception],
-        "unescaped": [],
-        "too long": [],
-        "no note": [],
+        "unescaped": _unescaped(notes),
+        "too long": _too_long(notes, _texts(at), unused),
+        "no note": _unnoted(params, notes, unused),
     }
+
+
+def _unescaped(notes: list[str]) -> list[str]:
+    """Notes showing a hostile marker outside inline code (once per marker)."""
+    found = []
     for note in notes:
         rest = _outside_code(note)
         for marker in ("evil.example", "<script", "<img", "![", "]("):
             if marker in rest:
-                problems["unescaped"].append(note[:200])
+                found.append(note[:200])
+    return found
+
+
+def _too_long(notes: list[str], texts: list[str], unused: list[str]) -> list[str]:
+    """Values shown at length: inline code past the cut, a long run of one character,
+    more than one note about unused parameters."""
+    found = []
+    for note in notes:
         for _, inner in _CODE.findall(note):
             if len(inner.strip()) > max(MAX_SHOWN, 300):
-                problems["too long"].append(note[:200])
-    for text in _texts(at):
-        if "x" * 200 in text:
-            problems["too long"].append(text[:100])
-    unused = [n for n in notes if "not used by this page" in n]
+                found.append(note[:200])
+    found += [text[:100] for text in texts if "x" * 200 in text]
     if len(unused) > 1:
-        problems["too long"].append("more than one note about unused parameters")
+        found.append("more than one note about unused parameters")
+    return found
+
+
+def _unnoted(params: dict[str, str], notes: list[str], unused: list[str]) -> list[str]:
+    """The URL's keys that no note names (a lecture flag of 0 or 1 needs none)."""
+    missing = []
     for key in params:
         if key == "lecture" and params[key] in ("0", "1"):
             continue
@@ -145,8 +162,8 @@ def check_url(page: str, params: dict[str, str]) -> dict:
         else:
             noted = any(f"`{key}`" in n or "more URL param" in n for n in notes)
         if not noted:
-            problems["no note"].append(key[:40])
-    return problems
+            missing.append(key[:40])
+    return missing
 
 
 def test_the_url_table_is_large_enough():
@@ -158,8 +175,10 @@ def test_the_url_table_is_large_enough():
 def test_unused_parameters_are_named_at_most_four_and_only_once():
     at = _run(DDIM, {f"extra{i}": "1" for i in range(7)} | {"steps": "10"})
     (note,) = [str(w.value) for w in at.warning if "not used" in str(w.value)]
-    assert note == ("URL parameters `extra0`, `extra1`, `extra2`, `extra3` and 3 more not "
-                    "used by this page; ignored.")
+    assert note == (
+        "URL parameters `extra0`, `extra1`, `extra2`, `extra3` and 3 more not "
+        "used by this page; ignored."
+    )
     assert not [k for k in at.query_params if k.startswith("extra")]  # dropped from the URL
     at.run()  # the note stays for the session, once
     assert [str(w.value) for w in at.warning if "not used" in str(w.value)] == [note]
@@ -174,13 +193,14 @@ def test_hostile_url_is_escaped_shortened_and_noted(params):
 
 
 def test_shown_is_inline_code_that_cannot_break_out():
-    for value in HOSTILE + ["`", "``x``", "a`b``c```d"]:
+    for value in [*HOSTILE, "`", "``x``", "a`b``c```d"]:
         text = shown(value)
         m = re.fullmatch(r"(`+)(.*)\1", text, re.S)
         assert m is not None, text
         assert m.group(1) not in m.group(2)  # no run of backticks as long as the fence
         assert len(m.group(2).strip()) <= MAX_SHOWN
-        assert "\n" not in text and "\x00" not in text
+        assert "\n" not in text
+        assert "\x00" not in text
 
 
 def test_compare_methods_cut_and_repeats_are_noted():
@@ -188,14 +208,16 @@ def test_compare_methods_cut_and_repeats_are_noted():
     at = _run(COMPARE, {"methods": methods})
     notes = " ".join(str(w.value) for w in at.warning)
     assert not at.exception, [e.value for e in at.exception]
-    assert "repeats a value" in notes and "only the first 4" in notes, notes
+    assert "repeats a value" in notes, notes
+    assert "only the first 4" in notes, notes
     picked = next(w for w in at.multiselect if w.key == "compare.methods").value
     assert picked == ["DDIM", "Heun (EDM)", "DPM-Solver++(2M)", "DDPM (ancestral)"]
     at = _run(COMPARE, {"methods": PHISH, "model": "<script>"})
     notes = [str(w.value) for w in at.warning]
     assert not at.exception
     assert all("evil.example" not in _outside_code(n) for n in notes)
-    assert any("`methods`" in n for n in notes) and any("`model`" in n for n in notes)
+    assert any("`methods`" in n for n in notes)
+    assert any("`model`" in n for n in notes)
 
 
 # ----- broken assets ------------------------------------------------------------------------
@@ -258,26 +280,31 @@ def test_broken_shipped_model_stops_only_its_page_with_one_line(
     at = _run(DDIM, {"model": "8gaussians"})
     assert not at.exception, [e.value for e in at.exception]
     errors = [str(e.value) for e in at.error]
-    assert len(errors) == 1 and "8gaussians" in errors[0], errors
+    assert len(errors) == 1, errors
+    assert "8gaussians" in errors[0], errors
     assert "\n" not in errors[0]
     # another model of the same manifest still works on the same page
     at = _run(DDIM, {"model": "moons"})
-    assert not at.exception and not at.error, [str(e.value) for e in at.error]
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [str(e.value) for e in at.error]
 
 
 def test_malformed_results_file_is_named_and_others_still_show(tmp_path, monkeypatch):
     from ui import images
 
-    (tmp_path / "a-good.json").write_text(json.dumps(
-        {"model": "m", "dataset": "cifar10", "n": 10, "rows": [{"sampler": "ddim", "nfe": 10}]}
-    ))
+    (tmp_path / "a-good.json").write_text(
+        json.dumps(
+            {"model": "m", "dataset": "cifar10", "n": 10, "rows": [{"sampler": "ddim", "nfe": 10}]}
+        )
+    )
     (tmp_path / "b-broken.json").write_text("{not json")
     (tmp_path / "c-wrong.json").write_text(json.dumps({"rows": 5}))
     monkeypatch.setattr(images, "RESULTS_GLOB", str(tmp_path / "*.json"))
     tables = images.result_tables()
     assert [t["file"] for t in tables] == ["a-good.json", "b-broken.json", "c-wrong.json"]
     assert tables[0]["rows"] == [{"sampler": "ddim", "nfe": 10}]
-    assert "error" in tables[1] and "error" in tables[2]
+    assert "error" in tables[1]
+    assert "error" in tables[2]
     assert all("\n" not in t.get("error", "") for t in tables)
 
 
@@ -306,7 +333,8 @@ def test_present_mode_names_only_shipped_sequences_and_escapes_the_name(seq):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     errors = [str(e.value) for e in at.error]
-    assert len(errors) == 1 and "shipped sequence only" in errors[0], errors
+    assert len(errors) == 1, errors
+    assert "shipped sequence only" in errors[0], errors
     assert "evil.example" not in _outside_code(errors[0])
     assert "not valid JSON" not in errors[0]  # the server's file was never read
 
@@ -328,8 +356,11 @@ def test_present_mode_bad_slide_falls_back_with_a_short_escaped_note(slide):
     at = _present({"slide": slide})
     assert not at.exception, [e.value for e in at.exception]
     notes = [str(w.value) for w in at.warning]
-    assert len(notes) == 1 and "`slide`=" in notes[0] and "ignored (use 1 to" in notes[0], notes
-    assert "evil.example" not in _outside_code(notes[0]) and len(notes[0]) < 200, notes
+    assert len(notes) == 1, notes
+    assert "`slide`=" in notes[0], notes
+    assert "ignored (use 1 to" in notes[0], notes
+    assert "evil.example" not in _outside_code(notes[0]), notes
+    assert len(notes[0]) < 200, notes
     shown_slide = int(at.query_params["slide"])  # the last one for a number past the end
     assert shown_slide == 1 or (slide == "999" and shown_slide > 1), shown_slide
     assert f"showing slide {shown_slide}." in notes[0], notes
@@ -337,7 +368,8 @@ def test_present_mode_bad_slide_falls_back_with_a_short_escaped_note(slide):
 
 def test_present_mode_good_slide_has_no_note():
     at = _present({"slide": "2"})
-    assert not at.exception and not at.warning, [str(w.value) for w in at.warning]
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning, [str(w.value) for w in at.warning]
     assert at.query_params["slide"] == "2"
 
 
@@ -352,8 +384,11 @@ def test_a_skipped_manifest_is_named_on_the_page_and_other_models_work(
     (assets / "broken" / "manifest.json").write_text("{not json")
     monkeypatch.setenv("DIFFUSION_ASSETS", str(assets))
     at = _run(DDIM, {"model": "moons"})
-    assert not at.exception and not at.error, [str(e.value) for e in at.error]
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [str(e.value) for e in at.error]
     notes = [str(w.value) for w in at.warning if "are not listed" in str(w.value)]
-    assert notes == ["Models of `broken/manifest.json` are not listed: `malformed manifest: "
-                     "Expecting property name enclosed in double quotes at line 1`."], notes
+    assert notes == [
+        "Models of `broken/manifest.json` are not listed: `malformed manifest: "
+        "Expecting property name enclosed in double quotes at line 1`."
+    ], notes
     assert at.session_state["ddim.model"] == "moons"  # the good manifests' models still work
