@@ -95,8 +95,13 @@ def test_page_has_no_stray_module_strings(page):
     import ast
 
     body = ast.parse((ROOT / page).read_text()).body
-    stray = [n.lineno for n in body[1:] if isinstance(n, ast.Expr)
-             and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)]
+    stray = [
+        n.lineno
+        for n in body[1:]
+        if isinstance(n, ast.Expr)
+        and isinstance(n.value, ast.Constant)
+        and isinstance(n.value.value, str)
+    ]
     assert not stray, f"{page}: bare strings on lines {stray} would be shown on the page"
 
 
@@ -132,27 +137,31 @@ def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch
     assert {c["name"] for c in curves} >= {"DDIM eta = 0", "DDIM eta = 1"}
     calls = []
     real = models.run_model
-    monkeypatch.setattr(models, "run_model",
-                        lambda *a, **k: calls.append(k["n"]) or real(*a, **k))
+    monkeypatch.setattr(models, "run_model", lambda *a, **k: calls.append(k["n"]) or real(*a, **k))
     at.slider(key="ddim.eta").set_value(0.3).run()
     at.select_slider(key="ddim.steps").set_value(12).run()
     assert not _errors(at), _errors(at)
-    assert calls and set(calls) == {200}, calls  # only the page's own runs, no sweep run
+    assert calls, calls  # only the page's own runs, no sweep run
+    assert set(calls) == {200}, calls
     assert json.dumps(_fig(at, "ddim-quality")["data"]) == json.dumps(curves)
 
 
 def test_ddim_trajectories_are_drawn_when_asked_for():
     at = _open("pages/2_ddim.py", {"n": "200", "steps": "6"})
-    names = [json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
-             for el in at.get("plotly_chart")]
-    assert "ddim-samples" in names and "ddim-trajectories" not in names
+    names = [
+        json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
+        for el in at.get("plotly_chart")
+    ]
+    assert "ddim-samples" in names
+    assert "ddim-trajectories" not in names
     at.toggle(key="ddim.trajectories").set_value(True).run()
     assert not _errors(at)
     frames = _fig(at, "ddim-trajectories")["frames"]
     assert len(frames) == 7  # x_T and one state per step
     assert at.query_params["trajectories"] in ("1", ["1"])
-    linked = _open("pages/2_ddim.py", {"n": "200", "steps": "6", "trajectories": "1",
-                                       "animate": "x0-hat"})
+    linked = _open(
+        "pages/2_ddim.py", {"n": "200", "steps": "6", "trajectories": "1", "animate": "x0-hat"}
+    )
     assert "x0-hat, S = 6" in json.dumps(_fig(linked, "ddim-trajectories")["layout"])
 
 
@@ -166,8 +175,10 @@ def test_leading_spacing_reports_that_t_max_is_never_evaluated():
 def test_invalid_url_parameter_falls_back_with_a_note():
     at = _open("pages/2_ddim.py", {"n": "200", "steps": "7", "eta": "abc", "spacing": "nope"})
     notes = " ".join(w.value for w in at.warning)
-    assert all(f"`{k}`=`{v}` ignored" in notes
-               for k, v in (("steps", "7"), ("eta", "abc"), ("spacing", "nope"))), notes
+    assert all(
+        f"`{k}`=`{v}` ignored" in notes
+        for k, v in (("steps", "7"), ("eta", "abc"), ("spacing", "nope"))
+    ), notes
     assert at.session_state["ddim.steps"] == 20
     assert at.session_state["ddim.eta"] == 0.0
     assert not _errors(at)
@@ -179,8 +190,9 @@ def test_every_url_parameter_of_every_page_falls_back_with_a_note(page):
     replaced by the control's default, with a visible note, and the page still renders."""
     images = page.endswith("images.py")
     at = _open(page, {"n": "200", "curve": "ddim"} if images else None)
-    keys = [k for k in at.query_params if k not in ("lecture", "n") and not
-            (images and k == "curve")]  # n stays small; the Images curve stays cheap
+    keys = [
+        k for k in at.query_params if k not in ("lecture", "n") and not (images and k == "curve")
+    ]  # n stays small; the Images curve stays cheap
     assert keys, f"{page} keeps no control in the URL"
     defaults = {k: at.query_params[k] for k in keys}  # the page writes its values back
     bad = {k: "@@bad" for k in keys} | {"n": "200"} | ({"curve": "ddim"} if images else {})
@@ -198,8 +210,7 @@ def test_every_url_parameter_of_every_page_falls_back_with_a_note(page):
 
 
 def test_url_parameters_set_the_controls():
-    at = _open("pages/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5",
-                                   "spacing": "quadratic"})
+    at = _open("pages/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5", "spacing": "quadratic"})
     assert at.select_slider(key="ddim.steps").value == 8
     assert at.slider(key="ddim.eta").value == 0.5
     assert at.selectbox(key="ddim.spacing").value == "quadratic"
@@ -237,7 +248,8 @@ def test_compare_page_methods_change_the_panels():
     at.multiselect(key="compare.methods").select("Heun (EDM)").run()
     assert not _errors(at)
     panels = _figures(at)[0]["layout"]["meta"]["points"]
-    assert len(panels) == 2 and any("Heun" in k for k in panels)
+    assert len(panels) == 2
+    assert any("Heun" in k for k in panels)
 
 
 @pytest.mark.parametrize(("page", "stem"), [(p.file, p.state) for p in APP_PAGES])
@@ -273,7 +285,7 @@ def trained():
     for job in (pd, cd):
         _wait(job)
         assert job.error is None, job.error
-    (steps, student), = pd.result
+    ((steps, student),) = pd.result
     student.config = {**student.config, "kind": "pd-student", "dataset": "8gaussians"}
     cd.result.config = {**cd.result.config, "kind": "consistency", "dataset": "8gaussians"}
     return teacher, steps, student, cd.result
@@ -301,7 +313,8 @@ def test_job_stop_ends_training_early():
     time.sleep(0.5)
     job.stop()
     _wait(job, 60.0)
-    assert job.stopped and job.error is None
+    assert job.stopped
+    assert job.error is None
     assert job.result.config["training"]["steps"] < 100_000  # ended by Stop, kept the model
 
 
@@ -324,8 +337,10 @@ def test_train_button_runs_a_job_and_lists_the_model_in_this_session_only():
 
 def test_progressive_page_shows_live_rounds(trained):
     teacher, steps, student, _ = trained
-    state = {"live.models": {"session:t": teacher, "session:s": student},
-             "pd.live": {"8gaussians": {steps: "session:s"}}}
+    state = {
+        "live.models": {"session:t": teacher, "session:s": student},
+        "pd.live": {"8gaussians": {steps: "session:s"}},
+    }
     at = _open("pages/4_progressive.py", {"n": "200", "dataset": "8gaussians"}, state)
     assert not _errors(at), _errors(at)
     figs = _figures(at)
@@ -335,10 +350,11 @@ def test_progressive_page_shows_live_rounds(trained):
 
 def test_consistency_page_shows_live_model(trained):
     teacher, _, _, cd = trained
-    state = {"live.models": {"session:t": teacher, "session:cd": cd},
-             "cm.live": {("8gaussians", "cd"): "session:cd"}}
-    at = _open("pages/5_consistency.py", {"n": "200", "dataset": "8gaussians", "steps": "2"},
-               state)
+    state = {
+        "live.models": {"session:t": teacher, "session:cd": cd},
+        "cm.live": {("8gaussians", "cd"): "session:cd"},
+    }
+    at = _open("pages/5_consistency.py", {"n": "200", "dataset": "8gaussians", "steps": "2"}, state)
     assert not _errors(at), _errors(at)
     figs = _figures(at)
     assert any("f(x_t, t)" in json.dumps(f["data"]) for f in figs)
@@ -373,8 +389,7 @@ def test_fewstep_pages_show_every_shipped_dataset(dataset):
         assert drawn == shipped, (method, shipped)
 
 
-@pytest.mark.parametrize("name", [m["name"] for m in FEWSTEP
-                                  if m.get("steps") in (1, None)])
+@pytest.mark.parametrize("name", [m["name"] for m in FEWSTEP if m.get("steps") in (1, None)])
 def test_one_step_models_are_sampled_from_t_max(name):
     """The app samples every shipped one-step model (PD round 1, CD, CT) on the grid
     of diffusion.grids.few_step_timesteps: one evaluation at t = T-1, never t = 0."""
@@ -385,7 +400,8 @@ def test_one_step_models_are_sampled_from_t_max(name):
     sampler = "consistency" if model.config["kind"] == "consistency" else "ddim"
     out = models.run_model(model, sampler, 1, n=8, seed=0)
     assert out["timesteps"].tolist() == [model.schedule.T - 1]
-    assert out["nfe"] == 1 and np.isfinite(out["x"]).all()
+    assert out["nfe"] == 1
+    assert np.isfinite(out["x"]).all()
 
 
 # ----- pure helpers of diffusion.figures ----------------------------------------------------
@@ -402,20 +418,37 @@ def test_trajectory_mp4_export():
     Debian next to chromium; a missing ffmpeg is a failure, not a skip."""
     if not figures.ffmpeg_available():
         assert figures.trajectory_mp4({"a": np.zeros((2, 3, 2))}) is None
-        pytest.fail("ffmpeg is not on PATH: install Debian's ffmpeg package "
-                    "(apt-get install -y ffmpeg; ./dev test does) to test the MP4 export")
+        pytest.fail(
+            "ffmpeg is not on PATH: install Debian's ffmpeg package "
+            "(apt-get install -y ffmpeg; ./dev test does) to test the MP4 export"
+        )
     xs = np.cumsum(np.random.default_rng(0).normal(size=(6, 50, 2)), axis=0)
     mp4 = figures.trajectory_mp4({"a": xs, "b": xs[:3]}, n_show=50, fps=4)
-    assert mp4 is not None and mp4[4:8] == b"ftyp", mp4[:16]  # an ISO/MP4 file
+    assert mp4 is not None, mp4[:16]  # an ISO/MP4 file
+    assert mp4[4:8] == b"ftyp", mp4[:16]
     probe = shutil.which("ffprobe")  # ships with Debian's ffmpeg
     assert probe, "ffprobe missing although ffmpeg is installed"
     with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
         f.write(mp4)
         f.flush()
         frames = subprocess.run(
-            [probe, "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-             "stream=nb_read_frames", "-of", "csv=p=0", f.name],
-            capture_output=True, text=True, check=True).stdout.strip()
+            [
+                probe,
+                "-v",
+                "error",
+                "-count_frames",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=nb_read_frames",
+                "-of",
+                "csv=p=0",
+                f.name,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     assert int(frames) == 6  # one frame per recorded state of the longest run
 
 
@@ -426,7 +459,7 @@ def test_animation_pads_shorter_runs_and_keeps_the_noise_shared():
     last = fig.frames[-1].data
     np.testing.assert_allclose(last[0].x, xs[-1, :, 0])
     np.testing.assert_allclose(last[1].x, xs[-1, :, 0])  # the short run waits on its samples
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown export format 'jpeg'"):
         figures.export_config("f", "jpeg")
 
 
@@ -434,7 +467,8 @@ def test_published_tables_are_markdown_with_every_value():
     from ui.layout import DDIM_TABLE, FEWSTEP_TABLE, markdown_table
 
     ddim = markdown_table(DDIM_TABLE).splitlines()
-    assert ddim[0].startswith("| steps S | eta = 0 (DDIM)") and len(ddim) == 2 + 5
+    assert ddim[0].startswith("| steps S | eta = 0 (DDIM)")
+    assert len(ddim) == 2 + 5
     assert ddim[2].split(" | ")[4] == "41.07"  # S = 10, the corrected eta = 1 column
     few = markdown_table(FEWSTEP_TABLE).splitlines()
     assert "|  |" in few[3]  # a missing figure is a blank cell, not "None"
@@ -446,7 +480,9 @@ def test_points_raster_puts_each_point_on_its_pixel():
     lim, px = 2.0, 40
     x = np.array([[0.0, 0.0], [-1.95, 1.95], [1.0, -1.0], [np.nan, 0.0], [9.0, 9.0]])
     cover = figures.points_raster(x, lim, px=px, radius=1.0)
-    assert cover.shape == (px, px) and cover.max() == 1.0 and cover.min() == 0.0
+    assert cover.shape == (px, px)
+    assert cover.max() == 1.0
+    assert cover.min() == 0.0
 
     def pixel(p):  # row 0 is y = +lim
         return int((lim - p[1]) / (2 * lim) * px), int((p[0] + lim) / (2 * lim) * px)
@@ -456,7 +492,8 @@ def test_points_raster_puts_each_point_on_its_pixel():
     assert cover[pixel((-1.0, -1.0))] == 0.0  # nothing drawn where no point is
     # the NaN point is dropped and the one outside the view draws nothing
     assert np.count_nonzero(cover) == np.count_nonzero(
-        figures.points_raster(x[:3], lim, px=px, radius=1.0))
+        figures.points_raster(x[:3], lim, px=px, radius=1.0)
+    )
 
 
 def test_coverage_png_keeps_the_colour_and_the_coverage_as_alpha():
@@ -466,10 +503,12 @@ def test_coverage_png_keeps_the_colour_and_the_coverage_as_alpha():
     cover[2, 3], cover[5, 5] = 1.0, 0.5
     uri = figures.coverage_png(cover, color="#D55E00", opacity=1.0)
     assert uri.startswith("data:image/png;base64,")
-    img = np.asarray(Image.open(__import__("io").BytesIO(base64.b64decode(uri.split(",")[1])))
-                     .convert("RGBA"))
+    img = np.asarray(
+        Image.open(__import__("io").BytesIO(base64.b64decode(uri.split(",")[1]))).convert("RGBA")
+    )
     assert tuple(img[2, 3]) == (0xD5, 0x5E, 0x00, 255)
-    assert abs(int(img[5, 5, 3]) - 128) <= 1 and img[0, 0, 3] == 0
+    assert abs(int(img[5, 5, 3]) - 128) <= 1
+    assert img[0, 0, 3] == 0
 
 
 def test_samples_grid_draws_every_panel_on_its_own_axes():
@@ -480,15 +519,17 @@ def test_samples_grid_draws_every_panel_on_its_own_axes():
     assert [im.xref for im in images] == ["x", "x2", "x", "x2"]
     assert [im.yref for im in images] == ["y", "y2", "y", "y2"]
     assert [im.layer for im in images] == ["above", "above", "below", "below"]
-    assert images[0].source != images[1].source and images[2].source == images[3].source
+    assert images[0].source != images[1].source
+    assert images[2].source == images[3].source
     assert fig.layout.meta["points"] == {"a": 50, "b": 70}
     assert fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]  # side by side
     assert "NFE 3" in fig.layout.annotations[1].text
     assert fig.layout.yaxis2.scaleanchor == "x2"  # square panels
     assert {tr.name for tr in fig.data} == {"data", "samples"}  # legend entries only
     big = figures.samples_grid(panels, lecture=True)
-    assert big.layout.font.size > fig.layout.font.size and big.layout.height > fig.layout.height
-    with pytest.raises(ValueError):
+    assert big.layout.font.size > fig.layout.font.size
+    assert big.layout.height > fig.layout.height
+    with pytest.raises(ValueError, match="at least one panel"):
         figures.samples_grid({})
 
 
@@ -513,7 +554,8 @@ def test_damaged_shipped_checkpoint_is_one_line_on_the_page_and_the_app_keeps_ru
     try:
         at = _open("pages/4_progressive.py")
         assert not at.exception, [e.value for e in at.exception]
-        assert len(at.error) == 1 and "sha256" in at.error[0].value
+        assert len(at.error) == 1
+        assert "sha256" in at.error[0].value
         assert len(at.error[0].value.splitlines()) == 1
         at.switch_page("pages/1_why.py")
         at.run()

@@ -39,8 +39,10 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package "
-                    "(apt-get install -y chromium) to run the browser test")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package "
+            "(apt-get install -y chromium) to run the browser test"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
@@ -88,7 +90,8 @@ def test_steps_slider_redraws_the_samples_figure(server, browser):
     """The benchmark's slider measure, run once each way: a key press on the DDIM
     page's steps slider ends with the samples figure titled with the new steps
     (10 -> 12 -> 10) and the rerun finished; it times out otherwise."""
-    times = _slider_times(browser, f"{server}/ddim?n=300&steps=10&spacing=leading", 2,
-                          "DDIM, S = {steps}, eta")
+    times = _slider_times(
+        browser, f"{server}/ddim?n=300&steps=10&spacing=leading", 2, "DDIM, S = {steps}, eta"
+    )
     assert len(times) == 2
     assert all(0 < drawn <= done for drawn, done in times)

@@ -50,7 +50,9 @@ def test_round_trip_gives_the_same_network_and_config(tmp_path):
     loaded, cfg = load_checkpoint(tmp_path / "m")
     x, t = _inputs()
     assert torch.equal(loaded(x, t), net(x, t))
-    assert cfg == written and cfg["note"] == "hello" and cfg["net"] == net.config
+    assert cfg == written
+    assert cfg["note"] == "hello"
+    assert cfg["net"] == net.config
     assert cfg["sha256"] == sha256_file(tmp_path / "m.safetensors")
     assert not any(p.requires_grad for p in loaded.parameters())  # inference copy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]  # no temps
@@ -71,8 +73,10 @@ def test_load_model_from_path_stem_with_or_without_suffix(tmp_path):
     x, t = _inputs()
     for spec in (str(tmp_path / "m"), str(tmp_path / "m.json"), str(tmp_path / "m.safetensors")):
         model = load_model(spec)
-        assert model.sample_shape == (2,) and model.config["dataset"] == "moons"
-        assert model.prediction == "eps" and model.schedule.T == 1000
+        assert model.sample_shape == (2,)
+        assert model.config["dataset"] == "moons"
+        assert model.prediction == "eps"
+        assert model.schedule.T == 1000
         assert torch.equal(model.net(x, t), net(x, t))
 
 
@@ -82,7 +86,7 @@ def test_flipped_byte_is_a_corrupt_checkpoint(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[-3] ^= 0x01
     path.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match="corrupt checkpoint.*sha256"):
+    with pytest.raises(ValueError, match=r"corrupt checkpoint.*sha256"):
         load_checkpoint(tmp_path / "m")
     with pytest.raises(ValueError, match="corrupt checkpoint"):
         load_model(str(tmp_path / "m"))
@@ -120,10 +124,10 @@ def test_weights_that_do_not_fit_the_config(tmp_path):
 
 
 def test_save_rejects_unknown_kind_and_build_net_unknown_type(tmp_path):
-    with pytest.raises(ValueError, match="unknown checkpoint kind 'weird'.*diffusion"):
+    with pytest.raises(ValueError, match=r"unknown checkpoint kind 'weird'.*diffusion"):
         save_checkpoint(tmp_path / "m", _net(), _config(kind="weird"))
     assert not list(tmp_path.iterdir())
-    with pytest.raises(ValueError, match="unknown network type 'resnet'.*mlp"):
+    with pytest.raises(ValueError, match=r"unknown network type 'resnet'.*mlp"):
         build_net({"type": "resnet"})
 
 
@@ -135,12 +139,12 @@ def test_progressive_distillation_round_spec(tmp_path):
     model = load_model(f"{run}@2steps")
     assert model.config["steps"] == 2
     assert torch.equal(model.net(x, t), _net(1)(x, t))
-    with pytest.raises(FileNotFoundError, match="no progressive-distillation round 8.*pd-2steps"):
+    with pytest.raises(FileNotFoundError, match=r"no progressive-distillation round 8.*pd-2steps"):
         load_model(f"{run}@8steps")
 
 
 def test_unknown_name_lists_valid_choices():
-    with pytest.raises(ValueError, match="unknown model 'no-such-model'.*oracle:.*8gaussians"):
+    with pytest.raises(ValueError, match=r"unknown model 'no-such-model'.*oracle:.*8gaussians"):
         load_model("no-such-model")
 
 
@@ -160,7 +164,8 @@ def test_manifest_add_list_load_and_tamper(tmp_path, monkeypatch):
     assert entry["path"] == "w/toy"
     add_to_manifest(group / "manifest.json", "toy", group / "w" / "toy", description="again")
     listed = list_models()
-    assert [e["name"] for e in listed] == ["toy"] and listed[0]["description"] == "again"
+    assert [e["name"] for e in listed] == ["toy"]
+    assert listed[0]["description"] == "again"
     x, t = _inputs()
     assert torch.equal(load_model("toy").net(x, t), net(x, t))
     # a manifest whose sha256 disagrees with the file (a swapped weights file) is refused
@@ -215,5 +220,5 @@ def test_shipped_2d_models_sample_close_to_their_data():
 
 
 def test_progressive_round_spec_with_a_missing_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="folder .*absent not found"):
+    with pytest.raises(FileNotFoundError, match=r"folder .*absent not found"):
         load_model(f"{tmp_path / 'absent'}@4steps")

@@ -44,7 +44,8 @@ def assert_bad_input(rc: int, err: str, *words: str, folder: Path | None = None)
     and (when given) an output folder left empty: no result, no temp file."""
     assert rc == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
     assert "Traceback" not in err
     for w in words:
         assert w in lines[0], (w, lines[0])
@@ -71,7 +72,8 @@ def test_data_writes_the_seeded_dataset(tmp_path, capsys):
     )
     assert rc == 0, err
     x = np.load(out)
-    assert x.shape == (100, 2) and x.dtype == np.float32
+    assert x.shape == (100, 2)
+    assert x.dtype == np.float32
     np.testing.assert_array_equal(x, sample_dataset("moons", 100, 3).numpy())
     other = tmp_path / "other.npy"
     run_cli(capsys, "data", "--dataset", "moons", "--n", "100", "--seed", "4", "--out", other)
@@ -85,7 +87,8 @@ def test_describe_json_gives_schedule_and_mixture(capsys):
     assert rc == 0, err
     info = json.loads(out)
     sch = linear_schedule()
-    assert info["schedule"]["T"] == 1000 and info["schedule"]["name"] == "linear"
+    assert info["schedule"]["T"] == 1000
+    assert info["schedule"]["name"] == "linear"
     np.testing.assert_allclose(
         info["schedule"]["alpha_bar"], sch.alphas_cumprod.numpy(), rtol=1e-12
     )
@@ -95,7 +98,8 @@ def test_describe_json_gives_schedule_and_mixture(capsys):
     np.testing.assert_allclose(info["mixture"]["means"], gmm.means.numpy())
     np.testing.assert_allclose(info["mixture"]["covs"], gmm.covs.numpy())
     rc, out, _ = run_cli(capsys, "describe", "--model", ORACLE)
-    assert rc == 0 and "T=1000" in out
+    assert rc == 0
+    assert "T=1000" in out
 
 
 def test_sample_npz_matches_the_library(tmp_path, capsys):
@@ -106,9 +110,11 @@ def test_sample_npz_matches_the_library(tmp_path, capsys):
     assert rc == 0, err
     with np.load(out) as f:
         assert {"x", "timesteps", "nfe"} <= set(f.files)
-        assert "xs" not in f.files and "x0_preds" not in f.files
+        assert "xs" not in f.files
+        assert "x0_preds" not in f.files
         x, ts, nfe = f["x"], f["timesteps"], int(f["nfe"])
-    assert x.shape == (64, 2) and nfe == 10
+    assert x.shape == (64, 2)
+    assert nfe == 10
     np.testing.assert_array_equal(ts, [999, 899, 799, 699, 599, 499, 399, 299, 199, 99])
     from diffusion.checkpoints import load_model
 
@@ -122,7 +128,8 @@ def test_sample_trajectory_and_x_T_reproduce(tmp_path, capsys):
     assert rc == 0, err
     with np.load(out) as f:
         x, xs, x0s, nfe = f["x"], f["xs"], f["x0_preds"], int(f["nfe"])
-    assert xs.shape == (6, 64, 2) and x0s.shape == (5, 64, 2)
+    assert xs.shape == (6, 64, 2)
+    assert x0s.shape == (5, 64, 2)
     assert nfe == 9  # Heun: two evaluations per step, Euler on the last one
     np.testing.assert_array_equal(xs[-1], x)
     # The saved initial noise, given back with another seed, gives the same samples.
@@ -181,11 +188,15 @@ def test_evaluate_scores_oracle_samples_far_better_than_noise(tmp_path, capsys):
 
 def test_list_commands(capsys):
     rc, out, _ = run_cli(capsys, "list", "samplers")
-    assert rc == 0 and "ddim" in out and "dpm-solver++2m" in out
+    assert rc == 0
+    assert "ddim" in out
+    assert "dpm-solver++2m" in out
     rc, out, _ = run_cli(capsys, "list", "datasets")
-    assert rc == 0 and "swissroll" in out
+    assert rc == 0
+    assert "swissroll" in out
     rc, out, _ = run_cli(capsys, "list", "spacings")
-    assert rc == 0 and "karras" in out
+    assert rc == 0
+    assert "karras" in out
 
 
 @pytest.fixture(scope="module")
@@ -199,17 +210,21 @@ def trained_dir(tmp_path_factory) -> Path:
 
 
 def test_train_writes_a_checkpoint_that_sample_accepts(trained_dir, tmp_path, capsys):
-    assert (trained_dir / "model.safetensors").is_file() and (trained_dir / "model.json").is_file()
+    assert (trained_dir / "model.safetensors").is_file()
+    assert (trained_dir / "model.json").is_file()
     config = json.loads((trained_dir / "model.json").read_text())
-    assert config["dataset"] == "moons" and config["training"]["steps"] == 20
+    assert config["dataset"] == "moons"
+    assert config["training"]["steps"] == 20
     out = tmp_path / "s.npz"
     rc, _, err = run_cli(capsys, "sample", "--model", trained_dir / "model", "--sampler", "ddim",
                          "--steps", "5", "--n", "32", "--out", out)  # fmt: skip
     assert rc == 0, err
     x = np.load(out)["x"]
-    assert x.shape == (32, 2) and np.isfinite(x).all()
+    assert x.shape == (32, 2)
+    assert np.isfinite(x).all()
     rc, out, _ = run_cli(capsys, "describe", "--model", trained_dir / "model", "--json")
-    assert rc == 0 and json.loads(out)["schedule"]["T"] == 1000
+    assert rc == 0
+    assert json.loads(out)["schedule"]["T"] == 1000
 
 
 def test_train_progress_goes_to_stderr(tmp_path, capsys):
@@ -217,7 +232,8 @@ def test_train_progress_goes_to_stderr(tmp_path, capsys):
     rc, stdout, err = run_cli(capsys, "train", "--dataset", "moons", "--out", out, "--steps", "5",
                               "--batch-size", "32", "--width", "8", "--depth", "1")  # fmt: skip
     assert rc == 0
-    assert "train moons 5/5" in err and stdout == ""
+    assert "train moons 5/5" in err
+    assert stdout == ""
 
 
 # ----- bad input -------------------------------------------------------------------------
@@ -311,7 +327,8 @@ def test_data_and_evaluate_bad_input(tmp_path, capsys):
     assert_bad_input(rc, err, "nosuch")
     assert not (tmp_path / "no").exists()  # a folder made for a failed command is removed
     rc, _, err = run_cli(capsys, "data", "--dataset", "moons", "--out", tmp_path / "no" / "d.npy")
-    assert rc == 0 and (tmp_path / "no" / "d.npy").is_file(), err  # missing folders are made
+    assert rc == 0, err  # missing folders are made
+    assert (tmp_path / "no" / "d.npy").is_file(), err
     rc, _, err = run_cli(
         capsys, "evaluate", "--samples", tmp_path / "none.npz", "--dataset", "moons"
     )
@@ -358,7 +375,8 @@ def test_subprocess_round_trip_and_clean_error(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "diffusion", *sample_args(bad_out, "--eta", "2")],
                          capture_output=True, text=True, env=env, cwd=tmp_path)  # fmt: skip
     assert_bad_input(bad.returncode, bad.stderr, "eta")
-    assert bad.stdout == "" and not bad_out.exists()
+    assert bad.stdout == ""
+    assert not bad_out.exists()
 
 
 # ----- pieces the commands stand on ----------------------------------------------------
@@ -410,7 +428,9 @@ def test_bench_runner_merges_sections_and_reports_missing(tmp_path, monkeypatch)
     statuses = bench.run_bench(["fake"], out=out)
     assert statuses["fake"].startswith("failed: ZeroDivisionError")
     text = out.read_text()
-    assert "ZeroDivisionError" in text and "fake table" not in text and "old numbers" in text
+    assert "ZeroDivisionError" in text
+    assert "fake table" not in text
+    assert "old numbers" in text
 
 
 def _options(parser, path=()):
@@ -452,14 +472,16 @@ def test_distill_defaults_are_the_shipped_recipe(monkeypatch):
                                       "--teacher", dataset])  # fmt: skip
             dcli._apply_recipe(args, dataset)
             rec = recipe_for(key, dataset)
-            assert args.batch_size == rec["batch_size"] and args.lr == rec["lr"]
+            assert args.batch_size == rec["batch_size"]
+            assert args.lr == rec["lr"]
             assert args.ema_decay == rec["ema_decay"]
             steps = rec.get("steps_per_round", rec.get("steps"))
             assert args.steps == steps
             if method == "cd":
                 assert (args.N, args.solver, args.mu) == (rec["N"], rec["solver"], rec["mu"])
             if method == "ict":
-                assert args.init == "teacher" and args.ict_curriculum["s1"] == rec["s1"]
+                assert args.init == "teacher"
+                assert args.ict_curriculum["s1"] == rec["s1"]
     args = argparse.Namespace(**{**vars(args), "batch_size": 7})
     dcli._apply_recipe(args, "moons")
     assert args.batch_size == 7  # a given option is kept

@@ -65,19 +65,25 @@ def test_scalings_follow_the_paper():
     alpha, c_skip, c_out = f.scalings(t)
     assert alpha.shape == c_skip.shape == c_out.shape == t.shape
     sb = SCH.sigma_bar(t.double())
-    assert c_skip[0] == 1 and c_out[0] == 0 and c_skip[4] == 1 and c_out[4] == 0
+    assert c_skip[0] == 1
+    assert c_out[0] == 0
+    assert c_skip[4] == 1
+    assert c_out[4] == 0
     # c_skip^2 sigma_data^2... the EDM/CM identity at sb_min = 0 would be c_skip + c_out^2/sd^2 = 1;
     # with the offset, check the defining formulas directly against sigma_bar
     sbm = float(SCH.sigma_bar(0.0))
     torch.testing.assert_close(c_skip, 0.25 / ((sb - sbm) ** 2 + 0.25))
     torch.testing.assert_close(c_out, 0.5 * (sb - sbm) / torch.sqrt(0.25 + sb**2))
-    assert c_skip[2] < 1e-4 and abs(float(c_out[2]) - 0.5) < 1e-3
+    assert c_skip[2] < 1e-4
+    assert abs(float(c_out[2]) - 0.5) < 1e-3
     torch.testing.assert_close(alpha, SCH.alpha(t.double()))
 
 
 def test_karras_grid_ends_and_order():
     ts = karras_timesteps(SCH, 18)
-    assert ts[0] == 0 and ts[-1] == SCH.T - 1 and len(ts) == 18
+    assert ts[0] == 0
+    assert ts[-1] == SCH.T - 1
+    assert len(ts) == 18
     assert bool((ts[1:] > ts[:-1]).all())
     sb = SCH.sigma_bar(ts)
     rho = 7.0
@@ -92,9 +98,9 @@ def test_curricula():
     # iCT: N doubles from s0 + 1 = 11 to s1 + 1 = 1281 in log2(128) + 1 = 8 stages
     K = 800
     ns = [ict_schedule(k, K) for k in range(K)]
-    assert (
-        ns[0] == 11 and ns[-1] == 1281 and sorted(set(ns)) == [11, 21, 41, 81, 161, 321, 641, 1281]
-    )
+    assert ns[0] == 11
+    assert ns[-1] == 1281
+    assert sorted(set(ns)) == [11, 21, 41, 81, 161, 321, 641, 1281]
 
 
 def test_pseudo_huber_matches_l2_and_l1_limits():
@@ -157,12 +163,15 @@ def _constant_model(value: float, sigma_data: float = 0.5) -> DiffusionModel:
 
 def test_sampler_registered_with_exact_nfe_and_renoising_statistics():
     spec = REGISTRY["consistency"]
-    assert spec.nfe(1) == 1 and spec.nfe(3) == 3
+    assert spec.nfe(1) == 1
+    assert spec.nfe(3) == 3
     model = _constant_model(2.0)
     ts = torch.tensor([999.0, 300.0, 100.0], dtype=torch.float64)
     x_T = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0))
     traj = spec(model, x_T, ts, generator=torch.Generator().manual_seed(1))
-    assert traj.nfe == 3 and traj.xs.shape[0] == 4 and traj.x0_preds.shape[0] == 3
+    assert traj.nfe == 3
+    assert traj.xs.shape[0] == 4
+    assert traj.x0_preds.shape[0] == 3
     assert torch.equal(traj.x, torch.full_like(x_T, 2.0))
     # xs[1] is the estimate re-noised to t = 300: alpha (x0 + sqrt(sb^2 - sb_min^2) z)
     a, sb = float(SCH.alpha(300.0)), float(SCH.sigma_bar(300.0))
@@ -183,7 +192,8 @@ def test_sampler_one_step_is_deterministic_and_seeded_multistep_reproducible():
     a = spec(model, x_T, ts, generator=torch.Generator().manual_seed(3)).x
     b = spec(model, x_T, ts, generator=torch.Generator().manual_seed(3)).x
     c = spec(model, x_T, ts, generator=torch.Generator().manual_seed(4)).x
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
 
 
 # ----- short training runs ----------------------------------------------------------------
@@ -223,9 +233,11 @@ def test_cd_smoke_learns_the_teachers_ode_endpoint_and_boundary_holds():
         callback=lambda s, v: seen.append(v),
         seed=0,
     )
-    assert len(seen) == 150 and _falls(seen)
+    assert len(seen) == 150
+    assert _falls(seen)
     assert endpoint_error(model.net) < 0.8 * before
-    assert model.prediction == "x0" and model.config["kind"] == "consistency"
+    assert model.prediction == "x0"
+    assert model.config["kind"] == "consistency"
     x = torch.randn(10, 2)
     torch.testing.assert_close(model.net(x, torch.zeros(10)), x / float(SCH.alpha(0.0)))
 
@@ -237,11 +249,18 @@ def test_a_consistency_model_never_carries_its_teachers_training_or_quality():
     )
     cfg = {"type": "mlp", "dim": 2, "width": 16, "depth": 1, "emb_dim": 8}
     model = consistency_distillation(
-        teacher, lambda n, g: draw("8gaussians", n, g), net=build_net(cfg), steps=2, N=4,
-        batch_size=16, sigma_data=1.0,
+        teacher,
+        lambda n, g: draw("8gaussians", n, g),
+        net=build_net(cfg),
+        steps=2,
+        N=4,
+        batch_size=16,
+        sigma_data=1.0,
     )
-    assert "quality" not in model.config and model.config["dataset"] == "8gaussians"
-    assert model.config["training"]["method"] == "cd" and model.config["training"]["steps"] == 2
+    assert "quality" not in model.config
+    assert model.config["dataset"] == "8gaussians"
+    assert model.config["training"]["method"] == "cd"
+    assert model.config["training"]["steps"] == 2
 
 
 def _ode_endpoint_error_fn():
@@ -268,7 +287,8 @@ def test_ct_smoke_loss_falls_and_boundary_holds():
         callback=lambda s, v: seen.append(v),
         seed=0,
     )
-    assert len(seen) == 150 and _falls(seen)
+    assert len(seen) == 150
+    assert _falls(seen)
     assert model.config["training"]["final_N"] == 151  # N(K) = s1 + 1 at the end
     x = torch.randn(10, 2)
     torch.testing.assert_close(model.net(x, torch.zeros(10)), x / float(SCH.alpha(0.0)))
@@ -307,7 +327,10 @@ def test_ct_from_a_diffusion_models_weights_copies_them_and_stays_teacher_free()
     before = {k: v.clone() for k, v in teacher.net.state_dict().items()}
     calls = []
     teacher.predict = lambda *a, **k: calls.append(1)  # the CT loss must never call it
-    data = lambda n, g: draw("8gaussians", n, g)  # noqa: E731
+
+    def data(n, g):
+        return draw("8gaussians", n, g)
+
     # zero steps of learning (lr ~ 0) leave f's backbone at the copied weights
     model = consistency_training(
         teacher, SCH, data, improved=True, steps=2, lr=1e-12, ema_decay=0.0, seed=0
@@ -321,7 +344,8 @@ def test_ct_from_a_diffusion_models_weights_copies_them_and_stays_teacher_free()
     moved = sum(
         float((v - before[k]).abs().max()) for k, v in model.net.backbone.state_dict().items()
     )
-    assert moved > 1e-4 and not calls
+    assert moved > 1e-4
+    assert not calls
     for k, v in teacher.net.state_dict().items():
         assert torch.equal(v, before[k])
     x = torch.randn(10, 2)
@@ -347,7 +371,9 @@ def test_cli_ct_from_the_teachers_weights(tmp_path, capsys):
     capsys.readouterr()
     rc = main([*args, "--dataset", "moons", "--out", str(tmp_path / "bad"), "--init", "teacher"])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "--init teacher needs --teacher" in err and len(err.splitlines()) == 1
+    assert rc == 2
+    assert "--init teacher needs --teacher" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_recipe_ct_initialisations():
@@ -359,7 +385,8 @@ def test_recipe_ct_initialisations():
     a, b = ct_initial_net(teacher, "scratch", seed=3), ct_initial_net(teacher, "scratch", seed=3)
     assert a.config == teacher.net.config
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-        assert torch.equal(va, vb) and not torch.equal(va, teacher.net.state_dict()[k])
+        assert torch.equal(va, vb)
+        assert not torch.equal(va, teacher.net.state_dict()[k])
     with pytest.raises(ValueError, match="initialisation"):
         ct_initial_net(teacher, "distilled")
 
@@ -369,7 +396,8 @@ def test_recipe_for_applies_the_dataset_overrides():
 
     moons, swiss = recipe_for("ct", "moons"), recipe_for("ct", "swissroll")
     assert moons["batch_size"] == DATASET_OVERRIDES["moons"]["ct"]["batch_size"]
-    assert swiss == TOY_RECIPE["ct"] and moons["batch_size"] != swiss["batch_size"]
+    assert swiss == TOY_RECIPE["ct"]
+    assert moons["batch_size"] != swiss["batch_size"]
     assert {k: v for k, v in moons.items() if k != "batch_size"} == {
         k: v for k, v in swiss.items() if k != "batch_size"
     }

@@ -69,7 +69,7 @@ ORDERS = [
 ]
 
 
-@pytest.mark.parametrize("name,steps,band", ORDERS, ids=[o[0] for o in ORDERS])
+@pytest.mark.parametrize(("name", "steps", "band"), ORDERS, ids=[o[0] for o in ORDERS])
 def test_convergence_order(setup, name, steps, band):
     order, pts = measured_order(setup, name, steps)
     print(f"{name}: measured order {order:.2f}")  # quoted in docs/samplers.md
@@ -83,7 +83,7 @@ def test_3m_with_the_halved_second_difference_is_second_order(setup):
     assert 1.7 <= order <= 2.4, pts
 
 
-@pytest.mark.parametrize("p,band", [(1, (1.7, 2.4)), (3, (3.5, 4.5))])
+@pytest.mark.parametrize(("p", "band"), [(1, (1.7, 2.4)), (3, (3.5, 4.5))])
 def test_unipc_corrector_adds_one_order(setup, p, band):
     """UniP-p followed by UniC-p converges with order p + 1 (Zhao et al. 2023, Cor. 3.2)."""
     order, pts = measured_order(setup, "unipc", [20, 40, 80], order=p)
@@ -135,7 +135,7 @@ def test_reference_solve_is_exact_for_gaussian_data():
 
 
 def test_reference_trajectory_ends_where_reference_solve_ends(setup):
-    model, x_T, ref = setup
+    model, x_T, _ref = setup
     traj = reference_trajectory(model, x_T[:8], [500.0, 0.0])
     end = reference_solve(model, x_T[:8], denoise=False)
     assert float((traj[-1] - end).abs().max()) < 1e-8

@@ -24,7 +24,8 @@ def test_required_datasets_exist_and_mixtures_are_a_subset():
 @pytest.mark.parametrize("name", DATASETS)
 def test_shape_dtype_and_unit_scale(name):
     x = sample_dataset(name, 20_000, seed=0)
-    assert x.shape == (20_000, 2) and x.dtype == torch.float32
+    assert x.shape == (20_000, 2)
+    assert x.dtype == torch.float32
     assert bool(torch.isfinite(x).all())
     # one schedule suits all: roughly centred, per-axis std within a factor 1.5 of 1
     assert x.mean(0).abs().max() < 0.35
@@ -47,7 +48,7 @@ def test_draw_continues_one_stream():
 
 
 def test_unknown_dataset_names_the_choices():
-    with pytest.raises(ValueError, match="unknown dataset 'spiral'.*swissroll.*moons"):
+    with pytest.raises(ValueError, match=r"unknown dataset 'spiral'.*swissroll.*moons"):
         sample_dataset("spiral", 10, 0)
 
 
@@ -58,7 +59,7 @@ def test_bad_point_count(n):
 
 
 def test_mixture_only_for_mixture_datasets():
-    with pytest.raises(ValueError, match="not a Gaussian mixture.*8gaussians"):
+    with pytest.raises(ValueError, match=r"not a Gaussian mixture.*8gaussians"):
         gaussian_mixture("swissroll")
     with pytest.raises(ValueError, match="unknown dataset"):
         gaussian_mixture("nope")
@@ -98,6 +99,11 @@ def test_rings_have_three_radii():
     r = sample_dataset("rings", 20_000, seed=0).norm(dim=1) * 1.73
     counts = torch.histc(r, bins=30, min=0, max=3.6)
     # three peaks (1, 2, 3) separated by empty gaps near 1.5 and 2.5
-    gap = lambda v: counts[int(v / 3.6 * 30)]  # noqa: E731
-    assert gap(1.5) < 0.01 * len(r) and gap(2.5) < 0.01 * len(r)
-    assert gap(1.0) > 0.05 * len(r) and gap(3.0) > 0.05 * len(r)
+
+    def gap(v):
+        return counts[int(v / 3.6 * 30)]
+
+    assert gap(1.5) < 0.01 * len(r)
+    assert gap(2.5) < 0.01 * len(r)
+    assert gap(1.0) > 0.05 * len(r)
+    assert gap(3.0) > 0.05 * len(r)

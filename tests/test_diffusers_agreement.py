@@ -56,7 +56,10 @@ COMMON = dict(beta_start=1e-4, beta_end=0.02, beta_schedule="linear", num_train_
 @pytest.mark.parametrize("steps", [10, 50])
 def test_ddim_eta0_matches_diffusers(steps):
     sched = diffusers.DDIMScheduler(
-        **COMMON, clip_sample=False, set_alpha_to_one=True, steps_offset=0,
+        **COMMON,
+        clip_sample=False,
+        set_alpha_to_one=True,
+        steps_offset=0,
         timestep_spacing="leading",
     )
     model = _matched(sched)
@@ -69,7 +72,9 @@ def test_ddim_eta0_matches_diffusers(steps):
     assert _max_diff(ours.x, x) < TOL
 
 
-@pytest.mark.parametrize("variance,kind", [("beta_tilde", "fixed_small"), ("beta", "fixed_large")])
+@pytest.mark.parametrize(
+    ("variance", "kind"), [("beta_tilde", "fixed_small"), ("beta", "fixed_large")]
+)
 def test_ddpm_matches_diffusers_with_the_same_noise(variance, kind):
     sched = diffusers.DDPMScheduler(
         **COMMON, clip_sample=False, variance_type=kind, timestep_spacing="leading"
@@ -82,13 +87,19 @@ def test_ddpm_matches_diffusers_with_the_same_noise(variance, kind):
     for t in sched.timesteps:
         x = sched.step(_eps(model, x, t), t, x, generator=gen).prev_sample
     ours = REGISTRY["ddpm"](
-        model, x_T, sched.timesteps.to(torch.float64), variance=variance,
+        model,
+        x_T,
+        sched.timesteps.to(torch.float64),
+        variance=variance,
         generator=torch.Generator().manual_seed(7),
     )
     assert _max_diff(ours.x, x) < TOL
     # The noise matters: another seed gives other samples (the check can fail).
     other = REGISTRY["ddpm"](
-        model, x_T, sched.timesteps.to(torch.float64), variance=variance,
+        model,
+        x_T,
+        sched.timesteps.to(torch.float64),
+        variance=variance,
         generator=torch.Generator().manual_seed(8),
     )
     assert _max_diff(other.x, x) > 1e-2
@@ -128,11 +139,14 @@ def test_heun_matches_diffusers():
     assert _max_diff(ours.x, theirs) < TOL
 
 
-@pytest.mark.parametrize("order,steps", [(2, 10), (2, 25), (3, 10), (3, 25)])
+@pytest.mark.parametrize(("order", "steps"), [(2, 10), (2, 25), (3, 10), (3, 25)])
 def test_dpm_solver_pp_multistep_matches_diffusers(order, steps):
     sched = diffusers.DPMSolverMultistepScheduler(
-        **COMMON, algorithm_type="dpmsolver++", solver_order=order,
-        lower_order_final=False, final_sigmas_type="zero",
+        **COMMON,
+        algorithm_type="dpmsolver++",
+        solver_order=order,
+        lower_order_final=False,
+        final_sigmas_type="zero",
     )
     model = _matched(sched)
     sched.set_timesteps(steps)
@@ -152,8 +166,12 @@ def test_dpm_solver_pp_multistep_matches_diffusers(order, steps):
 
 def test_unipc_matches_diffusers():
     sched = diffusers.UniPCMultistepScheduler(
-        **COMMON, solver_order=2, solver_type="bh2", predict_x0=True,
-        lower_order_final=True, final_sigmas_type="zero",
+        **COMMON,
+        solver_order=2,
+        solver_type="bh2",
+        predict_x0=True,
+        lower_order_final=True,
+        final_sigmas_type="zero",
     )
     model = _matched(sched)
     sched.set_timesteps(12)

@@ -29,7 +29,8 @@ def test_sets_are_seeded_paired_and_distinct():
 
     rows = p.over_sets(sample, p.sliced_w2)
     assert rows.shape == (2,)
-    assert [s for _, s in seen] == [7, 10] and torch.equal(seen[1][0], p.noise(1))
+    assert [s for _, s in seen] == [7, 10]
+    assert torch.equal(seen[1][0], p.noise(1))
     with pytest.raises(ValueError, match="at least one evaluation set"):
         ev.Protocol("moons", ())
 
@@ -47,11 +48,15 @@ def test_pd_bars_fail_at_their_thresholds():
     teacher = ev.Metrics(0.10, 1e-4)
     assert ev.pd_failures(4, ev.Metrics(0.129, 1.2e-4), ev.Metrics(0.3, 3e-4), teacher) == []
     over = ev.pd_failures(4, ev.Metrics(0.131, 1.2e-4), ev.Metrics(0.3, 3e-4), teacher)
-    assert len(over) == 1 and "sliced W2" in over[0] and "teacher" in over[0]
+    assert len(over) == 1
+    assert "sliced W2" in over[0]
+    assert "teacher" in over[0]
     # at 2 steps only the DDIM ratio counts, in each metric
     assert ev.pd_failures(2, ev.Metrics(0.5, 1e-3), ev.Metrics(1.0, 2e-3), teacher) == []
     ddim = ev.pd_failures(2, ev.Metrics(0.5, 1.1e-3), ev.Metrics(1.0, 2e-3), teacher)
-    assert len(ddim) == 1 and "MMD^2" in ddim[0] and "DDIM" in ddim[0]
+    assert len(ddim) == 1
+    assert "MMD^2" in ddim[0]
+    assert "DDIM" in ddim[0]
     assert ev.pd_failures(1, (0.6,), (1.0,), (0.1,))[0].startswith("PD 1 steps: sliced W2")
 
 

@@ -41,7 +41,8 @@ def test_heun_points_are_the_first_step_of_the_registered_samplers(oracle, monke
     t0, t1 = float(ts[0]), float(ts[1])
     heun_calls, euler_calls = _spy(monkeypatch, "heun"), _spy(monkeypatch, "euler")
     x_euler, x_heun = figures.heun_points(oracle, x, t0, t1)
-    assert [g for g, _ in heun_calls] == [[t0, t1]] and [g for g, _ in euler_calls] == [[t0, t1]]
+    assert [g for g, _ in heun_calls] == [[t0, t1]]
+    assert [g for g, _ in euler_calls] == [[t0, t1]]
     assert torch.equal(x_heun, heun_calls[0][1].xs[1])
     assert torch.equal(x_euler, euler_calls[0][1].xs[1])
     # the same step as the first of a longer run: the corrector moves the predictor
@@ -57,7 +58,8 @@ def test_ddim_step_is_the_first_step_of_the_registered_ddim(oracle, monkeypatch)
     step = figures.ddim_step(oracle, x, float(ts[0]), float(ts[1]))
     end = figures.ddim_step(oracle, x, float(ts[2]), -1.0)  # to the clean endpoint
     assert [g for g, _ in calls] == [ts[:2].tolist(), [float(ts[2])]]
-    assert torch.equal(step, calls[0][1].xs[1]) and torch.equal(end, calls[1][1].x)
+    assert torch.equal(step, calls[0][1].xs[1])
+    assert torch.equal(end, calls[1][1].x)
     run = REGISTRY["ddim"](oracle, x, ts)
     torch.testing.assert_close(step, run.xs[1])
     torch.testing.assert_close(figures.ddim_step(oracle, run.xs[2], float(ts[2]), -1.0), run.x)

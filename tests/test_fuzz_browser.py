@@ -30,15 +30,20 @@ pytestmark = pytest.mark.browser
 
 # (page, parameters): the fuzz table's worst values, all in one URL to keep the run short
 URLS = [
-    ("ddim", {"model": "[Session expired - click here](https://evil.example/phish)",
-              "spacing": "![x](https://evil.example/pixel.png)",
-              "eta": f"<img src=https://evil.example/i.png onerror='{PWN}'>",
-              "lecture": f"<script>{PWN}</script>",
-              # 20 KB: the server refuses a longer request line (AppTest tries 120 KB)
-              "steps": "x" * 20_000,
-              "seed": "<https://evil.example>",
-              "[click](https://evil.example/u)": "1",
-              "![i](https://evil.example/k.png)": "1"}),
+    (
+        "ddim",
+        {
+            "model": "[Session expired - click here](https://evil.example/phish)",
+            "spacing": "![x](https://evil.example/pixel.png)",
+            "eta": f"<img src=https://evil.example/i.png onerror='{PWN}'>",
+            "lecture": f"<script>{PWN}</script>",
+            # 20 KB: the server refuses a longer request line (AppTest tries 120 KB)
+            "steps": "x" * 20_000,
+            "seed": "<https://evil.example>",
+            "[click](https://evil.example/u)": "1",
+            "![i](https://evil.example/k.png)": "1",
+        },
+    ),
     ("", {"present": "1", "slide": "![x](https://evil.example/slide.png)"}),
 ]
 
@@ -52,8 +57,10 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package "
-                    "(apt-get install -y chromium) to run the browser test")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package "
+            "(apt-get install -y chromium) to run the browser test"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
@@ -68,8 +75,9 @@ def test_hostile_url_in_chromium_renders_text_only(server, browser, path, params
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     try:
-        page.goto(f"{server}/{path}?{urlencode({'n': '200'} | params)}",
-                  wait_until="domcontentloaded")
+        page.goto(
+            f"{server}/{path}?{urlencode({'n': '200'} | params)}", wait_until="domcontentloaded"
+        )
         if "present" in params:  # slides have no h1: the script finished, a headline shown
             page.wait_for_selector(".present-head", timeout=120_000)
             page.wait_for_selector(DONE, timeout=120_000)

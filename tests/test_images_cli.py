@@ -32,12 +32,16 @@ def test_images_sample_fid_and_sweep(tmp_path, capsys):
         == 0
     )
     with np.load(out) as z:
-        assert z["x"].shape == (20, 1, 16, 16) and int(z["nfe"]) == 1
-        assert z["x"].min() >= -1 and z["x"].max() <= 1
+        assert z["x"].shape == (20, 1, 16, 16)
+        assert int(z["nfe"]) == 1
+        assert z["x"].min() >= -1
+        assert z["x"].max() <= 1
     capsys.readouterr()
     assert main(["images", "fid", "--samples", str(out), "--dataset", "digits", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert res["n"] == 20 and res["label"] == "FD-20" and res["fd"] > 0
+    assert res["n"] == 20
+    assert res["label"] == "FD-20"
+    assert res["fd"] > 0
     sweep = tmp_path / "sweep.json"
     assert (
         main(
@@ -61,14 +65,17 @@ def test_images_sample_fid_and_sweep(tmp_path, capsys):
         == 0
     )
     rows = json.loads(sweep.read_text())["rows"]
-    assert [r["nfe"] for r in rows] == [1, 2] and all(r["label"] == "FD-16" for r in rows)
+    assert [r["nfe"] for r in rows] == [1, 2]
+    assert all(r["label"] == "FD-16" for r in rows)
 
 
 def test_images_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     bad = tmp_path / "x.txt"
     assert main(["images", "sample", "--model", "digits", "--out", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "\n" not in err and ".npz or .png" in err
+    assert err.startswith("error:")
+    assert "\n" not in err
+    assert ".npz or .png" in err
     assert not bad.exists()
     assert (
         main(["images", "sample", "--model", "no-such-model", "--out", str(tmp_path / "y.npz")])
@@ -86,9 +93,16 @@ def _tiny_unet_folder(folder, *, safe: bool):
     from diffusers import DDIMScheduler, UNet2DModel
 
     torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1,
-                       block_out_channels=(8, 16), down_block_types=("DownBlock2D",) * 2,
-                       up_block_types=("UpBlock2D",) * 2, norm_num_groups=4)
+    unet = UNet2DModel(
+        sample_size=8,
+        in_channels=3,
+        out_channels=3,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D",) * 2,
+        up_block_types=("UpBlock2D",) * 2,
+        norm_num_groups=4,
+    )
     unet.save_pretrained(folder / "unet", safe_serialization=safe)
     DDIMScheduler(num_train_timesteps=1000).save_pretrained(folder / "scheduler")
     return folder
@@ -120,7 +134,8 @@ def test_a_diffusers_folder_with_only_pickled_weights_is_refused_unread(tmp_path
     calls = _spy_on_torch_load(monkeypatch)
     with pytest.raises(ValueError, match="only safetensors are accepted") as err:
         load_diffusers_model(folder)
-    assert "\n" not in str(err.value) and calls == []  # the pickle was never opened
+    assert "\n" not in str(err.value)
+    assert calls == []
     # the spy does see a pickle read: diffusers' own fallback opens that same file
     UNet2DModel.from_pretrained(str(folder), subfolder="unet", use_safetensors=False)
     assert len(calls) == 1
@@ -142,14 +157,31 @@ def test_a_hub_id_is_asked_for_safetensors_only(tmp_path, monkeypatch, capsys):
         asked.append(kw.get("use_safetensors"))
         if kw.get("use_safetensors") is not True:
             raise AssertionError(f"pickle weights were allowed: {kw}")
-        raise OSError(f"{name} does not appear to have a file named "
-                      "diffusion_pytorch_model.safetensors.")
+        raise OSError(
+            f"{name} does not appear to have a file named diffusion_pytorch_model.safetensors."
+        )
 
     monkeypatch.setattr(UNet2DModel, "from_pretrained", from_pretrained)
     out = tmp_path / "s.npz"
-    rc = main(["images", "sample", "--model", "diffusers:someorg/only-bin", "--steps", "1",
-               "--n", "4", "--out", str(out)])
+    rc = main(
+        [
+            "images",
+            "sample",
+            "--model",
+            "diffusers:someorg/only-bin",
+            "--steps",
+            "1",
+            "--n",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and asked == [True], (rc, asked, err)
-    assert len(err) == 1 and err[0].startswith("error: ") and "safetensors" in err[0], err
-    assert "someorg/only-bin" in err[0] and not out.exists()
+    assert rc == 2, (rc, asked, err)
+    assert asked == [True], (rc, asked, err)
+    assert len(err) == 1, err
+    assert err[0].startswith("error: "), err
+    assert "safetensors" in err[0], err
+    assert "someorg/only-bin" in err[0]
+    assert not out.exists()

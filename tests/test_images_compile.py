@@ -94,7 +94,8 @@ def test_cli_flag_defaults_to_auto():
     assert p.parse_args(["--out", "x"]).compile is None
     assert p.parse_args(["--out", "x", "--no-compile"]).compile is False
     args = p.parse_args(["--out", "x", "--compile", "--compile-mode", "graph"])
-    assert args.compile is True and args.compile_mode == "graph"
+    assert args.compile is True
+    assert args.compile_mode == "graph"
     with pytest.raises(ValueError, match="unknown compile mode"):
         TrainConfig(out="x", compile_mode="fastest").check()
 
@@ -104,7 +105,8 @@ def test_cpu_training_is_the_eager_loop(tmp_path):
     data = synthetic_images(64, size=16)
     auto = train_images(_cfg(tmp_path / "a", 3), data=data)
     off = train_images(_cfg(tmp_path / "b", 3, compile=False), data=data)
-    assert auto["compiled"] is False and auto["compile_seconds"] == 0.0
+    assert auto["compiled"] is False
+    assert auto["compile_seconds"] == 0.0
     assert auto["losses"] == off["losses"]
 
 
@@ -158,7 +160,8 @@ def test_compiled_training_follows_eager_and_resumes_exactly(tmp_path):
     data = synthetic_images(256, size=16)
     eager = train_images(_cfg(tmp_path / "e", 6, compile=False), data=data)
     full = train_images(_cfg(tmp_path / "c", 6, compile=True), data=data)
-    assert full["compiled"] and full["capture_error"] is None, full["capture_error"]
+    assert full["compiled"], full["capture_error"]
+    assert full["capture_error"] is None, full["capture_error"]
     assert full["compile_seconds"] > 0
     # same batches and initial weights; bf16 kernels and dropout streams differ
     for a, b in zip(full["losses"], eager["losses"], strict=True):
@@ -170,7 +173,8 @@ def test_compiled_training_follows_eager_and_resumes_exactly(tmp_path):
     whole = train_images(_cfg(tmp_path / "w", 6, **plain), data=data)
     train_images(_cfg(tmp_path / "s", 3, **plain), data=data)
     second = train_images(_cfg(tmp_path / "s", 6, **plain), data=data)
-    assert second["steps"] == 6 and second["capture_error"] is None
+    assert second["steps"] == 6
+    assert second["capture_error"] is None
     torch.testing.assert_close(
         torch.tensor(second["losses"]), torch.tensor(whole["losses"]), rtol=2e-3, atol=0
     )

@@ -56,7 +56,8 @@ def fake_cifar(tmp_path):
 def test_cifar_tarball_reads_channel_major_images_and_caches(fake_cifar):
     root, data, labels = fake_cifar
     images, y = cifar.load_cifar10("train", root=root, verify_md5=False, download=False)
-    assert images.shape == (15, 3, 32, 32) and images.dtype == np.uint8
+    assert images.shape == (15, 3, 32, 32)
+    assert images.dtype == np.uint8
     # official layout: 1024 red values, then green, then blue, each row-major
     np.testing.assert_array_equal(images[4, 0].ravel(), data[4, :1024])
     np.testing.assert_array_equal(images[4, 2, 31], data[4, 3072 - 32 :])
@@ -66,7 +67,8 @@ def test_cifar_tarball_reads_channel_major_images_and_caches(fake_cifar):
     again, _ = cifar.load_cifar10("train", root=root, download=False)
     np.testing.assert_array_equal(again, images)
     x = cifar.to_model_range(images)
-    assert float(x.min()) >= -1 and float(x.max()) <= 1
+    assert float(x.min()) >= -1
+    assert float(x.max()) <= 1
 
 
 def test_cifar_md5_is_checked_and_bad_split_named(fake_cifar):
@@ -180,7 +182,8 @@ def test_inception_weights_are_verified_before_loading(tmp_path):
     )
     with torch.no_grad():
         feats = loaded(torch.rand(1, 3, 32, 32))
-    assert feats.shape == (1, 2048) and torch.isfinite(feats).all()
+    assert feats.shape == (1, 2048)
+    assert torch.isfinite(feats).all()
     with pytest.raises(FileNotFoundError):
         load_fid_inception(cache_dir=tmp_path / "empty", download=False)
 

@@ -64,5 +64,6 @@ def test_images_page_reads_the_url_and_notes_bad_parameters():
     bad.run()
     assert not bad.exception, [e.value for e in bad.exception]
     notes = " ".join(w.value for w in bad.warning)
-    assert "`model`=`nope` ignored" in notes and "`steps`=`7` ignored" in notes
+    assert "`model`=`nope` ignored" in notes
+    assert "`steps`=`7` ignored" in notes
     assert bad.subheader[0].value == "Samples: digits, ddim, NFE 10"

@@ -68,8 +68,9 @@ def test_fid_and_the_2d_frechet_share_one_core():
 
     a = sample_dataset("moons", 2000, seed=0).double()
     b = sample_dataset("swissroll", 1500, seed=1).double()
-    assert fid(feature_stats(a), feature_stats(b)) == pytest.approx(frechet_distance(a, b),
-                                                                    rel=1e-12)
+    assert fid(feature_stats(a), feature_stats(b)) == pytest.approx(
+        frechet_distance(a, b), rel=1e-12
+    )
 
 
 # ----- measured order of convergence --------------------------------------------------
@@ -220,7 +221,8 @@ def test_evaluate_2d_floors_and_keys():
     assert abs(m["loglik"] - m["floor_loglik"]) < 0.2
     bad = evaluate_2d(fresh + torch.tensor([0.5, 0.0]), "gmm", seed=0)
     assert bad["sliced_w2"] > 5 * bad["floor_sliced_w2"]
-    assert bad["mmd"] > 10 * abs(bad["floor_mmd"]) and bad["loglik"] < m["loglik"] - 0.5
+    assert bad["mmd"] > 10 * abs(bad["floor_mmd"])
+    assert bad["loglik"] < m["loglik"] - 0.5
     assert "loglik" not in evaluate_2d(sample_dataset("moons", 500, 1), "moons")
     with pytest.raises(ValueError, match="unknown dataset"):
         evaluate_2d(fresh, "mon")
@@ -244,13 +246,14 @@ def test_sweep_rows_cover_the_grid_and_note_unreachable_nfe():
         n=300,
         progress=lambda done, total: seen.append((done, total)),
     )
-    assert len(rows) == 8 and seen[-1] == (8, 8)
+    assert len(rows) == 8
+    assert seen[-1] == (8, 8)
     by_key = {(r["sampler"], r["nfe"], r["seed"]): r for r in rows}
-    assert by_key[("ddim", 20, 0)]["steps"] == 20 and by_key[("ddim", 20, 0)]["seconds"] > 0
+    assert by_key[("ddim", 20, 0)]["steps"] == 20
+    assert by_key[("ddim", 20, 0)]["seconds"] > 0
     # Heun costs 2 per step and 1 on the last: odd NFE only
-    assert (
-        by_key[("heun", 4, 1)]["metrics"] is None and "exactly 4" in by_key[("heun", 4, 1)]["note"]
-    )
+    assert by_key[("heun", 4, 1)]["metrics"] is None
+    assert "exactly 4" in by_key[("heun", 4, 1)]["note"]
     ddim = [by_key[("ddim", nfe, 0)]["metrics"]["sliced_w2"] for nfe in (4, 20)]
     assert ddim[1] < ddim[0]  # more evaluations, better samples
     with pytest.raises(ValueError, match="unknown sampler"):

@@ -85,7 +85,7 @@ def test_oracle_model_metadata():
     torch.testing.assert_close(
         torch.tensor(mix["weights"], dtype=torch.float64), gaussian_mixture("gmm").weights
     )
-    with pytest.raises(ValueError, match="no exact oracle for 'moons'.*8gaussians"):
+    with pytest.raises(ValueError, match=r"no exact oracle for 'moons'.*8gaussians"):
         load_model("oracle:moons")
 
 
@@ -94,12 +94,15 @@ def test_one_oracle_constructor_carries_its_dataset():
     from diffusion.schedules import cosine_schedule
 
     model = oracle_for_dataset("8gaussians")
-    assert model.name == "oracle:8gaussians" and model.config["dataset"] == "8gaussians"
+    assert model.name == "oracle:8gaussians"
+    assert model.config["dataset"] == "8gaussians"
     loaded = load_model("oracle:8gaussians")  # the loader builds it the same way
-    assert loaded.config == model.config and loaded.name == model.name
+    assert loaded.config == model.config
+    assert loaded.name == model.name
     x = torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(loaded.predict(x, 500.0).eps, model.predict(x, 500.0).eps)
     other = oracle_for_dataset("8gaussians", cosine_schedule())
-    assert other.schedule.name == "cosine" and other.config["schedule"]["name"] == "cosine"
+    assert other.schedule.name == "cosine"
+    assert other.config["schedule"]["name"] == "cosine"
     with pytest.raises(ValueError, match="no exact oracle for 'moons'"):
         oracle_for_dataset("moons")

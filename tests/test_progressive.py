@@ -28,7 +28,8 @@ def test_grid_is_nested_trailing_and_starts_at_pure_noise():
     for n in (1, 2, 4, 64, 512):
         fine, coarse = pd_timesteps(1000, 2 * n), pd_timesteps(1000, n)
         torch.testing.assert_close(fine[::2], coarse, rtol=0, atol=1e-12)
-        assert coarse[0] == 999 and bool((coarse[1:] < coarse[:-1]).all())
+        assert coarse[0] == 999
+        assert bool((coarse[1:] < coarse[:-1]).all())
     assert pd_timesteps(1000, 4).tolist() == [999.0, 749.0, 499.0, 249.0]  # 'trailing' spacing
     assert float(pd_timesteps(1000, 1024)[-1]) == 0.0  # clamped inside [0, T-1]
 
@@ -100,14 +101,18 @@ def test_short_run_fits_every_rounds_target_and_keeps_every_round():
         batch_size=128,
         on_round=lambda n, m: rounds.append(n),
     )
-    assert [n for n, _ in students] == [4, 2, 1] and rounds == [4, 2, 1]
+    assert [n for n, _ in students] == [4, 2, 1]
+    assert rounds == [4, 2, 1]
     x0 = sample_dataset("moons", 4096, seed=3)
     previous = teacher
     for r, (n, m) in enumerate(students, start=1):
-        assert m.prediction == "v" and m.config["kind"] == "pd-student"
+        assert m.prediction == "v"
+        assert m.config["kind"] == "pd-student"
         # the student's config records its own round, not the teacher's training or quality
-        assert "quality" not in m.config and m.config["dataset"] == "moons"
-        assert m.config["training"]["round"] == r and m.config["training"]["steps"] == 120
+        assert "quality" not in m.config
+        assert m.config["dataset"] == "moons"
+        assert m.config["training"]["round"] == r
+        assert m.config["training"]["steps"] == 120
         assert m.config["training"]["teacher_steps"] == 2 * n
         assert m.config["sampling"]["timesteps"][str(n)] == pd_timesteps(1000, n).tolist()
         loss = ProgressiveDistillationLoss(previous, n)  # the round's loss, teacher = previous
@@ -193,14 +198,28 @@ def test_cli_distill_writes_addressable_rounds_and_rejects_bad_settings(tmp_path
     save_checkpoint(tmp_path / "teacher", teacher.net, teacher.config)
     out = tmp_path / "pd"
     distill = ["distill", "--method", "progressive", "--teacher", str(tmp_path / "teacher")]
-    rc = main([*distill, "--out", str(out), "--start-steps", "4", "--steps", "5"]
-              + ["--batch-size", "32", "--quiet"])
+    rc = main(
+        [
+            *distill,
+            "--out",
+            str(out),
+            "--start-steps",
+            "4",
+            "--steps",
+            "5",
+            "--batch-size",
+            "32",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     m = load_model(f"{out}@2steps")
-    assert m.config["kind"] == "pd-student" and m.prediction == "v"
+    assert m.config["kind"] == "pd-student"
+    assert m.prediction == "v"
     assert load_model(f"{out}@1steps").config["sampling"]["timesteps"]["1"] == [999.0]
     cfg = json.loads((out / "pd-2steps.json").read_text())
-    assert cfg["dataset"] == "moons" and cfg["distill"]["method"] == "progressive"
+    assert cfg["dataset"] == "moons"
+    assert cfg["distill"]["method"] == "progressive"
     capsys.readouterr()
     for extra, msg in (
         (["--rounds", "0"], "rounds"),
@@ -208,7 +227,9 @@ def test_cli_distill_writes_addressable_rounds_and_rejects_bad_settings(tmp_path
     ):
         rc = main([*distill, "--out", str(tmp_path / "bad"), *extra])
         err = capsys.readouterr().err.strip()
-        assert rc == 2 and msg in err and len(err.splitlines()) == 1, err
+        assert rc == 2, err
+        assert msg in err, err
+        assert len(err.splitlines()) == 1, err
     rc = main(
         [
             "distill",
@@ -221,7 +242,9 @@ def test_cli_distill_writes_addressable_rounds_and_rejects_bad_settings(tmp_path
         ]
     )
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "trainable network" in err and len(err.splitlines()) == 1
+    assert rc == 2
+    assert "trainable network" in err
+    assert len(err.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
 
 
@@ -235,7 +258,8 @@ def test_sampling_defaults_to_the_students_grid(tmp_path, capsys):
 
     student = load_model("swissroll-pd@1steps")
     ts, name = model_timesteps(student, 1)
-    assert name == "model" and ts.tolist() == [999.0]
+    assert name == "model"
+    assert ts.tolist() == [999.0]
     assert model_timesteps(student, 1, "leading")[1] == "leading"  # explicit wins
     assert model_timesteps(load_model("swissroll"), 1)[1] == DEFAULT_SPACING  # ordinary model
     out = tmp_path / "s.npz"
@@ -256,7 +280,8 @@ def test_sampling_defaults_to_the_students_grid(tmp_path, capsys):
     )
     assert rc == 0
     got = np.load(out)
-    assert got["timesteps"].tolist() == [999.0] and str(got["spacing"]) == "model"
+    assert got["timesteps"].tolist() == [999.0]
+    assert str(got["spacing"]) == "model"
     x = torch.from_numpy(got["x"])
     ref = sample_dataset("swissroll", 2000, seed=1234)
     noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(5))

@@ -113,12 +113,13 @@ def test_ddim_eta1_is_ddpm_with_posterior_variance(oracle):
     assert float((c.x - b.x).abs().max()) > 1e-3  # the larger variance changes the samples
 
 
-@pytest.mark.parametrize("name,options", [("ddpm", {}), ("ddim", {"eta": 0.5}), ("heun", {})])
+@pytest.mark.parametrize(("name", "options"), [("ddpm", {}), ("ddim", {"eta": 0.5}), ("heun", {})])
 def test_same_seed_same_samples(oracle, name, options):
     a = sample(oracle, name, 8, n=32, seed=11, **options)
     b = sample(oracle, name, 8, n=32, seed=11, **options)
     c = sample(oracle, name, 8, n=32, seed=12, **options)
-    assert torch.equal(a.x, b.x) and torch.equal(a.xs, b.xs)
+    assert torch.equal(a.x, b.x)
+    assert torch.equal(a.xs, b.xs)
     assert not torch.allclose(a.x, c.x)
 
 
@@ -133,7 +134,8 @@ def test_stochastic_noise_comes_from_the_generator(oracle):
 def test_sample_uses_model_shape_and_dtype():
     model = DiffusionModel(CountingNet(), linear_schedule(), sample_shape=(3, 4, 4))
     traj = sample(model, "dpm-solver++2m", 5, n=2, seed=0)
-    assert traj.x.shape == (2, 3, 4, 4) and traj.x.dtype == torch.float32
+    assert traj.x.shape == (2, 3, 4, 4)
+    assert traj.x.dtype == torch.float32
     with pytest.raises(ValueError, match=r"needs \(n, 3, 4, 4\)"):
         sample(model, "ddim", 5, n=2, seed=0, x_T=torch.zeros(2, 2))
 
@@ -147,8 +149,10 @@ def test_record_false_keeps_ends_and_same_result(oracle):
         oracle, x_T, ts, record=False, callback=lambda i, x, x0: seen.append(i)
     )
     assert torch.equal(full.x, lean.x)
-    assert lean.xs.shape == (2, 16, 2) and lean.x0_preds.shape == (1, 16, 2)
-    assert torch.equal(lean.xs[0], x_T) and torch.equal(lean.x0_preds[0], full.x0_preds[-1])
+    assert lean.xs.shape == (2, 16, 2)
+    assert lean.x0_preds.shape == (1, 16, 2)
+    assert torch.equal(lean.xs[0], x_T)
+    assert torch.equal(lean.x0_preds[0], full.x0_preds[-1])
     assert seen == list(range(9))
 
 
@@ -164,7 +168,7 @@ def test_x0_preds_are_the_step_evaluations(oracle):
 
 
 def test_unknown_sampler_lists_the_choices():
-    with pytest.raises(ValueError, match="unknown sampler 'foo'.*ddim.*heun"):
+    with pytest.raises(ValueError, match=r"unknown sampler 'foo'.*ddim.*heun"):
         get_sampler("foo")
     with pytest.raises(ValueError, match="unknown sampler"):
         sample(DiffusionModel(CountingNet(), linear_schedule()), "foo", 5, n=2, seed=0)
@@ -182,7 +186,8 @@ def test_order_aliases():
 def test_order_is_passed_to_samplers_that_take_it(oracle):
     a = sample(oracle, "unipc", 6, n=8, seed=0, order=3, spacing="logsnr")
     b = sample(oracle, "unipc", 6, n=8, seed=0, spacing="logsnr")
-    assert a.info["order"] == 3 and b.info["order"] == 2
+    assert a.info["order"] == 3
+    assert b.info["order"] == 2
     assert not torch.allclose(a.x, b.x)
     with pytest.raises(ValueError, match="UniPC order must be 1, 2 or 3"):
         sample(oracle, "unipc", 6, n=8, seed=0, order=4)
@@ -195,7 +200,7 @@ def test_eta_outside_unit_interval(oracle, eta):
 
 
 def test_unknown_variance_and_option(oracle):
-    with pytest.raises(ValueError, match="unknown variance 'big'.*beta, beta_tilde"):
+    with pytest.raises(ValueError, match=r"unknown variance 'big'.*beta, beta_tilde"):
         sample(oracle, "ddpm", 5, n=4, seed=0, variance="big")
     with pytest.raises(ValueError, match="sampler heun has no option 'eta'; its options: none"):
         sample(oracle, "heun", 5, n=4, seed=0, eta=0.5)
@@ -224,7 +229,8 @@ def test_sample_from_x_T_needs_neither_n_nor_seed(oracle):
     x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(3))
     a = sample(oracle, "dpm-solver++2m", 6, x_T=x_T)
     b = sample(oracle, "dpm-solver++2m", 6, x_T=x_T, n=16, seed=5)  # deterministic: same
-    assert a.x.shape == (16, 2) and torch.equal(a.x, b.x)
+    assert a.x.shape == (16, 2)
+    assert torch.equal(a.x, b.x)
     c = sample(oracle, "ddpm", 6, x_T=x_T)  # stochastic: noise from the default seed 0
     assert torch.equal(c.x, sample(oracle, "ddpm", 6, x_T=x_T, seed=0).x)
     assert not torch.equal(c.x, sample(oracle, "ddpm", 6, x_T=x_T, seed=1).x)
@@ -249,6 +255,7 @@ def test_fixed_orders_are_registry_entries_over_one_function(oracle):
     assert REGISTRY["dpm-solver++2m"].fn is REGISTRY["dpm-solver++3m"].fn
     for name, k in (("dpm-solver-2", 2), ("dpm-solver++3m", 3)):
         traj = REGISTRY[name](oracle, x_T, ts)
-        assert traj.info["order"] == k and traj.nfe == REGISTRY[name].nfe(5)
+        assert traj.info["order"] == k
+        assert traj.nfe == REGISTRY[name].nfe(5)
         with pytest.raises(ValueError, match=re.escape(f"sampler {name} has no option 'order'")):
             REGISTRY[name](oracle, x_T, ts, order=1)  # the registry's order is bound

@@ -101,17 +101,21 @@ def test_published_spacings(spacing):
 
 def test_chapter_uniform_example():
     ts = make_ddim_timesteps(1000, 50, "uniform")
-    assert ts[0] == 980 and ts[-1] == 0 and len(ts) == 50
+    assert ts[0] == 980
+    assert ts[-1] == 0
+    assert len(ts) == 50
 
 
 def test_logsnr_and_karras_grids():
     sch = linear_schedule()
     ts = make_timesteps(sch, 12, "logsnr")
-    assert float(ts[0]) == 999.0 and float(ts[-1]) == 0.0
+    assert float(ts[0]) == 999.0
+    assert float(ts[-1]) == 0.0
     lam = sch.lambda_(ts)
     assert torch.allclose(lam.diff(), lam.diff()[0].expand(11), rtol=1e-9)
     ts = make_timesteps(sch, 12, "karras")
-    assert float(ts[0]) == 999.0 and float(ts[-1]) == 0.0
+    assert float(ts[0]) == 999.0
+    assert float(ts[-1]) == 0.0
     inv = sch.sigma_bar(ts) ** (1 / 7)
     assert torch.allclose(inv.diff(), inv.diff()[0].expand(11), rtol=1e-9)
     assert bool((ts[1:] < ts[:-1]).all())
@@ -121,7 +125,8 @@ def test_logsnr_and_karras_grids():
 def test_quadratic_dedup_warns():
     with pytest.warns(UserWarning, match="quadratic spacing gave 4[0-9] distinct timesteps for 50"):
         ts = make_ddim_timesteps(100, 50, "quadratic")
-    assert len(ts) < 50 and ts == sorted(set(ts), reverse=True)
+    assert len(ts) < 50
+    assert ts == sorted(set(ts), reverse=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make_ddim_timesteps(1000, 10, "quadratic")  # no duplicates, no warning
@@ -207,12 +212,15 @@ def test_model_timesteps_for_a_few_step_model(spec):
 
     model = load_model(spec)
     own = few_step_timesteps(model, 2)
-    assert own is not None and float(own[0]) == model.schedule.T - 1
+    assert own is not None
+    assert float(own[0]) == model.schedule.T - 1
     for spacing in (None, "model"):  # no spacing, or 'model': the model's own grid
         ts, name = model_timesteps(model, 2, spacing)
-        assert name == "model" and ts.tolist() == own.tolist()
+        assert name == "model"
+        assert ts.tolist() == own.tolist()
     ts, name = model_timesteps(model, 2, "leading")  # explicit: honoured, not replaced
-    assert name == "leading" and ts.tolist() == [500.0, 0.0] != own.tolist()
+    assert name == "leading"
+    assert ts.tolist() == [500.0, 0.0] != own.tolist()
     with pytest.raises(ValueError, match="unknown spacing 'cubic'"):
         model_timesteps(model, 2, "cubic")
 
@@ -237,7 +245,8 @@ def test_default_spacing_lets_higher_order_solvers_beat_ddim():
         return float((x - exact).pow(2).sum(1).mean().sqrt())
 
     ddim = error("ddim")
-    assert error("dpm-solver++2m") < ddim and error("unipc") < ddim
+    assert error("dpm-solver++2m") < ddim
+    assert error("unipc") < ddim
     if DEFAULT_SPACING != "leading":  # the failure the default avoids
         leading = reference_solve(model, x_T, t_start=900.0, rtol=1e-6, atol=1e-6)
         x = sample(model, "dpm-solver++2m", 10, x_T=x_T, spacing="leading", dtype=F64).x

@@ -60,8 +60,21 @@ def test_app_cli_and_library_draw_the_same_samples(tmp_path, spec, sampler, step
     lib = diffusion.sample(model, sampler, steps, n=N, seed=SEED, spacing=spacing)
     app = models.sample(spec, sampler, steps, N, SEED, spacing, ())
     flags = ["--spacing", spacing] if spacing else []
-    cli = _cli(tmp_path, "sample", "--model", spec, "--sampler", sampler, "--steps", str(steps),
-               "--n", str(N), "--seed", str(SEED), *flags)
+    cli = _cli(
+        tmp_path,
+        "sample",
+        "--model",
+        spec,
+        "--sampler",
+        sampler,
+        "--steps",
+        str(steps),
+        "--n",
+        str(N),
+        "--seed",
+        str(SEED),
+        *flags,
+    )
     x = lib.x.numpy()
     np.testing.assert_array_equal(app["x"], x)
     np.testing.assert_array_equal(cli["x"], x)
@@ -92,8 +105,9 @@ def test_image_sampling_is_the_library_run(tmp_path, spec, sampler, steps, spaci
 
     model = load_any(spec)
     lib = diffusion.sample(model, sampler, steps, n=4, seed=SEED, spacing=spacing)
-    x, nfe, traj = sample_images(model, sampler, steps, n=4, seed=SEED, spacing=spacing,
-                                 record=True)
+    x, nfe, traj = sample_images(
+        model, sampler, steps, n=4, seed=SEED, spacing=spacing, record=True
+    )
     torch.testing.assert_close(x, lib.x.clamp(-1, 1), rtol=0, atol=0)
     torch.testing.assert_close(traj.timesteps, lib.timesteps, rtol=0, atol=0)
     if spacing is None:
@@ -101,8 +115,22 @@ def test_image_sampling_is_the_library_run(tmp_path, spec, sampler, steps, spaci
     else:
         torch.testing.assert_close(lib.timesteps, make_timesteps(model.schedule, steps, spacing))
     flags = ["--spacing", spacing] if spacing else []
-    cli = _cli(tmp_path, "images", "sample", "--model", spec, "--sampler", sampler,
-               "--steps", str(steps), "--n", "4", "--seed", str(SEED), *flags)
+    cli = _cli(
+        tmp_path,
+        "images",
+        "sample",
+        "--model",
+        spec,
+        "--sampler",
+        sampler,
+        "--steps",
+        str(steps),
+        "--n",
+        "4",
+        "--seed",
+        str(SEED),
+        *flags,
+    )
     np.testing.assert_array_equal(cli["x"], x.numpy())
     assert nfe == lib.nfe == int(cli["nfe"])
 
@@ -140,5 +168,6 @@ def test_scripts_never_import_from_tests():
     for path in sorted((ROOT / "scripts").glob("*.py")):
         bad = {m for m in _imports(path) if m.split(".")[0] in test_modules}
         assert not bad, f"{path.name} imports {sorted(bad)} from tests/"
-        assert "tests" not in {n.value for n in ast.walk(ast.parse(path.read_text()))
-                               if isinstance(n, ast.Constant)}, f"{path.name} names tests/"
+        assert "tests" not in {
+            n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
+        }, f"{path.name} names tests/"

@@ -17,9 +17,18 @@ from diffusion.advice import BROKEN, warnings_for
 from diffusion.metrics import ASYMPTOTIC_NFE, fit_order, sliced_wasserstein
 
 ROOT = Path(__file__).resolve().parent.parent
-THEORY = {"ddim": 1, "euler": 1, "dpm-solver-1": 1, "heun": 2, "dpm-solver-2": 2,
-          "dpm-solver++2m": 2, "dpm-solver++2s": 2, "dpm-solver-3": 3, "dpm-solver++3m": 3,
-          "unipc": 3}
+THEORY = {
+    "ddim": 1,
+    "euler": 1,
+    "dpm-solver-1": 1,
+    "heun": 2,
+    "dpm-solver-2": 2,
+    "dpm-solver++2m": 2,
+    "dpm-solver++2s": 2,
+    "dpm-solver-3": 3,
+    "dpm-solver++3m": 3,
+    "unipc": 3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +43,19 @@ def _data() -> torch.Tensor:
 def _sw2(model, sampler, steps, spacing, **options) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        x = diffusion.sample(model, sampler, steps, n=2000, seed=0, spacing=spacing,
-                             **options).x
+        x = diffusion.sample(model, sampler, steps, n=2000, seed=0, spacing=spacing, **options).x
     return sliced_wasserstein(x.double(), _data())
 
 
 # ----- advice: every warned setting breaks -----------------------------------------------
+
 
 def test_every_rule_is_reachable_and_messages_format():
     hits = {
         "one-step-grid-at-t0": warnings_for("ddim", 1, "leading"),
         "singlestep-solver-at-low-nfe": warnings_for("heun", 3, "logsnr"),
         "multistep-solver-on-leading-grid": warnings_for("unipc", 10, "leading"),
-        "eps-prediction-one-step-from-top": warnings_for("ddim", 1, "trailing",
-                                                         prediction="eps"),
+        "eps-prediction-one-step-from-top": warnings_for("ddim", 1, "trailing", prediction="eps"),
         "duplicated-timesteps": warnings_for("ddim", 100, "quadratic"),
     }
     assert set(hits) == {r.name for r in BROKEN}
@@ -98,7 +106,10 @@ def test_eps_network_one_step_from_the_top_scatters():
     assert warnings_for("ddim", 1, "trailing", prediction=model.prediction)
     x = diffusion.sample(model, "ddim", 1, n=2000, seed=0, spacing="trailing").x
     data = diffusion.sample_dataset("8gaussians", 2000, seed=0)
-    rms = lambda a: float(torch.as_tensor(a).double().pow(2).sum(-1).mean().sqrt())  # noqa: E731
+
+    def rms(a):
+        return float(torch.as_tensor(a).double().pow(2).sum(-1).mean().sqrt())
+
     assert rms(x) > 2 * rms(data)
 
 
@@ -114,6 +125,7 @@ def test_duplicated_timesteps_warning_counts_the_real_grid():
 
 
 # ----- measured orders on the solvers page's default -------------------------------------
+
 
 def _solvers_default() -> tuple[str, list[str]]:
     """The spacing and solvers of the solvers page's first preset."""
@@ -139,6 +151,7 @@ def test_measured_orders_match_theory_in_the_asymptotic_range(oracle):
 
 
 # ----- "show the code" -------------------------------------------------------------------
+
 
 def _figure_names() -> set[str]:
     """The names the pages give ui.layout.show (f-string names up to their first brace)."""
@@ -178,14 +191,26 @@ def test_snippet_runs(name):
     scope: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(compile(code, f"<snippet {name}>", "exec"), scope)  # noqa: S102
+        exec(compile(code, f"<snippet {name}>", "exec"), scope)
     assert isinstance(scope.get("fig"), go.Figure) or scope.get("picture") is not None, name
 
 
 # ----- every page: the notation card, the teaching furniture, help on every control ---------
 
-WIDGETS = ("selectbox", "multiselect", "slider", "select_slider", "number_input", "toggle",
-           "radio", "checkbox", "button", "text_input", "date_input", "color_picker")
+WIDGETS = (
+    "selectbox",
+    "multiselect",
+    "slider",
+    "select_slider",
+    "number_input",
+    "toggle",
+    "radio",
+    "checkbox",
+    "button",
+    "text_input",
+    "date_input",
+    "color_picker",
+)
 
 
 def _page_files() -> list[str]:
@@ -227,6 +252,7 @@ def test_page_renders_the_notation_card_and_help_on_every_control(page):
 
 # ----- NFE arithmetic of the solvers page's subtitles ---------------------------------------
 
+
 @pytest.mark.parametrize("sampler", sorted(THEORY))
 def test_nfe_breakdown_adds_up_to_the_runs_nfe(sampler, oracle):
     import re
@@ -235,11 +261,13 @@ def test_nfe_breakdown_adds_up_to_the_runs_nfe(sampler, oracle):
 
     for steps in (2, 3, 5, 8):
         text = nfe_breakdown(sampler, steps)
-        s, k, per, last, total = map(int, re.fullmatch(
-            r"S = (\d+): (\d+) steps × (\d+) \+ (\d+) = NFE (\d+)", text).groups())
+        s, k, per, last, total = map(
+            int, re.fullmatch(r"S = (\d+): (\d+) steps × (\d+) \+ (\d+) = NFE (\d+)", text).groups()
+        )
         assert (s, k) == (steps, steps - 1)
         assert k * per + last == total, text
         assert nfe_breakdown(sampler, steps, compact=True) == text.split(": ", 1)[1].replace(
-            " steps × ", "×")
+            " steps × ", "×"
+        )
         run = diffusion.sample(oracle, sampler, steps, n=4, seed=0, spacing="logsnr")
         assert run.nfe == total, (text, run.nfe)

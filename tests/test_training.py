@@ -54,7 +54,8 @@ def test_time_branch_on_grid_levels_equals_per_sample_computation():
 def test_time_embedding_separates_nearby_and_fractional_steps():
     emb = sinusoidal_embedding(torch.tensor([500.0, 500.5, 501.0]), 32)
     assert emb.shape == (3, 32)
-    assert (emb[0] - emb[1]).abs().max() > 0.1 and (emb[1] - emb[2]).abs().max() > 0.1
+    assert (emb[0] - emb[1]).abs().max() > 0.1
+    assert (emb[1] - emb[2]).abs().max() > 0.1
 
 
 def test_bad_mlp_settings():
@@ -86,13 +87,15 @@ def test_callback_and_should_stop():
         should_stop=lambda: len(seen) >= 7,
     )
     assert [s for s, _ in seen] == list(range(1, 8))
-    assert result.steps == 7 and result.stopped
+    assert result.steps == 7
+    assert result.stopped
     assert model.config["training"]["steps"] == 7
-    assert model.sample_shape == (2,) and model.prediction == "eps"
+    assert model.sample_shape == (2,)
+    assert model.prediction == "eps"
 
 
 def test_bad_training_options():
-    with pytest.raises(ValueError, match="unknown training option.*learning_rate.*batch_size"):
+    with pytest.raises(ValueError, match=r"unknown training option.*learning_rate.*batch_size"):
         train_toy("moons", steps=5, learning_rate=1.0)
     with pytest.raises(ValueError, match="unknown dataset"):
         train_toy("mooons", steps=5)
@@ -147,6 +150,7 @@ def test_ema_update_is_the_moving_average_and_refuses_another_architecture():
     for s, e, p in zip(start, ema.net.parameters(), net.parameters(), strict=True):
         # two steps of e <- 0.9 e + 0.1 p with p = s + 1, then s + 2
         torch.testing.assert_close(e, 0.81 * s + 0.09 * (s + 1) + 0.1 * (s + 2))
-        assert not e.requires_grad and p.requires_grad
+        assert not e.requires_grad
+        assert p.requires_grad
     with pytest.raises(ValueError, match="parameters changed"):
         ema.update(MLPDenoiser(width=8, depth=3, emb_dim=4))
