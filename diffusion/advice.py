@@ -52,9 +52,11 @@ BROKEN: tuple[Rule, ...] = (
     ),
     Rule(
         "singlestep-solver-at-low-nfe",
-        lambda s: s.sampler in ("heun", "dpm-solver-2", "dpm-solver-3")
-        and s.spacing in ("logsnr", "karras")
-        and s.nfe < 10,
+        lambda s: (
+            s.sampler in ("heun", "dpm-solver-2", "dpm-solver-3")
+            and s.spacing in ("logsnr", "karras")
+            and s.nfe < 10
+        ),
         "{sampler} at NFE {nfe} on a {spacing} grid breaks down (far worse than DDIM at the "
         "same NFE; below 6 NFE it diverges): each step is so long that its "
         "second slope is taken at low noise on a point far from the data, where the "
@@ -63,18 +65,22 @@ BROKEN: tuple[Rule, ...] = (
     ),
     Rule(
         "multistep-solver-on-leading-grid",
-        lambda s: s.sampler in ("dpm-solver++2m", "dpm-solver++3m", "unipc")
-        and s.spacing in ("leading", "uniform")
-        and s.steps <= 25,
+        lambda s: (
+            s.sampler in ("dpm-solver++2m", "dpm-solver++3m", "unipc")
+            and s.spacing in ("leading", "uniform")
+            and s.steps <= 25
+        ),
         "{sampler} on a {steps}-step leading grid starts at t = {top} instead of T-1 and ends "
         "with a long step in log-SNR; at this step count it scores worse than DDIM. Use logsnr "
         "or trailing spacing, where it beats DDIM.",
     ),
     Rule(
         "eps-prediction-one-step-from-top",
-        lambda s: s.prediction == "eps"
-        and s.steps == 1
-        and s.spacing not in STARTS_BELOW_TOP + ("linspace",),
+        lambda s: (
+            s.prediction == "eps"
+            and s.steps == 1
+            and s.spacing not in (*STARTS_BELOW_TOP, "linspace")
+        ),
         "One step from t = T-1 with a noise-predicting network: x0-hat = (x - sigma eps)/alpha "
         "multiplies the network's error in eps by sigma/alpha (about 157 for the linear "
         "schedule), so the sample is noise spread far beyond the data. Few-step models "

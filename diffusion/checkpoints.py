@@ -37,17 +37,17 @@ from .oracle import oracle_for_dataset
 from .schedules import get_schedule
 
 __all__ = [
-    "FORMAT_VERSION",
     "ASSETS_DIR",
-    "assets_dir",
-    "sha256_file",
-    "save_checkpoint",
-    "load_checkpoint",
-    "read_manifest",
+    "FORMAT_VERSION",
     "add_to_manifest",
+    "assets_dir",
     "list_models",
+    "load_checkpoint",
     "load_model",
     "model_from_checkpoint",
+    "read_manifest",
+    "save_checkpoint",
+    "sha256_file",
 ]
 
 FORMAT_VERSION = 1

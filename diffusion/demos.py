@@ -72,16 +72,20 @@ def solver_error_curve(
     for steps in ERROR_STEPS:
         if spec.nfe(steps) > max_nfe:
             break
-        traj = sample(model, sampler, steps, n=len(x_T), seed=0, spacing=spacing,
-                      x_T=x_T, dtype=torch.float64)
+        traj = sample(
+            model, sampler, steps, n=len(x_T), seed=0, spacing=spacing, x_T=x_T, dtype=torch.float64
+        )
         rms = ((traj.x.double() - target) ** 2).sum(-1).mean().sqrt()
         points.append((int(traj.nfe), float(rms)))
     return points
 
 
-def measured_order(points: list[tuple[int, float]], *,
-                   nfe_range: tuple[float, float] = ASYMPTOTIC_NFE,
-                   floor: float = 1e-9) -> float | None:
+def measured_order(
+    points: list[tuple[int, float]],
+    *,
+    nfe_range: tuple[float, float] = ASYMPTOTIC_NFE,
+    floor: float = 1e-9,
+) -> float | None:
     """The order fitted over the points with NFE in ``nfe_range`` (the asymptotic range,
     ``metrics.fit_order``) and error above round-off (``floor``): a solver of order k
     shows k there. None with fewer than two such points."""
@@ -91,8 +95,9 @@ def measured_order(points: list[tuple[int, float]], *,
     return fit_order([p[0] for p in good], [p[1] for p in good])
 
 
-def heun_step_picture(model: DiffusionModel, x_T: torch.Tensor, steps: int, spacing: str,
-                      i: int, *, n_path: int = 40):
+def heun_step_picture(
+    model: DiffusionModel, x_T: torch.Tensor, steps: int, spacing: str, i: int, *, n_path: int = 40
+):
     """One particle x_T (1, 2) on a ``steps``-point grid: its exact state x_i at the
     grid's i-th time, the Euler predictor and Heun corrector of step i, and the exact
     ODE path over that step. Returns x_i (2,), x_euler (2,), x_heun (2,), path (n_path, 2).
@@ -102,13 +107,20 @@ def heun_step_picture(model: DiffusionModel, x_T: torch.Tensor, steps: int, spac
         raise ValueError(f"step must be between 0 and {len(ts) - 2}, got {i}")
     x_i = reference_trajectory(model, x_T, [ts[i]])[0] if i else x_T
     x_eu, x_he = heun_points(model, x_i, ts[i], ts[i + 1])
-    path = reference_trajectory(model, x_i, np.linspace(ts[i], ts[i + 1], n_path),
-                                t_start=ts[i])[:, 0]
+    path = reference_trajectory(model, x_i, np.linspace(ts[i], ts[i + 1], n_path), t_start=ts[i])[
+        :, 0
+    ]
     return x_i[0].numpy(), x_eu[0].numpy(), x_he[0].numpy(), path.numpy()
 
 
-def two_teacher_steps_vs_one(teacher: DiffusionModel, student: DiffusionModel, steps: int,
-                             i: int, x0: torch.Tensor, noise: torch.Tensor):
+def two_teacher_steps_vs_one(
+    teacher: DiffusionModel,
+    student: DiffusionModel,
+    steps: int,
+    i: int,
+    x0: torch.Tensor,
+    noise: torch.Tensor,
+):
     """Step i of a ``steps``-step student against the two teacher DDIM steps it
     replaces, from x_t = alpha_t x0 + sigma_t noise at the student's i-th grid time.
 
@@ -123,8 +135,11 @@ def two_teacher_steps_vs_one(teacher: DiffusionModel, student: DiffusionModel, s
     t0 = grid[i]
     t2 = grid[i + 1] if i + 1 < len(grid) else -1.0  # -1: the clean end
     t_grid = few_step_timesteps(teacher, 2 * steps)
-    t1 = float(t_grid[2 * i + 1]) if t_grid is not None and len(t_grid) > 2 * i + 1 \
+    t1 = (
+        float(t_grid[2 * i + 1])
+        if t_grid is not None and len(t_grid) > 2 * i + 1
         else (t0 + max(t2, 0.0)) / 2
+    )
     sch = student.schedule
     x_t = float(sch.alpha(t0)) * x0 + float(sch.sigma(t0)) * noise
     x_1 = ddim_step(teacher, x_t, t0, t1)
@@ -133,8 +148,13 @@ def two_teacher_steps_vs_one(teacher: DiffusionModel, student: DiffusionModel, s
     return x_t[0].numpy(), torch.cat([x_t, x_1, x_2]).numpy(), x_s[0].numpy()
 
 
-def consistency_along_path(reference: DiffusionModel, models: Mapping[str, DiffusionModel],
-                           x_T: torch.Tensor, *, n_times: int = 24):
+def consistency_along_path(
+    reference: DiffusionModel,
+    models: Mapping[str, DiffusionModel],
+    x_T: torch.Tensor,
+    *,
+    n_times: int = 24,
+):
     """The exact ODE path of one particle x_T (1, 2) under ``reference`` at ``n_times``
     log-spaced times (and t = 0), and each model's clean estimate x0-hat = f(x_t, t) at
     every point of it. Returns ts (M,), path (M, 2) and label -> (M, 2)."""
@@ -144,6 +164,10 @@ def consistency_along_path(reference: DiffusionModel, models: Mapping[str, Diffu
     outs = {}
     with torch.no_grad():
         for label, model in models.items():
-            outs[label] = np.stack([model.predict(p[None].float(), float(t)).x0[0].double().numpy()
-                                    for p, t in zip(path, ts, strict=True)])
+            outs[label] = np.stack(
+                [
+                    model.predict(p[None].float(), float(t)).x0[0].double().numpy()
+                    for p, t in zip(path, ts, strict=True)
+                ]
+            )
     return ts, path.numpy(), outs

@@ -18,6 +18,7 @@ that removes every temporary file being written and turns the signal into
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,14 +31,14 @@ import numpy as np
 
 __all__ = [
     "atomic_write",
-    "write_text",
-    "write_json",
+    "check_output_dir",
+    "check_output_file",
+    "cleanup",
     "save_npy",
     "save_npz",
-    "check_output_file",
-    "check_output_dir",
-    "cleanup",
     "terminate_cleanly",
+    "write_json",
+    "write_text",
 ]
 
 _LIVE: set[Path] = set()
@@ -134,22 +135,17 @@ def cleanup() -> None:
     """Remove the temporary files being written and, newest first, the folders this
     command created that are empty (called when a command fails or is terminated)."""
     for tmp in list(_LIVE):
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         _LIVE.discard(tmp)
     while _CREATED:
         d = _CREATED.pop()
         for stray in d.glob(".*.tmp*") if d.is_dir() else ():
-            try:
+            with contextlib.suppress(OSError):
                 stray.unlink()
-            except OSError:
-                pass
-        try:
+        # a folder that is not empty holds finished results (e.g. earlier distillation rounds)
+        with contextlib.suppress(OSError):
             d.rmdir()
-        except OSError:
-            pass  # not empty: it holds finished results (e.g. earlier distillation rounds)
 
 
 def forget_created() -> None:
@@ -171,10 +167,8 @@ class terminate_cleanly:
     @staticmethod
     def _handle(signum, frame) -> None:
         for tmp in list(_LIVE):
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
         raise SystemExit(128 + signum)
 
     def __exit__(self, *exc) -> None:

@@ -20,13 +20,13 @@ import math
 from dataclasses import dataclass
 
 __all__ = [
-    "Limit",
     "LIMITS",
     "MAX_SAMPLE_FLOATS",
-    "check_int",
+    "Limit",
     "check_float",
-    "int_option",
+    "check_int",
     "float_option",
+    "int_option",
     "limits_table_markdown",
 ]
 

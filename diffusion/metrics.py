@@ -26,16 +26,16 @@ from torch import Tensor
 from .oracle import GaussianMixture
 
 __all__ = [
-    "frechet_distance",
-    "frechet_gaussians",
-    "sqrtm_psd",
-    "sliced_wasserstein",
-    "mmd_rbf",
-    "median_bandwidth",
-    "mean_log_likelihood",
+    "ASYMPTOTIC_NFE",
     "evaluate_2d",
     "fit_order",
-    "ASYMPTOTIC_NFE",
+    "frechet_distance",
+    "frechet_gaussians",
+    "mean_log_likelihood",
+    "median_bandwidth",
+    "mmd_rbf",
+    "sliced_wasserstein",
+    "sqrtm_psd",
 ]
 
 DTYPE = torch.float64

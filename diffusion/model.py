@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .schedules import VPSchedule
 
-__all__ = ["PREDICTIONS", "Prediction", "DiffusionModel", "NonFiniteError"]
+__all__ = ["PREDICTIONS", "DiffusionModel", "NonFiniteError", "Prediction"]
 
 PREDICTIONS = ("eps", "x0", "v")
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["sinusoidal_embedding", "MLPDenoiser", "register_net", "build_net", "NET_TYPES"]
+__all__ = ["NET_TYPES", "MLPDenoiser", "build_net", "register_net", "sinusoidal_embedding"]
 
 
 def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:

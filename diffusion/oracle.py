@@ -20,7 +20,7 @@ from torch import Tensor
 from .model import DiffusionModel
 from .schedules import VPSchedule
 
-__all__ = ["GaussianMixture", "GMMDenoiser", "oracle_for_dataset", "oracle_model"]
+__all__ = ["GMMDenoiser", "GaussianMixture", "oracle_for_dataset", "oracle_model"]
 
 DTYPE = torch.float64
 

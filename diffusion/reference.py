@@ -10,6 +10,7 @@ Runge-Kutta pair (Dormand & Prince 1980; Hairer, Norsett & Wanner, Sec. II.5).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -122,7 +123,7 @@ def _check_times(model: DiffusionModel, times: list[float]) -> None:
     for t in times:
         if not 0.0 <= t <= T - 1:
             raise ValueError(f"times must lie in [0, {T - 1}], got {t}")
-    if any(b > a for a, b in zip(times, times[1:], strict=False)):
+    if any(b > a for a, b in itertools.pairwise(times)):
         raise ValueError("times must be non-increasing (from noise towards data)")
 
 

@@ -23,9 +23,9 @@ from torch import Tensor
 
 __all__ = [
     "VPSchedule",
-    "linear_schedule",
     "cosine_schedule",
     "get_schedule",
+    "linear_schedule",
 ]
 
 DTYPE = torch.float64

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from .schedules import VPSchedule
 
-__all__ = ["DDPMLoss", "EMA", "TrainResult", "train", "DivergedError"]
+__all__ = ["EMA", "DDPMLoss", "DivergedError", "TrainResult", "train"]
 
 
 class DivergedError(RuntimeError):

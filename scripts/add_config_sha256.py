@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from diffusion.checkpoints import _atomic_write_bytes, assets_dir  # noqa: E402
-from diffusion.config_check import check_manifest_entry, config_sha256  # noqa: E402
+from diffusion.checkpoints import _atomic_write_bytes, assets_dir
+from diffusion.config_check import check_manifest_entry, config_sha256
 
 
 def main() -> int:

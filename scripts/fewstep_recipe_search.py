@@ -178,7 +178,10 @@ def run_job(job: tuple) -> dict:
         if key in recipe:
             recipe[key] = max(2, int(recipe[key] * scale))
     teacher = load_model(dataset)
-    data = lambda n, g: draw(dataset, n, g)  # noqa: E731
+
+    def data(n, g):
+        return draw(dataset, n, g)
+
     res = {"job": name, "method": method, "dataset": dataset, "recipe": recipe}
     if method == "pd":
         res.update(_pd_job(recipe, dataset, teacher, data))

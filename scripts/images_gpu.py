@@ -29,9 +29,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diffusion.images.inception import FIDInception  # noqa: E402
-from diffusion.images.train import synthetic_images  # noqa: E402
-from diffusion.images.unet import UNet, count_parameters  # noqa: E402
+from diffusion.images.inception import FIDInception
+from diffusion.images.train import synthetic_images
+from diffusion.images.unet import UNet, count_parameters
 
 
 def cuda_time(fn, repeats: int = 10, warmup: int = 3) -> float:

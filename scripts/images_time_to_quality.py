@@ -19,10 +19,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diffusion.images.digits import DIGITS_UNET, digits_metrics  # noqa: E402
-from diffusion.images.store import load_image_model  # noqa: E402
-from diffusion.images.train import TrainConfig, train_images  # noqa: E402
-from diffusion.samplers import sample  # noqa: E402
+from diffusion.images.digits import DIGITS_UNET, digits_metrics
+from diffusion.images.store import load_image_model
+from diffusion.images.train import TrainConfig, train_images
+from diffusion.samplers import sample
 
 
 def fd1000(model, x_T) -> float:

@@ -33,7 +33,7 @@ EVAL_POINTS = 10_000
 
 def train_one(dataset: str, out: Path, steps: int, seed: int) -> dict:
     start = time.perf_counter()
-    model, result = train_toy(dataset, steps=steps, seed=seed, **RECIPE)
+    model, _result = train_toy(dataset, steps=steps, seed=seed, **RECIPE)
     seconds = time.perf_counter() - start
     m = quality_block(model, "ddim", 100, n=EVAL_POINTS, seed=seed, spacing="trailing")
     config = dict(model.config, quality=m)

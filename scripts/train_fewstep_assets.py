@@ -37,6 +37,7 @@ from diffusion.distill.two_step import SEARCH_SETS, set_two_step_time  # noqa: E
 
 RECIPE = copy.deepcopy(TOY_RECIPE)
 
+
 def evaluate(dataset: str, out: Path, teacher) -> dict:
     """The bar tests' metrics (sliced W2 / MMD^2 on the first set of BAR_SETS) of the
     checkpoints just written, the teacher's DDIM ladder and the MMD^2 floor beside them."""
@@ -151,7 +152,9 @@ def run_dataset(args: tuple) -> dict:
         teacher, _ = train_toy(dataset, steps=teacher_steps or 6000, seed=0, width=64, depth=4)
         times["teacher"] = round(time.perf_counter() - t0, 1)
         teacher_spec = f"train_toy({dataset}, steps={teacher_steps}, seed=0)"
-    data = lambda n, g: draw(dataset, n, g)  # noqa: E731
+
+    def data(n, g):
+        return draw(dataset, n, g)
 
     if "pd" in only:
         t0 = time.perf_counter()

@@ -10,12 +10,27 @@ from diffusion.grids import DEFAULT_SPACING
 
 from . import live, models
 
-TRAINING_FREE = ["ddim", "ddpm", "euler", "heun", "dpm-solver-2", "dpm-solver-3",
-                 "dpm-solver++2m", "dpm-solver++3m", "dpm-solver++2s", "unipc"]
+TRAINING_FREE = [
+    "ddim",
+    "ddpm",
+    "euler",
+    "heun",
+    "dpm-solver-2",
+    "dpm-solver-3",
+    "dpm-solver++2m",
+    "dpm-solver++3m",
+    "dpm-solver++2s",
+    "unipc",
+]
 PD = "progressive distillation"
 CURVE_BUDGETS = (1, 2, 4, 8, 16, 32, 64)
-TABLE_PLAN = [("DDIM", "ddim", 10), ("DDIM", "ddim", 50), ("DPM-Solver++", "dpm-solver++2m", 10),
-              ("DPM-Solver++", "dpm-solver++2m", 20), ("Original DDPM", "ddpm", 1000)]
+TABLE_PLAN = [
+    ("DDIM", "ddim", 10),
+    ("DDIM", "ddim", 50),
+    ("DPM-Solver++", "dpm-solver++2m", 10),
+    ("DPM-Solver++", "dpm-solver++2m", 20),
+    ("Original DDPM", "ddpm", 1000),
+]
 """The chapter's comparison table: (method, sampler, steps) of its training-free rows."""
 POINTS = 2000
 """Samples per point of the curves and per row of the table."""
@@ -31,15 +46,20 @@ def methods(dataset: str) -> dict[str, str]:
     """label -> what it runs: a sampler name (on the chosen diffusion model), 'pd' (the
     dataset's PD students) or a consistency model's spec."""
     out = {models.sampler_label(s): s for s in TRAINING_FREE}
-    out.update({f"consistency ({m.upper()})": spec
-                for m, spec in sorted(live.consistency_models(dataset).items())})
+    out.update(
+        {
+            f"consistency ({m.upper()})": spec
+            for m, spec in sorted(live.consistency_models(dataset).items())
+        }
+    )
     if live.pd_rounds(dataset):
         out[PD] = "pd"
     return out
 
 
-def run(spec: str, dataset: str, label: str, budget: int, points: int,
-        seed: int) -> dict[str, Any] | None:
+def run(
+    spec: str, dataset: str, label: str, budget: int, points: int, seed: int
+) -> dict[str, Any] | None:
     """The run of one method at (at most) the NFE budget, or None if its first step
     already costs more."""
     target = methods(dataset)[label]
@@ -73,9 +93,14 @@ def quality_series(spec: str, dataset: str, labels: list[str], seed: int):
 
 def _row(method: str, r: dict, dataset: str, retrained: bool) -> dict:
     q = models.quality_of(r["x"], dataset)
-    return {"method": method, "steps": len(r["timesteps"]), "NFE": r["nfe"],
-            "retraining?": "yes" if retrained else "no", "sliced W2": round(q["sliced_w2"], 4),
-            "wall time (ms)": round(r["seconds"] * 1e3, 1)}
+    return {
+        "method": method,
+        "steps": len(r["timesteps"]),
+        "NFE": r["nfe"],
+        "retraining?": "yes" if retrained else "no",
+        "sliced W2": round(q["sliced_w2"], 4),
+        "wall time (ms)": round(r["seconds"] * 1e3, 1),
+    }
 
 
 def comparison_table(spec: str, dataset: str, seed: int) -> tuple[list[dict], float]:
@@ -85,8 +110,14 @@ def comparison_table(spec: str, dataset: str, seed: int) -> tuple[list[dict], fl
     rows = []
     for method, name, steps in TABLE_PLAN:
         spacing = DEFAULT_SPACING if name != "ddpm" else "leading"
-        rows.append(_row(method, live.sample(spec, name, steps, POINTS, seed, spacing),
-                         dataset, retrained=False))
+        rows.append(
+            _row(
+                method,
+                live.sample(spec, name, steps, POINTS, seed, spacing),
+                dataset,
+                retrained=False,
+            )
+        )
     for label, target in methods(dataset).items():
         if target in models.REGISTRY:
             continue
@@ -94,6 +125,7 @@ def comparison_table(spec: str, dataset: str, seed: int) -> tuple[list[dict], fl
             r = run(spec, dataset, label, budget, POINTS, seed)
             if r is not None:
                 rows.append(_row(label, r, dataset, retrained=True))
-    floor = models.quality_of(live.sample(spec, "ddim", 10, POINTS, seed, DEFAULT_SPACING)["x"],
-                              dataset)["floor_sliced_w2"]
+    floor = models.quality_of(
+        live.sample(spec, "ddim", 10, POINTS, seed, DEFAULT_SPACING)["x"], dataset
+    )["floor_sliced_w2"]
     return rows, floor

@@ -27,13 +27,12 @@ def two_steps_vs_one(parent: str, student: str, steps: int, i: int, dataset: str
     parent's path (3, 2) and the student's landing point (2,)."""
     x0 = torch.as_tensor(models.data(dataset, 8, seed=seed + 99)[:1])
     noise = torch.randn(1, 2, generator=torch.Generator().manual_seed(seed))
-    return demos.two_teacher_steps_vs_one(live.get(parent), live.get(student), steps, i, x0,
-                                          noise)
+    return demos.two_teacher_steps_vs_one(live.get(parent), live.get(student), steps, i, x0, noise)
 
 
 def _property(base: str, cms: tuple, teacher: str | None, particle: int, seed: int):
     gen = torch.Generator().manual_seed(seed)
-    x_T = torch.randn((100, 2), generator=gen)[particle:particle + 1]
+    x_T = torch.randn((100, 2), generator=gen)[particle : particle + 1]
     named = {f"{label}: f(x_t, t)": live.get(spec) for label, spec in cms}
     if teacher:
         named["diffusion model: x0-hat"] = live.get(teacher)
@@ -43,8 +42,9 @@ def _property(base: str, cms: tuple, teacher: str | None, particle: int, seed: i
 _property_cached = st.cache_data(max_entries=128, show_spinner=False)(_property)
 
 
-def consistency_property(cms: dict[str, str], teacher: str | None, particle: int,
-                         seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def consistency_property(
+    cms: dict[str, str], teacher: str | None, particle: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The exact ODE path of particle ``particle`` (of 100 drawn with ``seed``) under the
     teacher (else the first consistency model), and where each model sends its points:
     ts (M,), path (M, 2), label -> (M, 2)."""
@@ -58,22 +58,36 @@ def pd_quality(rounds: dict[int, str], teacher: str, dataset: str, seed: int, n:
     """Sliced W2 of each student (up to 64 steps) and of DDIM on the teacher at the same
     steps: (steps, student values, DDIM values, data-vs-data floor)."""
     ladder = sorted(s for s in rounds if s <= 64)
-    q_st = [models.quality_of(live.sample(rounds[s], "ddim", s, n, seed)["x"], dataset)
-            for s in ladder]
-    q_dd = [models.quality_of(live.sample(teacher, "ddim", s, n, seed, "trailing")["x"], dataset)
-            for s in ladder]
-    return (ladder, [q["sliced_w2"] for q in q_st], [q["sliced_w2"] for q in q_dd],
-            q_dd[0]["floor_sliced_w2"])
+    q_st = [
+        models.quality_of(live.sample(rounds[s], "ddim", s, n, seed)["x"], dataset) for s in ladder
+    ]
+    q_dd = [
+        models.quality_of(live.sample(teacher, "ddim", s, n, seed, "trailing")["x"], dataset)
+        for s in ladder
+    ]
+    return (
+        ladder,
+        [q["sliced_w2"] for q in q_st],
+        [q["sliced_w2"] for q in q_dd],
+        q_dd[0]["floor_sliced_w2"],
+    )
 
 
-def consistency_table(cms: dict[str, str], steps: list[int], dataset: str, seed: int,
-                      n: int = 2000) -> list[dict]:
+def consistency_table(
+    cms: dict[str, str], steps: list[int], dataset: str, seed: int, n: int = 2000
+) -> list[dict]:
     """One row per (model, steps): sliced W2 of n samples, the data-vs-data floor, MMD."""
     rows = []
     for label, spec in cms.items():
         for s in steps:
             q = models.quality_of(live.sample(spec, "consistency", s, n, seed)["x"], dataset)
-            rows.append({"model": label, "steps": s, "sliced W2": round(q["sliced_w2"], 4),
-                         "data-vs-data floor": round(q["floor_sliced_w2"], 4),
-                         "MMD": f"{q['mmd']:.2e}"})
+            rows.append(
+                {
+                    "model": label,
+                    "steps": s,
+                    "sliced W2": round(q["sliced_w2"], 4),
+                    "data-vs-data floor": round(q["floor_sliced_w2"], 4),
+                    "MMD": f"{q['mmd']:.2e}",
+                }
+            )
     return rows

@@ -40,8 +40,7 @@ def shipped(dataset: str = "digits") -> dict[str, dict]:
 def sampler_choices(entry: dict, samplers: list[str]) -> list[str]:
     """What a model can be sampled with: consistency sampling for a consistency model,
     DDIM for a PD student (what it was distilled for), any of ``samplers`` otherwise."""
-    return {"consistency": ["consistency"], "pd-student": ["ddim"]}.get(entry.get("kind"),
-                                                                         samplers)
+    return {"consistency": ["consistency"], "pd-student": ["ddim"]}.get(entry.get("kind"), samplers)
 
 
 SPACING = "trailing"
@@ -68,31 +67,39 @@ def _picture(x: torch.Tensor, ncol: int) -> np.ndarray:
 def run(spec: str, sampler: str, steps: int, n: int, seed: int) -> dict:
     """One sampled grid: "grid" (an image in [0, 1]), "strip" (x0-hat of the first
     images after each step: one row per image), "t" (the evaluation times) and "nfe"."""
-    x, nfe, traj = sample_images(model(spec), sampler, steps, n=n, seed=seed,
-                                 spacing=_spacing(spec), record=True)
+    x, nfe, traj = sample_images(
+        model(spec), sampler, steps, n=n, seed=seed, spacing=_spacing(spec), record=True
+    )
     strip = traj.x0_preds[:, :STRIP_IMAGES].clamp(-1, 1).float().cpu()  # (S, 8, C, H, W)
     rows = strip.permute(1, 0, 2, 3, 4).reshape(-1, *strip.shape[2:])
-    return {"grid": _picture(x, 8), "strip": _picture(rows, strip.shape[0]), "nfe": nfe,
-            "t": traj.timesteps.tolist()}
+    return {
+        "grid": _picture(x, 8),
+        "strip": _picture(rows, strip.shape[0]),
+        "nfe": nfe,
+        "t": traj.timesteps.tolist(),
+    }
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def fd_point(spec: str, sampler: str, steps: int, seed: int) -> dict:
     """NFE and FD/KID of EVAL_N samples against held-out digits."""
-    x, nfe = sample_images(model(spec), sampler, steps, n=EVAL_N, seed=seed,
-                            spacing=_spacing(spec))
+    x, nfe = sample_images(model(spec), sampler, steps, n=EVAL_N, seed=seed, spacing=_spacing(spec))
     m = digits_metrics(x)
     return {"nfe": nfe, "fd": m["fd"], "kid": m["kid"], "label": m["label"]}
 
 
-def curve_points(curve: str, teacher: str, entries: dict[str, dict]
-                 ) -> tuple[list[int], list[float]]:
+def curve_points(
+    curve: str, teacher: str, entries: dict[str, dict]
+) -> tuple[list[int], list[float]]:
     """(NFE, FD) of one curve: 'pd' (the PD students up to the largest CURVE_NFE),
     'cd' (the consistency model at 1, 2 and 4 steps), or a training-free sampler on
     ``teacher`` at the CURVE_NFE budgets it can hit exactly."""
     if curve == "pd":
-        pts = [fd_point(name, "ddim", int(m["steps"]), 0) for name, m in entries.items()
-               if m.get("method") == "pd" and int(m["steps"]) <= max(CURVE_NFE)]
+        pts = [
+            fd_point(name, "ddim", int(m["steps"]), 0)
+            for name, m in entries.items()
+            if m.get("method") == "pd" and int(m["steps"]) <= max(CURVE_NFE)
+        ]
     elif curve == "cd":
         cds = [name for name, m in entries.items() if m.get("method") == "cd"]
         pts = [fd_point(cds[0], "consistency", k, 0) for k in (1, 2, 4)] if cds else []
@@ -113,8 +120,15 @@ def result_tables() -> list[dict]:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
             rows = [{k: r[k] for k in keep if k in r} for r in data["rows"]]
-            out.append({"file": os.path.basename(path), "model": data.get("model"),
-                        "dataset": data.get("dataset"), "n": data.get("n"), "rows": rows})
+            out.append(
+                {
+                    "file": os.path.basename(path),
+                    "model": data.get("model"),
+                    "dataset": data.get("dataset"),
+                    "n": data.get("n"),
+                    "rows": rows,
+                }
+            )
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
             reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]
             out.append({"file": os.path.basename(path), "error": reason})

@@ -109,8 +109,12 @@ def panel(key: str, on_done: Callable[[Job], None] | None = None) -> None:
             return
         if job.running:
             st.progress(job.fraction, text=f"{job.text} ({job.seconds:.0f} s)")
-            st.button("Stop", key=f"job.{key}.stop", on_click=job.stop,
-                      help="Ends the training now and keeps what it has learnt so far.")
+            st.button(
+                "Stop",
+                key=f"job.{key}.stop",
+                on_click=job.stop,
+                help="Ends the training now and keeps what it has learnt so far.",
+            )
             return
         if job.error:
             st.error(f"Training failed: {job.error}")

@@ -68,34 +68,62 @@ def animation_export(runs: dict[str, np.ndarray], name: str) -> None:
     key = f"anim.{name}.{digest.hexdigest()[:10]}"
     lecture = lecture_mode()
     c1, c2 = st.columns(2)
-    if c1.button("Prepare GIF for slides", key=f"{key}.gif.make",
-                 help="Renders these trajectories as an animated GIF for slides."):
+    if c1.button(
+        "Prepare GIF for slides",
+        key=f"{key}.gif.make",
+        help="Renders these trajectories as an animated GIF for slides.",
+    ):
         st.session_state[f"{key}.gif"] = True
     if st.session_state.get(f"{key}.gif"):
-        c1.download_button("Download GIF", _gif(runs, lecture), file_name=f"{name}.gif",
-                           mime="image/gif", key=f"{key}.gif.dl", help="Saves the GIF.")
+        c1.download_button(
+            "Download GIF",
+            _gif(runs, lecture),
+            file_name=f"{name}.gif",
+            mime="image/gif",
+            key=f"{key}.gif.dl",
+            help="Saves the GIF.",
+        )
     if figures.ffmpeg_available():
-        if c2.button("Prepare MP4", key=f"{key}.mp4.make",
-                     help="Renders these trajectories as an MP4 video (needs ffmpeg)."):
+        if c2.button(
+            "Prepare MP4",
+            key=f"{key}.mp4.make",
+            help="Renders these trajectories as an MP4 video (needs ffmpeg).",
+        ):
             st.session_state[f"{key}.mp4"] = True
         if st.session_state.get(f"{key}.mp4"):
             data = _mp4(runs, lecture)
             if data:
-                c2.download_button("Download MP4", data, file_name=f"{name}.mp4",
-                                   mime="video/mp4", key=f"{key}.mp4.dl", help="Saves the MP4.")
+                c2.download_button(
+                    "Download MP4",
+                    data,
+                    file_name=f"{name}.mp4",
+                    mime="video/mp4",
+                    key=f"{key}.mp4.dl",
+                    help="Saves the MP4.",
+                )
     else:
-        c2.caption("MP4 export needs the ffmpeg program, which is not installed on this "
-                   "server; the GIF works in every slide program.")
+        c2.caption(
+            "MP4 export needs the ffmpeg program, which is not installed on this "
+            "server; the GIF works in every slide program."
+        )
 
 
 def sidebar_common() -> None:
     """Lecturer mode and export format, shown on every page (called by app.py)."""
     with st.sidebar:
         lecture_mode()  # seeds the toggle from the URL on first load
-        st.toggle("Lecturer mode", key="lecture",
-                  help="Large fonts and high-contrast plots for a projector; kept in the URL.")
-        st.radio("Figure download format", ["png", "svg"], key="export_fmt", horizontal=True,
-                 help="The camera icon above each figure downloads it in this format.")
+        st.toggle(
+            "Lecturer mode",
+            key="lecture",
+            help="Large fonts and high-contrast plots for a projector; kept in the URL.",
+        )
+        st.radio(
+            "Figure download format",
+            ["png", "svg"],
+            key="export_fmt",
+            horizontal=True,
+            help="The camera icon above each figure downloads it in this format.",
+        )
 
 
 # ----- published numbers (REFERENCES.md) --------------------------------------------------
@@ -118,8 +146,13 @@ DDIM_SOURCE = (
 )
 
 SOLVER_TABLE = {
-    "model / solver": ["ScoreSDE / DPM-Solver++", "ScoreSDE / UniPC", "EDM / Heun",
-                       "EDM / DPM-Solver++", "EDM / UniPC"],
+    "model / solver": [
+        "ScoreSDE / DPM-Solver++",
+        "ScoreSDE / UniPC",
+        "EDM / Heun",
+        "EDM / DPM-Solver++",
+        "EDM / UniPC",
+    ],
     "NFE 5": [28.53, 23.71, 320.80, 24.54, 23.52],
     "6": [13.48, 10.41, 103.86, 11.85, 11.10],
     "8": [5.34, 5.16, 39.66, 4.36, 3.86],
@@ -136,21 +169,34 @@ SOLVER_SOURCE = (
 )
 
 FEWSTEP_TABLE = {
-    "method": ["Progressive distillation", "Consistency distillation (LPIPS)",
-               "Consistency training", "Improved consistency training (iCT)", "sCT"],
+    "method": [
+        "Progressive distillation",
+        "Consistency distillation (LPIPS)",
+        "Consistency training",
+        "Improved consistency training (iCT)",
+        "sCT",
+    ],
     "1 step": [9.12, 3.55, 8.70, 2.83, 2.85],
     "2 steps": [4.51, 2.93, 5.83, 2.46, 2.06],
     "4 steps": [3.00, None, None, None, None],
     "8 steps": [2.57, None, None, None, None],
-    "source": ["Salimans & Ho 2022", "Song et al. 2023", "Song et al. 2023",
-               "Song & Dhariwal 2023", "Lu & Song 2024"],
+    "source": [
+        "Salimans & Ho 2022",
+        "Song et al. 2023",
+        "Song et al. 2023",
+        "Song & Dhariwal 2023",
+        "Lu & Song 2024",
+    ],
 }
 
 
 def markdown_table(table) -> str:
     """A table as Markdown, drawn as plain HTML: no data-grid component to load."""
-    rows = table if isinstance(table, list) else [dict(zip(table, vals, strict=True))
-                                                  for vals in zip(*table.values(), strict=True)]
+    rows = (
+        table
+        if isinstance(table, list)
+        else [dict(zip(table, vals, strict=True)) for vals in zip(*table.values(), strict=True)]
+    )
     cols = list(rows[0]) if rows else []
 
     def cell(v) -> str:

@@ -30,7 +30,8 @@ def add(name: str, model: DiffusionModel, kind: str, dataset: str) -> str:
 
 def choices(kind: str = "diffusion", dataset: str | None = None) -> list[str]:
     return [
-        s for s, m in session_models().items()
+        s
+        for s, m in session_models().items()
         if m.config.get("kind") == kind and (dataset is None or m.config.get("dataset") == dataset)
     ]
 
@@ -64,8 +65,11 @@ def pd_rounds(dataset: str) -> dict[int, str]:
 def consistency_models(dataset: str) -> dict[str, str]:
     """Consistency models of a dataset, {method ('cd'/'ct'): spec}: shipped, with those
     trained in this session in their place."""
-    session = {meth: spec for (ds, meth), spec in st.session_state.get("cm.live", {}).items()
-               if ds == dataset}
+    session = {
+        meth: spec
+        for (ds, meth), spec in st.session_state.get("cm.live", {}).items()
+        if ds == dataset
+    }
     return {**models.consistency_models(dataset), **session}
 
 
@@ -81,8 +85,15 @@ def fewstep_datasets(family: str) -> list[str]:
     return sorted(shipped | session) or ["8gaussians"]
 
 
-def sample(spec: str, sampler: str, steps: int, n: int, seed: int, spacing: str | None = None,
-           options: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
+def sample(
+    spec: str,
+    sampler: str,
+    steps: int,
+    n: int,
+    seed: int,
+    spacing: str | None = None,
+    options: tuple[tuple[str, Any], ...] = (),
+) -> dict[str, Any]:
     """Cached sampling for shipped models; a per-session memo for trained ones."""
     if not spec.startswith("session:"):
         return models.sample(spec, sampler, steps, n, seed, spacing, options)
@@ -91,8 +102,9 @@ def sample(spec: str, sampler: str, steps: int, n: int, seed: int, spacing: str 
     if key not in memo:
         if len(memo) >= MAX_RESULTS:
             memo.pop(next(iter(memo)))
-        memo[key] = models.run_model(get(spec), sampler, steps, n=n, seed=seed,
-                                     spacing=spacing, options=dict(options))
+        memo[key] = models.run_model(
+            get(spec), sampler, steps, n=n, seed=seed, spacing=spacing, options=dict(options)
+        )
     return memo[key]
 
 
@@ -104,18 +116,29 @@ def train_ddpm(dataset: str, seconds: float, steps: int, seed: int) -> jobs.Job:
     from diffusion.toy.train2d import train_toy
 
     def target(progress, should_stop):
-        model, result = train_toy(
-            dataset, steps=steps, seed=seed, max_seconds=seconds, should_stop=should_stop,
-            callback=lambda i, loss: progress((i + 1) / steps, f"step {i + 1}/{steps}, "
-                                              f"loss {loss:.4f}"),
+        model, _result = train_toy(
+            dataset,
+            steps=steps,
+            seed=seed,
+            max_seconds=seconds,
+            should_stop=should_stop,
+            callback=lambda i, loss: progress(
+                (i + 1) / steps, f"step {i + 1}/{steps}, loss {loss:.4f}"
+            ),
         )
         return model
 
     return jobs.Job(f"ddpm-{dataset}", target)
 
 
-def train_pd(teacher_spec: str, start_steps: int, rounds: int, steps_per_round: int,
-             seconds_per_round: float, seed: int) -> jobs.Job:
+def train_pd(
+    teacher_spec: str,
+    start_steps: int,
+    rounds: int,
+    steps_per_round: int,
+    seconds_per_round: float,
+    seed: int,
+) -> jobs.Job:
     """Progressive distillation rounds start_steps -> start_steps / 2**rounds."""
     from diffusion.distill import progressive_distillation
     from diffusion.toy.datasets import draw
@@ -129,22 +152,31 @@ def train_pd(teacher_spec: str, start_steps: int, rounds: int, steps_per_round: 
 
         def cb(n_student, step, loss):
             r = len(done_rounds)
-            progress((r * steps_per_round + step + 1) / total,
-                     f"round {r + 1}/{rounds} (student {n_student} steps), step {step + 1}, "
-                     f"loss {loss:.4f}")
+            progress(
+                (r * steps_per_round + step + 1) / total,
+                f"round {r + 1}/{rounds} (student {n_student} steps), step {step + 1}, "
+                f"loss {loss:.4f}",
+            )
 
         return progressive_distillation(
-            teacher, lambda n, g: draw(dataset, n, g), start_steps=start_steps, rounds=rounds,
-            steps_per_round=steps_per_round, max_seconds_per_round=seconds_per_round,
-            seed=seed, callback=cb, should_stop=should_stop,
+            teacher,
+            lambda n, g: draw(dataset, n, g),
+            start_steps=start_steps,
+            rounds=rounds,
+            steps_per_round=steps_per_round,
+            max_seconds_per_round=seconds_per_round,
+            seed=seed,
+            callback=cb,
+            should_stop=should_stop,
             on_round=lambda n, m: done_rounds.append(n),
         )
 
     return jobs.Job(f"pd-{dataset}", target)
 
 
-def train_consistency(method: str, teacher_spec: str, steps: int, seconds: float,
-                      seed: int) -> jobs.Job:
+def train_consistency(
+    method: str, teacher_spec: str, steps: int, seconds: float, seed: int
+) -> jobs.Job:
     """Consistency distillation from the teacher ('cd') or training from data ('ct')."""
     from diffusion.distill import consistency_distillation, consistency_training
     from diffusion.nets import build_net
@@ -152,18 +184,36 @@ def train_consistency(method: str, teacher_spec: str, steps: int, seconds: float
 
     teacher = get(teacher_spec)
     dataset = dataset_of(teacher_spec)
-    data = lambda n, g: draw(dataset, n, g)  # noqa: E731
+
+    def data(n, g):
+        return draw(dataset, n, g)
 
     def target(progress, should_stop):
-        cb = lambda i, loss: progress((i + 1) / steps, f"step {i + 1}/{steps}, "  # noqa: E731
-                                      f"loss {loss:.5f}")
+        def cb(i, loss):
+            progress((i + 1) / steps, f"step {i + 1}/{steps}, loss {loss:.5f}")
+
         if method == "cd":
-            return consistency_distillation(teacher, data, steps=steps, seed=seed, callback=cb,
-                                            should_stop=should_stop, max_seconds=seconds)
+            return consistency_distillation(
+                teacher,
+                data,
+                steps=steps,
+                seed=seed,
+                callback=cb,
+                should_stop=should_stop,
+                max_seconds=seconds,
+            )
         cfg = copy.deepcopy(teacher.config)
         net = build_net(cfg["net"]) if "net" in cfg else copy.deepcopy(teacher.net)
-        return consistency_training(net, teacher.schedule, data, steps=steps, seed=seed,
-                                    base_config=cfg, callback=cb, should_stop=should_stop,
-                                    max_seconds=seconds)
+        return consistency_training(
+            net,
+            teacher.schedule,
+            data,
+            steps=steps,
+            seed=seed,
+            base_config=cfg,
+            callback=cb,
+            should_stop=should_stop,
+            max_seconds=seconds,
+        )
 
     return jobs.Job(f"{method}-{dataset}", target)

@@ -119,20 +119,29 @@ def dataset_of(spec: str) -> str:
 
 def pd_rounds(dataset: str) -> dict[int, str]:
     """The shipped progressive-distillation students of a dataset: {steps: name}."""
-    return {int(m["steps"]): m["name"] for m in list_shipped2d()
-            if m.get("method") == "pd" and m.get("dataset") == dataset}
+    return {
+        int(m["steps"]): m["name"]
+        for m in list_shipped2d()
+        if m.get("method") == "pd" and m.get("dataset") == dataset
+    }
 
 
 def consistency_models(dataset: str) -> dict[str, str]:
     """The shipped consistency models of a dataset: {method ('cd' or 'ct'): name}."""
-    return {str(m["method"]): m["name"] for m in list_shipped2d()
-            if m.get("kind") == "consistency" and m.get("dataset") == dataset}
+    return {
+        str(m["method"]): m["name"]
+        for m in list_shipped2d()
+        if m.get("kind") == "consistency" and m.get("dataset") == dataset
+    }
 
 
 def diffusion_models(dataset: str) -> list[str]:
     """The shipped (trained) diffusion models of a dataset."""
-    return [m["name"] for m in list_shipped2d()
-            if m.get("kind", "diffusion") == "diffusion" and m.get("dataset") == dataset]
+    return [
+        m["name"]
+        for m in list_shipped2d()
+        if m.get("kind", "diffusion") == "diffusion" and m.get("dataset") == dataset
+    ]
 
 
 def sampler_label(name: str) -> str:
@@ -240,8 +249,9 @@ def sample(
     options: tuple[tuple[str, Any], ...] = (),
 ) -> dict[str, Any]:
     """Cached ``run_model`` on a shipped model or oracle."""
-    return run_model(load(spec), sampler, steps, n=n, seed=seed, spacing=spacing,
-                     options=dict(options))
+    return run_model(
+        load(spec), sampler, steps, n=n, seed=seed, spacing=spacing, options=dict(options)
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -269,8 +279,11 @@ def quality(
 ) -> dict[str, float]:
     """2-D metrics (sliced W2, MMD, Frechet, log-likelihood when exact) of one run."""
     out = sample(spec, sampler, steps, n, seed, spacing, options)
-    return {**quality_of(out["x"], dataset_of(spec), seed), "nfe": out["nfe"],
-            "seconds": out["seconds"]}
+    return {
+        **quality_of(out["x"], dataset_of(spec), seed),
+        "nfe": out["nfe"],
+        "seconds": out["seconds"],
+    }
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -278,8 +291,12 @@ def schedule_curves(spec: str) -> dict[str, np.ndarray]:
     """alpha_bar_t and lambda_t at every integer t of the model's schedule."""
     sch = load(spec).schedule
     t = torch.arange(sch.T, dtype=torch.float64)
-    return {"t": t.numpy(), "alpha_bar": sch.alpha_bar(t).numpy(),
-            "lambda_": sch.lambda_(t).numpy(), "T": sch.T}
+    return {
+        "t": t.numpy(),
+        "alpha_bar": sch.alpha_bar(t).numpy(),
+        "lambda_": sch.lambda_(t).numpy(),
+        "T": sch.T,
+    }
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -297,8 +314,9 @@ SWEEP_POINTS = 2000
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def ddim_quality_sweep(spec: str, seed: int, spacing: str
-                       ) -> tuple[dict[str, tuple[list[int], list[float]]], float]:
+def ddim_quality_sweep(
+    spec: str, seed: int, spacing: str
+) -> tuple[dict[str, tuple[list[int], list[float]]], float]:
     """Sliced W2 against steps for DDIM eta = 0, 0.5, 1 and DDPM (beta variance),
     each at SWEEP_POINTS samples; and the data-vs-data floor at that size. Keyed by
     the model, seed and spacing only: the page's other controls never recompute it."""

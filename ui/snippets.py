@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 SNIPPETS: dict[str, str] = {
-    "why-1000-vs-few": '''
+    "why-1000-vs-few": """
 import diffusion
 from diffusion import figures
 N = 1000
@@ -22,8 +22,8 @@ fast = diffusion.sample(model, "ddim", 10, n=N, seed=0)         # 10 NFE
 data = diffusion.sample_dataset("8gaussians", N, seed=1)
 fig = figures.samples_grid({"DDPM, 1000 steps": slow.x.numpy(),
                             "DDIM, 10 steps": fast.x.numpy()}, data=data.numpy())
-''',
-    "ddim-samples": '''
+""",
+    "ddim-samples": """
 import diffusion
 from diffusion import figures
 N = 2000
@@ -31,8 +31,8 @@ model = diffusion.load_model("8gaussians")
 run = diffusion.sample(model, "ddim", 20, n=N, seed=0, spacing="trailing", eta=0.0)
 fig = figures.samples_grid({"DDIM, S = 20": run.x.numpy()},
                            data=diffusion.sample_dataset("8gaussians", N, seed=1).numpy())
-''',
-    "ddim-timesteps": '''
+""",
+    "ddim-timesteps": """
 import torch
 import diffusion
 from diffusion import figures
@@ -42,15 +42,15 @@ grids = {s: diffusion.make_timesteps(sch, 10, s).numpy()
          for s in ("leading", "trailing", "quadratic", "logsnr", "karras")}
 fig = figures.schedule_timesteps(t.numpy(), sch.alpha_bar(t).numpy(),
                                  sch.lambda_(t).numpy(), grids)
-''',
-    "ddim-trajectories": '''
+""",
+    "ddim-trajectories": """
 import diffusion
 from diffusion import figures
 model = diffusion.load_model("8gaussians")
 run = diffusion.sample(model, "ddim", 20, n=150, seed=0, spacing="trailing")
 fig = figures.trajectory_animation({"x_t, S = 20": run.xs.numpy()}, n_show=150)
-''',
-    "ddim-quality": '''
+""",
+    "ddim-quality": """
 import diffusion
 from diffusion import figures
 N = 2000
@@ -63,8 +63,8 @@ for eta in (0.0, 1.0):
                                 "8gaussians")["sliced_w2"] for s in steps]
     series[f"DDIM eta = {eta:g}"] = (steps, w2)
 fig = figures.quality_curves(series, metric="sliced W2", x_label="steps S")
-''',
-    "solvers-samples": '''
+""",
+    "solvers-samples": """
 import diffusion
 from diffusion import figures
 N = 1500
@@ -75,8 +75,8 @@ for name in ("ddim", "heun", "dpm-solver++2m", "unipc"):
     run = diffusion.sample(model, name, steps, n=N, seed=0, spacing="logsnr")
     panels[f"{name}, NFE {run.nfe}"] = run.x.numpy()
 fig = figures.samples_grid(panels)
-''',
-    "solvers-error-vs-nfe": '''
+""",
+    "solvers-error-vs-nfe": """
 import diffusion
 from diffusion import demos, figures
 oracle = diffusion.load_model("oracle:8gaussians")           # exact denoiser
@@ -89,15 +89,15 @@ for name in ("ddim", "dpm-solver++2m", "unipc"):
     series[name] = ([p[0] for p in pts], [p[1] for p in pts])
     orders[name] = demos.measured_order(pts)                # fit over NFE 64..256
 fig = figures.error_vs_nfe(series, orders=orders)
-''',
-    "solvers-heun-step": '''
+""",
+    "solvers-heun-step": """
 import diffusion
 from diffusion import demos, figures
 oracle = diffusion.load_model("oracle:8gaussians")
 x_T = demos.particles(64, 7)[3:4]
 fig = figures.heun_step(*demos.heun_step_picture(oracle, x_T, 4, "logsnr", 0))
-''',
-    "pd-rounds": '''
+""",
+    "pd-rounds": """
 import diffusion
 from diffusion import figures
 N = 1500
@@ -106,8 +106,8 @@ for s in (8, 4, 2, 1):
     student = diffusion.load_model(f"8gaussians-pd@{s}steps")
     panels[f"student, {s} steps"] = diffusion.sample(student, "ddim", s, n=N, seed=0).x.numpy()
 fig = figures.samples_grid(panels)
-''',
-    "pd-quality": '''
+""",
+    "pd-quality": """
 import diffusion
 from diffusion import figures
 N = 2000
@@ -119,8 +119,8 @@ students = [w2(diffusion.load_model(f"8gaussians-pd@{s}steps"), s) for s in step
 ddim = [w2(teacher, s, spacing="trailing") for s in steps]
 fig = figures.quality_curves({"PD students": (steps, students),
                               "DDIM on the teacher": (steps, ddim)}, metric="sliced W2")
-''',
-    "pd-two-vs-one": '''
+""",
+    "pd-two-vs-one": """
 import torch
 import diffusion
 from diffusion import demos, figures
@@ -129,8 +129,8 @@ student = diffusion.load_model("8gaussians-pd@2steps")
 x0 = diffusion.sample_dataset("8gaussians", 1, seed=99)
 noise = torch.randn(1, 2, generator=torch.Generator().manual_seed(0))
 fig = figures.two_steps_vs_one(*demos.two_teacher_steps_vs_one(parent, student, 2, 0, x0, noise))
-''',
-    "cm-property": '''
+""",
+    "cm-property": """
 import torch
 import diffusion
 from diffusion import demos, figures
@@ -139,8 +139,8 @@ models = {"CD: f(x_t, t)": diffusion.load_model("8gaussians-cd"),
           "diffusion model: x0-hat": teacher}
 x_T = torch.randn((1, 2), generator=torch.Generator().manual_seed(0))
 fig = figures.consistency_property(*demos.consistency_along_path(teacher, models, x_T))
-''',
-    "cm-steps": '''
+""",
+    "cm-steps": """
 import diffusion
 from diffusion import figures
 N = 1500
@@ -151,8 +151,8 @@ teacher = diffusion.load_model("8gaussians")   # one DDIM step from t = T-1: see
 panels["diffusion model, DDIM 1 step"] = diffusion.sample(
     teacher, "ddim", 1, n=N, seed=0, spacing="trailing").x.numpy()
 fig = figures.samples_grid(panels)
-''',
-    "compare-samples": '''
+""",
+    "compare-samples": """
 import diffusion
 from diffusion import figures
 N = 1500
@@ -162,16 +162,16 @@ runs = {"DDIM": diffusion.sample(model, "ddim", 8, n=N, seed=0),
         "PD, 8 steps": diffusion.sample(diffusion.load_model("8gaussians-pd@8steps"),
                                         "ddim", 8, n=N, seed=0)}
 fig = figures.samples_grid({k: r.x.numpy() for k, r in runs.items()})
-''',
-    "compare-trajectories": '''
+""",
+    "compare-trajectories": """
 import diffusion
 from diffusion import figures
 model = diffusion.load_model("8gaussians")
 runs = {name: diffusion.sample(model, name, 8, n=300, seed=0).xs.numpy()
         for name in ("ddim", "dpm-solver++2m")}
 fig = figures.trajectory_animation(runs)
-''',
-    "compare-quality": '''
+""",
+    "compare-quality": """
 import diffusion
 from diffusion import figures
 N = 2000
@@ -181,14 +181,14 @@ series = {name: (nfes, [diffusion.evaluate_2d(diffusion.sample(model, name, k, n
                                               "8gaussians")["sliced_w2"] for k in nfes])
           for name in ("ddim", "dpm-solver++2m")}
 fig = figures.quality_curves(series, metric="sliced W2")
-''',
-    "images-samples": '''
+""",
+    "images-samples": """
 from diffusion.images.sampling import load_any, sample_images, to_grid
 model = load_any("digits")
 x, nfe = sample_images(model, "dpm-solver++2m", 10, n=16, seed=0)
 picture = to_grid(x, ncol=8)           # an (H, W) array for plt.imshow
-''',
-    "images-quality": '''
+""",
+    "images-quality": """
 from diffusion import figures
 from diffusion.images.digits import digits_metrics
 from diffusion.images.sampling import load_any, sample_images
@@ -199,7 +199,7 @@ for k in nfes:
     x, nfe = sample_images(model, "ddim", k, n=N, seed=0)
     fd.append(digits_metrics(x)["fd"])
 fig = figures.quality_curves({"teacher + ddim": (nfes, fd)}, metric="FD-200")
-''',
+""",
 }
 
 

@@ -31,8 +31,13 @@ def exact_solution(oracle: str) -> np.ndarray:
 @st.cache_data(max_entries=256, show_spinner="Running the solver on the oracle…")
 def error_curve(oracle: str, sampler: str, spacing: str) -> list[tuple[int, float]]:
     """(NFE, RMS error against the exact solution) on grids of 2 ... 32 steps."""
-    return demos.solver_error_curve(models.load(oracle), sampler, spacing,
-                                    demos.particles(PARTICLES, SEED), exact_solution(oracle))
+    return demos.solver_error_curve(
+        models.load(oracle),
+        sampler,
+        spacing,
+        demos.particles(PARTICLES, SEED),
+        exact_solution(oracle),
+    )
 
 
 def error_curves(oracle: str, samplers: list[str], spacing: str):
@@ -53,5 +58,5 @@ def error_curves(oracle: str, samplers: list[str], spacing: str):
 def heun_picture(oracle: str, spacing: str, steps: int, i: int, particle: int):
     """One particle's state at the chosen grid time, its Euler predictor and Heun
     corrector, and the exact ODE path over the step; all (2,) or (40, 2) arrays."""
-    x_T = demos.particles(PARTICLES, SEED)[particle:particle + 1]
+    x_T = demos.particles(PARTICLES, SEED)[particle : particle + 1]
     return demos.heun_step_picture(models.load(oracle), x_T, steps, spacing, i)

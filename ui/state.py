@@ -18,8 +18,36 @@ from typing import Any
 import streamlit as st
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
-STEP_LADDER = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100,
-               125, 150, 200, 250, 300, 400, 500, 600, 800, 1000)
+STEP_LADDER = (
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    8,
+    10,
+    12,
+    15,
+    20,
+    25,
+    30,
+    40,
+    50,
+    60,
+    80,
+    100,
+    125,
+    150,
+    200,
+    250,
+    300,
+    400,
+    500,
+    600,
+    800,
+    1000,
+)
 """Steps on a roughly logarithmic ladder: a log slider from 1 to T = 1000."""
 
 
@@ -99,8 +127,10 @@ class PageState:
                 try:
                     value = parse(raw)
                 except ValueError as err:
-                    self.notes.append(f"URL parameter `{key}`={shown(raw)} ignored ({err}); "
-                                      f"using the default {shown(_fmt(default))}.")
+                    self.notes.append(
+                        f"URL parameter `{key}`={shown(raw)} ignored ({err}); "
+                        f"using the default {shown(_fmt(default))}."
+                    )
             st.session_state[wkey] = value
         return wkey
 
@@ -129,8 +159,17 @@ class PageState:
         return parse
 
     # ----- controls -------------------------------------------------------------------
-    def select(self, key: str, label: str, options: Sequence[Any], default: Any,
-               *, radio: bool = False, container=st, **kw) -> Any:
+    def select(
+        self,
+        key: str,
+        label: str,
+        options: Sequence[Any],
+        default: Any,
+        *,
+        radio: bool = False,
+        container=st,
+        **kw,
+    ) -> Any:
         if default not in options:
             default = options[0]
         wkey = self._bind(key, default, self._choice_parser(options))
@@ -139,8 +178,17 @@ class PageState:
         widget = container.radio if radio else container.selectbox
         return widget(label, list(options), key=wkey, **kw)
 
-    def multiselect(self, key: str, label: str, options: Sequence[Any], default: Sequence[Any],
-                    *, max_selections: int | None = None, container=st, **kw) -> list[Any]:
+    def multiselect(
+        self,
+        key: str,
+        label: str,
+        options: Sequence[Any],
+        default: Sequence[Any],
+        *,
+        max_selections: int | None = None,
+        container=st,
+        **kw,
+    ) -> list[Any]:
         by_text = {_fmt(o): o for o in options}
 
         def parse(raw: str) -> list[Any]:
@@ -153,18 +201,22 @@ class PageState:
                 vals = list(dict.fromkeys(vals))
             vals = [by_text[v] for v in vals]
             if max_selections and len(vals) > max_selections:
-                self.notes.append(f"URL parameter `{key}` lists {len(vals)} values; only the "
-                                  f"first {max_selections} are used.")
+                self.notes.append(
+                    f"URL parameter `{key}` lists {len(vals)} values; only the "
+                    f"first {max_selections} are used."
+                )
                 vals = vals[:max_selections]
             return vals
 
         wkey = self._bind(key, list(default), parse)
         st.session_state[wkey] = [v for v in st.session_state[wkey] if v in options]
-        return container.multiselect(label, list(options), key=wkey,
-                                     max_selections=max_selections, **kw)
+        return container.multiselect(
+            label, list(options), key=wkey, max_selections=max_selections, **kw
+        )
 
-    def steps(self, key: str, label: str, default: int, *, lo: int = 1, hi: int = 1000,
-              container=st, **kw) -> int:
+    def steps(
+        self, key: str, label: str, default: int, *, lo: int = 1, hi: int = 1000, container=st, **kw
+    ) -> int:
         """A log-scale steps slider on STEP_LADDER between lo and hi."""
         ladder = [s for s in STEP_LADDER if lo <= s <= hi]
         wkey = self._bind(key, default, self._choice_parser(ladder))
@@ -172,8 +224,9 @@ class PageState:
             st.session_state[wkey] = default
         return container.select_slider(label, ladder, key=wkey, **kw)
 
-    def choice_slider(self, key: str, label: str, options: Sequence[Any], default: Any,
-                      *, container=st, **kw) -> Any:
+    def choice_slider(
+        self, key: str, label: str, options: Sequence[Any], default: Any, *, container=st, **kw
+    ) -> Any:
         """A select_slider over ``options`` (for example the rounds a model has)."""
         if default not in options:
             default = options[0]
@@ -182,16 +235,27 @@ class PageState:
             st.session_state[wkey] = default
         return container.select_slider(label, list(options), key=wkey, **kw)
 
-    def slider(self, key: str, label: str, lo: float, hi: float, default: float,
-               step: float | int, *, container=st, **kw) -> float | int:
+    def slider(
+        self,
+        key: str,
+        label: str,
+        lo: float,
+        hi: float,
+        default: float,
+        step: float | int,
+        *,
+        container=st,
+        **kw,
+    ) -> float | int:
         cast = int if isinstance(step, int) and isinstance(default, int) else float
         wkey = self._bind(key, default, self._number_parser(lo, hi, cast))
         # a range that depends on another control (e.g. "which step" of S) may shrink
         st.session_state[wkey] = min(max(st.session_state[wkey], cast(lo)), cast(hi))
         return container.slider(label, cast(lo), cast(hi), step=step, key=wkey, **kw)
 
-    def number(self, key: str, label: str, lo: int, hi: int, default: int,
-               *, container=st, **kw) -> int:
+    def number(
+        self, key: str, label: str, lo: int, hi: int, default: int, *, container=st, **kw
+    ) -> int:
         wkey = self._bind(key, default, self._number_parser(lo, hi, int))
         return int(container.number_input(label, lo, hi, step=1, key=wkey, **kw))
 
@@ -224,9 +288,13 @@ class PageState:
             if i % per_row == 0:
                 cols = container.columns(per_row)
             cols[i % per_row].button(
-                name, key=f"{self.page}.preset.{name}", on_click=apply, args=(values,),
+                name,
+                key=f"{self.page}.preset.{name}",
+                on_click=apply,
+                args=(values,),
                 width="stretch",
-                help="Sets " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items()))
+                help="Sets " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items()),
+            )
 
     def _unknown_note(self) -> str | None:
         """One note naming the URL parameters that no control of this page read (they

@@ -17,35 +17,54 @@ import streamlit as st
 # ----- notation ------------------------------------------------------------------------
 
 NOTATION: tuple[tuple[str, str], ...] = (
-    (r"$t \in \{0, \dots, T-1\}$, $T = 1000$",
-     "training time step; samplers may also use fractional t between grid points"),
-    (r"$\beta_t$, $1-\beta_t$",
-     "DDPM's per-step noise variance and its complement (never written $\\alpha_t$ here)"),
+    (
+        r"$t \in \{0, \dots, T-1\}$, $T = 1000$",
+        "training time step; samplers may also use fractional t between grid points",
+    ),
+    (
+        r"$\beta_t$, $1-\beta_t$",
+        "DDPM's per-step noise variance and its complement (never written $\\alpha_t$ here)",
+    ),
     (r"$\bar\alpha_t = \prod_{s \le t}(1-\beta_s)$", "cumulative signal fraction"),
-    (r"$\alpha_t = \sqrt{\bar\alpha_t}$, $\sigma_t = \sqrt{1-\bar\alpha_t}$",
-     "signal and noise scale: $x_t = \\alpha_t x_0 + \\sigma_t \\epsilon$"),
-    (r"$\bar\sigma_t = \sigma_t/\alpha_t$",
-     "noise level of the scaled variable $\\bar x = x_t/\\alpha_t = x_0 + \\bar\\sigma_t"
-     "\\epsilon$ (EDM's $\\sigma$); 0.01 at t = 0 and 157 at t = T-1 for the linear schedule"),
+    (
+        r"$\alpha_t = \sqrt{\bar\alpha_t}$, $\sigma_t = \sqrt{1-\bar\alpha_t}$",
+        "signal and noise scale: $x_t = \\alpha_t x_0 + \\sigma_t \\epsilon$",
+    ),
+    (
+        r"$\bar\sigma_t = \sigma_t/\alpha_t$",
+        "noise level of the scaled variable $\\bar x = x_t/\\alpha_t = x_0 + \\bar\\sigma_t"
+        "\\epsilon$ (EDM's $\\sigma$); 0.01 at t = 0 and 157 at t = T-1 for the linear schedule",
+    ),
     (r"$\mathrm{SNR}_t = \alpha_t^2/\sigma_t^2 = 1/\bar\sigma_t^2$", "signal-to-noise ratio"),
-    (r"$\lambda_t = \log(\alpha_t/\sigma_t) = \tfrac12 \log \mathrm{SNR}_t$",
-     "half the log-SNR (DPM-Solver's time variable); $h_i = \\lambda_{t_{i+1}} - "
-     "\\lambda_{t_i}$ is one step in it"),
-    (r"$\epsilon \sim \mathcal N(0, I)$, $z$",
-     "the noise in $x_t$; $z$ is fresh noise a stochastic step adds"),
-    (r"$\epsilon_\theta(x_t, t)$, $\hat x_0$",
-     "the network's noise prediction and its clean-data estimate $\\hat x_0 = (x_t - "
-     "\\sigma_t \\epsilon_\\theta)/\\alpha_t$; $\\theta$ are the diffusion model's parameters"),
-    (r"$\nu_i(\eta)$", "standard deviation of the noise a DDIM step adds (the DDIM paper's "
-     "$\\sigma_{\\tau_i}$, renamed so that $\\sigma$ keeps one meaning)"),
+    (
+        r"$\lambda_t = \log(\alpha_t/\sigma_t) = \tfrac12 \log \mathrm{SNR}_t$",
+        "half the log-SNR (DPM-Solver's time variable); $h_i = \\lambda_{t_{i+1}} - "
+        "\\lambda_{t_i}$ is one step in it",
+    ),
+    (
+        r"$\epsilon \sim \mathcal N(0, I)$, $z$",
+        "the noise in $x_t$; $z$ is fresh noise a stochastic step adds",
+    ),
+    (
+        r"$\epsilon_\theta(x_t, t)$, $\hat x_0$",
+        "the network's noise prediction and its clean-data estimate $\\hat x_0 = (x_t - "
+        "\\sigma_t \\epsilon_\\theta)/\\alpha_t$; $\\theta$ are the diffusion model's parameters",
+    ),
+    (
+        r"$\nu_i(\eta)$",
+        "standard deviation of the noise a DDIM step adds (the DDIM paper's "
+        "$\\sigma_{\\tau_i}$, renamed so that $\\sigma$ keeps one meaning)",
+    ),
     (r"$\eta$", "DDIM's stochasticity only: 0 deterministic, 1 DDPM-like"),
     (r"$S$, $\tau_S > \dots > \tau_1$", "number of timesteps on the sampling grid, and the grid"),
     (r"NFE", "number of network evaluations of a run (Heun spends two per step)"),
     (r"$\phi$", "a distilled student's parameters (progressive distillation)"),
-    (r"$f_\theta$, $\theta^-$, $t_\mathrm{min}$",
-     "consistency function, its target network (an EMA of $\\theta$, or $\\theta$ without "
-     "gradient in iCT), and the boundary time where "
-     "$f_\\theta(\\bar x, t_\\mathrm{min}) = \\bar x$ (the CM paper's $\\epsilon$)"),
+    (
+        r"$f_\theta$, $\theta^-$, $t_\mathrm{min}$",
+        "consistency function, its target network (an EMA of $\\theta$, or $\\theta$ without "
+        "gradient in iCT), and the boundary time where "
+        "$f_\\theta(\\bar x, t_\\mathrm{min}) = \\bar x$ (the CM paper's $\\epsilon$)",
+    ),
 )
 NOTATION_TITLE = "Notation (the same on every page)"
 
@@ -64,129 +83,175 @@ PAPERS: dict[str, tuple[str, str]] = {
     "DPM-Solver": ("Lu et al. 2022, DPM-Solver", "2206.00927"),
     "DPM-Solver++": ("Lu et al. 2022, DPM-Solver++", "2211.01095"),
     "UniPC": ("Zhao et al. 2023, UniPC", "2302.04867"),
-    "EDM": ("Karras et al. 2022, Elucidating the Design Space of Diffusion-Based "
-            "Generative Models", "2206.00364"),
-    "PD": ("Salimans & Ho 2022, Progressive Distillation for Fast Sampling of Diffusion "
-           "Models", "2202.00512"),
+    "EDM": (
+        "Karras et al. 2022, Elucidating the Design Space of Diffusion-Based Generative Models",
+        "2206.00364",
+    ),
+    "PD": (
+        "Salimans & Ho 2022, Progressive Distillation for Fast Sampling of Diffusion Models",
+        "2202.00512",
+    ),
     "CM": ("Song, Dhariwal, Chen & Sutskever 2023, Consistency Models", "2303.01469"),
-    "iCT": ("Song & Dhariwal 2023, Improved Techniques for Training Consistency Models",
-            "2310.14189"),
+    "iCT": (
+        "Song & Dhariwal 2023, Improved Techniques for Training Consistency Models",
+        "2310.14189",
+    ),
     "ECT": ("Geng et al. 2024, Consistency Models Made Easy", "2406.14548"),
-    "Lin": ("Lin, Liu, Li & Yang 2023, Common Diffusion Noise Schedules and Sample Steps "
-            "Are Flawed", "2305.08891"),
+    "Lin": (
+        "Lin, Liu, Li & Yang 2023, Common Diffusion Noise Schedules and Sample Steps Are Flawed",
+        "2305.08891",
+    ),
 }
 
 PAGES = ("why", "ddim", "solvers", "progressive", "consistency", "compare", "img")
 
 PREDICT: dict[str, str] = {
     "why": "Before you move the steps slider from 10 down to 1: will the 1-step DDIM sample "
-           "look like the data, like a blurred average, or like the starting noise? Write "
-           "down your guess, then try it here (a trailing grid: the one step starts at "
-           "t = T-1) and on the DDIM page with leading spacing.",
+    "look like the data, like a blurred average, or like the starting noise? Write "
+    "down your guess, then try it here (a trailing grid: the one step starts at "
+    "t = T-1) and on the DDIM page with leading spacing.",
     "ddim": "Predict: at S = 10, does eta = 1 give better or worse samples than eta = 0? "
-            "And which spacing puts its first step at t = T-1? Guess, then move the eta "
-            "slider and switch the spacing.",
+    "And which spacing puts its first step at t = T-1? Guess, then move the eta "
+    "slider and switch the spacing.",
     "solvers": "Predict: at 10 NFE, will Heun (second order) beat DDIM (first order)? And on "
-               "the error plot, which line falls fastest? Guess, then change the NFE budget "
-               "from 5 to 20.",
+    "the error plot, which line falls fastest? Guess, then change the NFE budget "
+    "from 5 to 20.",
     "progressive": "Predict: the 1-step student against its 2-step parent: how much worse? "
-                   "And the 1-step student against DDIM with 1 step on the teacher? Guess, "
-                   "then show the rounds.",
+    "And the 1-step student against DDIM with 1 step on the teacher? Guess, "
+    "then show the rounds.",
     "consistency": "Predict: where does the diffusion model's one-step x0-hat land for a point "
-                   "at high noise, and where does the consistency model's? Guess, then move "
-                   "the particle.",
+    "at high noise, and where does the consistency model's? Guess, then move "
+    "the particle.",
     "compare": "Predict the ranking at 4 NFE: DDIM, DPM-Solver++(2M), the PD student, the "
-               "consistency model. Then at 20 NFE. Guess, then move the NFE budget.",
+    "consistency model. Then at 20 NFE. Guess, then move the NFE budget.",
     "img": "Predict: on digits, does the ranking of samplers at 4 NFE match the 2-D pages? "
-           "Guess, then switch samplers at 4 and at 20 steps.",
+    "Guess, then switch samplers at 4 and at 20 steps.",
 }
 
 CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
     "why": (
-        ("Why can DDIM reuse a network trained with T = 1000 steps on 10 steps?",
-         "The DDPM loss only involves the marginals $q(x_t \\mid x_0)$. DDIM builds a "
-         "different inference process with the same marginals on any subsequence, so the "
-         "same noise predictor is optimal for it. The sampler still makes a discretisation "
-         "error on a coarse grid; no retraining does not mean no error."),
-        ("What does a 1-step sampler on a leading grid return, and why?",
-         "Its only timestep is t = 0, where $\\sigma_0 \\approx 0.01$: the model treats the "
-         "input as almost clean and returns it, so the output is the input noise."),
-        ("What does NFE count, and why is it the fair cost measure?",
-         "Network evaluations. The network dominates the cost of every step, so samplers "
-         "that spend two evaluations per step must be compared at equal NFE, not equal steps."),
+        (
+            "Why can DDIM reuse a network trained with T = 1000 steps on 10 steps?",
+            "The DDPM loss only involves the marginals $q(x_t \\mid x_0)$. DDIM builds a "
+            "different inference process with the same marginals on any subsequence, so the "
+            "same noise predictor is optimal for it. The sampler still makes a discretisation "
+            "error on a coarse grid; no retraining does not mean no error.",
+        ),
+        (
+            "What does a 1-step sampler on a leading grid return, and why?",
+            "Its only timestep is t = 0, where $\\sigma_0 \\approx 0.01$: the model treats the "
+            "input as almost clean and returns it, so the output is the input noise.",
+        ),
+        (
+            "What does NFE count, and why is it the fair cost measure?",
+            "Network evaluations. The network dominates the cost of every step, so samplers "
+            "that spend two evaluations per step must be compared at equal NFE, not equal steps.",
+        ),
     ),
     "ddim": (
-        ("In DDIM, which process is non-Markovian?",
-         "The inference (forward) process $q_\\sigma(x_{1:T} \\mid x_0)$: each $x_{t-1}$ "
-         "depends on $x_t$ and $x_0$. The generative process is a Markov chain on the "
-         "subsequence."),
-        ("Why is trailing spacing better than leading at few steps?",
-         "Leading starts at $t = T - T/S$ (900 at S = 10) and feeds pure noise in as if it "
-         "were $x_{900}$; trailing starts at $t = T-1$, where $x_T$ really is nearly pure "
-         "noise. Both are uniform in t; trailing is not denser at high t."),
-        ("Published DDIM Table 1: DDPM's sigma-hat is best at 1000 steps (3.17) and worst at "
-         "10 (367). Why?",
-         "Fresh noise can correct accumulated errors when steps are small, but each step adds "
-         "noise that the remaining steps must remove. With 10 steps there are too few "
-         "steps left to remove it, so the larger the injected variance, the worse."),
+        (
+            "In DDIM, which process is non-Markovian?",
+            "The inference (forward) process $q_\\sigma(x_{1:T} \\mid x_0)$: each $x_{t-1}$ "
+            "depends on $x_t$ and $x_0$. The generative process is a Markov chain on the "
+            "subsequence.",
+        ),
+        (
+            "Why is trailing spacing better than leading at few steps?",
+            "Leading starts at $t = T - T/S$ (900 at S = 10) and feeds pure noise in as if it "
+            "were $x_{900}$; trailing starts at $t = T-1$, where $x_T$ really is nearly pure "
+            "noise. Both are uniform in t; trailing is not denser at high t.",
+        ),
+        (
+            "Published DDIM Table 1: DDPM's sigma-hat is best at 1000 steps (3.17) and worst at "
+            "10 (367). Why?",
+            "Fresh noise can correct accumulated errors when steps are small, but each step adds "
+            "noise that the remaining steps must remove. With 10 steps there are too few "
+            "steps left to remove it, so the larger the injected variance, the worse.",
+        ),
     ),
     "solvers": (
-        ("Why are DDIM, Euler and DPM-Solver-1 the same panel?",
-         "DPM-Solver-1 integrates the linear part exactly and holds $\\epsilon_\\theta$ "
-         "constant over the step in $\\lambda$; that is DDIM's update. Euler in "
-         "$\\bar\\sigma$ on $\\bar x$ gives the same formula."),
-        ("Heun at 3 NFE has an error in the hundreds. Why, if it is second order?",
-         "Order describes how the error shrinks as steps get small. With one step from "
-         "$\\bar\\sigma = 157$ to 0.01, the corrector's slope is evaluated at almost no noise, "
-         "on a point far from the data, where the noise prediction is huge; the step "
-         "multiplies it by its whole length."),
-        ("Why fit the order only at large NFE?",
-         "The error behaves like $C\\,\\mathrm{NFE}^{-p}$ only once the leading term "
-         "dominates. At small NFE the warm-up steps of multistep solvers and the final "
-         "first-order step to $\\sigma = 0$ dominate, and the slope misranks the methods."),
+        (
+            "Why are DDIM, Euler and DPM-Solver-1 the same panel?",
+            "DPM-Solver-1 integrates the linear part exactly and holds $\\epsilon_\\theta$ "
+            "constant over the step in $\\lambda$; that is DDIM's update. Euler in "
+            "$\\bar\\sigma$ on $\\bar x$ gives the same formula.",
+        ),
+        (
+            "Heun at 3 NFE has an error in the hundreds. Why, if it is second order?",
+            "Order describes how the error shrinks as steps get small. With one step from "
+            "$\\bar\\sigma = 157$ to 0.01, the corrector's slope is evaluated at almost no noise, "
+            "on a point far from the data, where the noise prediction is huge; the step "
+            "multiplies it by its whole length.",
+        ),
+        (
+            "Why fit the order only at large NFE?",
+            "The error behaves like $C\\,\\mathrm{NFE}^{-p}$ only once the leading term "
+            "dominates. At small NFE the warm-up steps of multistep solvers and the final "
+            "first-order step to $\\sigma = 0$ dominate, and the slope misranks the methods.",
+        ),
     ),
     "progressive": (
-        ("What does one round of progressive distillation cost?",
-         "A training run of its own: every update runs two teacher DDIM steps and one "
-         "student step. Halving N to 1 takes $\\log_2 N$ rounds."),
-        ("Why do the students predict v instead of eps?",
-         "At $t = T-1$, $\\hat x_0 = (x - \\sigma\\epsilon)/\\alpha$ multiplies the "
-         "network's error in $\\epsilon$ by $\\sigma/\\alpha \\approx 157$; with "
-         "$v = \\alpha\\epsilon - \\sigma x_0$, $\\hat x_0 = \\alpha x - \\sigma v$ "
-         "stays bounded."),
-        ("Why does quality drop from round to round?",
-         "Each student learns its teacher's 2-step map, errors included, and then teaches "
-         "the next round: the errors accumulate."),
+        (
+            "What does one round of progressive distillation cost?",
+            "A training run of its own: every update runs two teacher DDIM steps and one "
+            "student step. Halving N to 1 takes $\\log_2 N$ rounds.",
+        ),
+        (
+            "Why do the students predict v instead of eps?",
+            "At $t = T-1$, $\\hat x_0 = (x - \\sigma\\epsilon)/\\alpha$ multiplies the "
+            "network's error in $\\epsilon$ by $\\sigma/\\alpha \\approx 157$; with "
+            "$v = \\alpha\\epsilon - \\sigma x_0$, $\\hat x_0 = \\alpha x - \\sigma v$ "
+            "stays bounded.",
+        ),
+        (
+            "Why does quality drop from round to round?",
+            "Each student learns its teacher's 2-step map, errors included, and then teaches "
+            "the next round: the errors accumulate.",
+        ),
     ),
     "consistency": (
-        ("What does the target network $\\theta^-$ do, and what changed in iCT?",
-         "It gives the target $f_{\\theta^-}$ at the less noisy point, without gradient; the "
-         "original CM keeps it as an EMA of $\\theta$. iCT drops the EMA ($\\theta^- = "
-         "\\theta$ without gradient), which removes a bias."),
-        ("CD and CT differ in one thing. Which?",
-         "How the less noisy point of a pair is made: CD takes one ODE step of a teacher; CT "
-         "adds the same noise $z$ to the same $x_0$ at the lower level, with no teacher."),
-        ("Why does a diffusion model's 1-step sample differ from a consistency model's?",
-         "The diffusion model's $\\hat x_0$ at high noise is the average of all the data "
-         "that could have produced $x_t$ (a blurry mean, or, for an eps-network, that mean "
-         "plus its error times $\\sigma/\\alpha$); a consistency model maps $x_t$ to the end "
-         "of its own trajectory."),
+        (
+            "What does the target network $\\theta^-$ do, and what changed in iCT?",
+            "It gives the target $f_{\\theta^-}$ at the less noisy point, without gradient; the "
+            "original CM keeps it as an EMA of $\\theta$. iCT drops the EMA ($\\theta^- = "
+            "\\theta$ without gradient), which removes a bias.",
+        ),
+        (
+            "CD and CT differ in one thing. Which?",
+            "How the less noisy point of a pair is made: CD takes one ODE step of a teacher; CT "
+            "adds the same noise $z$ to the same $x_0$ at the lower level, with no teacher.",
+        ),
+        (
+            "Why does a diffusion model's 1-step sample differ from a consistency model's?",
+            "The diffusion model's $\\hat x_0$ at high noise is the average of all the data "
+            "that could have produced $x_t$ (a blurry mean, or, for an eps-network, that mean "
+            "plus its error times $\\sigma/\\alpha$); a consistency model maps $x_t$ to the end "
+            "of its own trajectory.",
+        ),
     ),
     "compare": (
-        ("Which methods need retraining, and what does each buy?",
-         "DDIM and the ODE solvers need none; progressive distillation (a chain of rounds) "
-         "and consistency models (one training run) do, and reach 1-4 steps."),
-        ("Why start every method from the same $x_T$?",
-         "Deterministic samplers then map the same noise to comparable samples, so "
-         "differences between panels are the methods', not the noise's."),
+        (
+            "Which methods need retraining, and what does each buy?",
+            "DDIM and the ODE solvers need none; progressive distillation (a chain of rounds) "
+            "and consistency models (one training run) do, and reach 1-4 steps.",
+        ),
+        (
+            "Why start every method from the same $x_T$?",
+            "Deterministic samplers then map the same noise to comparable samples, so "
+            "differences between panels are the methods', not the noise's.",
+        ),
     ),
     "img": (
-        ("Why is FD-200 only comparable with other FD-200 values?",
-         "A Frechet distance from few samples is biased upward, by an amount that depends "
-         "on the model; KID is unbiased, so show it beside."),
-        ("Why do the published CIFAR-10 tables never share axes with our curves?",
-         "They use 50k samples, Inception features and a different model and data set; "
-         "our numbers are small-sample distances on digits."),
+        (
+            "Why is FD-200 only comparable with other FD-200 values?",
+            "A Frechet distance from few samples is biased upward, by an amount that depends "
+            "on the model; KID is unbiased, so show it beside.",
+        ),
+        (
+            "Why do the published CIFAR-10 tables never share axes with our curves?",
+            "They use 50k samples, Inception features and a different model and data set; "
+            "our numbers are small-sample distances on digits.",
+        ),
     ),
 }
 
@@ -209,8 +274,9 @@ def _page(page: str) -> str:
 
 def predict_prompt(page: str) -> None:
     """The page's "predict, then move the slider" prompt."""
-    st.info(f"**Predict, then move the slider.** {PREDICT[_page(page)]}",
-            icon=":material/lightbulb:")
+    st.info(
+        f"**Predict, then move the slider.** {PREDICT[_page(page)]}", icon=":material/lightbulb:"
+    )
 
 
 def check_questions(page: str) -> None:
@@ -416,6 +482,7 @@ def subsequence_code(grid) -> None:
 
 # ----- small shared texts ----------------------------------------------------------------
 
+
 def nfe_breakdown(sampler: str, steps: int, *, compact: bool = False) -> str:
     """How a run on an S-point grid spends its NFE: S-1 solver steps of k evaluations each,
     plus the evaluations at the last grid time (whose x0-hat is the output), e.g.
@@ -442,8 +509,9 @@ def cm_label(method: str, spec: str) -> str:
     return "iCT/ECT"
 
 
-def advice(sampler: str, steps: int, spacing: str | None, prediction: str | None = None,
-           *, where=st) -> None:
+def advice(
+    sampler: str, steps: int, spacing: str | None, prediction: str | None = None, *, where=st
+) -> None:
     """A warning for every known-broken setting (``diffusion.advice``) this run matches."""
     from diffusion.advice import warnings_for
 

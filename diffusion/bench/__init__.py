@@ -24,7 +24,7 @@ try:
 except ImportError:  # Windows: no advisory locks; concurrent runs are then unguarded
     fcntl = None
 
-__all__ = ["SECTIONS", "run_section", "run_bench", "merge_report"]
+__all__ = ["SECTIONS", "merge_report", "run_bench", "run_section"]
 
 SECTIONS: dict[str, str] = {
     "core": "Core: training, sampling and sampler overhead on the 2-D world",

@@ -14,12 +14,12 @@ from collections.abc import Callable
 import torch
 
 __all__ = [
-    "median_time",
     "interleaved_medians",
-    "paired_ratio",
-    "steady_allocator",
     "machine_info",
     "md_table",
+    "median_time",
+    "paired_ratio",
+    "steady_allocator",
     "torch_threads",
 ]
 

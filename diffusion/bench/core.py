@@ -123,7 +123,7 @@ def _train_rows(quick: bool) -> tuple[list[list[object]], object, str]:
     for seed in seeds:
         t0 = time.perf_counter()
         with torch_threads(TRAIN_THREADS):
-            model, result = train_toy("swissroll", steps=steps, seed=seed, **TRAIN_HPARAMS)
+            model, _result = train_toy("swissroll", steps=steps, seed=seed, **TRAIN_HPARAMS)
         walls.append(time.perf_counter() - t0)
         q = _quality(model, seed)
         ratios.append(q["sliced_w2"] / q["floor_sliced_w2"])

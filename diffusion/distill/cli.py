@@ -42,9 +42,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--teacher", help="teacher model spec (required for progressive and cd; default: none)"
     )
-    p.add_argument(
-        "--out", required=True, help="output folder, created with the first result"
-    )
+    p.add_argument("--out", required=True, help="output folder, created with the first result")
     p.add_argument(
         "--start-steps",
         type=int_option("start_steps"),
@@ -172,12 +170,15 @@ def cmd_distill(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--start-steps must be a power of 2 (2, 4, ..., 65536), got {args.start_steps}"
         )
-    if args.start_steps is not None and args.rounds is not None:
-        if 2**args.rounds > args.start_steps:
-            raise ValueError(
-                f"--rounds {args.rounds} halves {args.start_steps} steps below one; at most "
-                f"{args.start_steps.bit_length() - 1}"
-            )
+    if (
+        args.start_steps is not None
+        and args.rounds is not None
+        and 2**args.rounds > args.start_steps
+    ):
+        raise ValueError(
+            f"--rounds {args.rounds} halves {args.start_steps} steps below one; at most "
+            f"{args.start_steps.bit_length() - 1}"
+        )
 
     teacher = None
     if args.teacher is not None:

@@ -37,18 +37,18 @@ from ..training import EMA, DivergedError, train
 from .progressive import as_data_fn, check_teacher, student_config
 
 __all__ = [
-    "ConsistencyFunction",
-    "consistency_model",
-    "karras_timesteps",
-    "pseudo_huber",
-    "ct_schedule",
-    "ict_schedule",
-    "ConsistencyDistillationLoss",
-    "ConsistencyTrainingLoss",
-    "consistency_distillation",
-    "consistency_training",
     "DISTANCES",
     "SOLVERS",
+    "ConsistencyDistillationLoss",
+    "ConsistencyFunction",
+    "ConsistencyTrainingLoss",
+    "consistency_distillation",
+    "consistency_model",
+    "consistency_training",
+    "ct_schedule",
+    "ict_schedule",
+    "karras_timesteps",
+    "pseudo_huber",
 ]
 
 DISTANCES = ("l2", "pseudo-huber")

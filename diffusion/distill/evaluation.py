@@ -43,25 +43,25 @@ from ..samplers import REGISTRY, sample
 from ..toy.datasets import sample_dataset
 
 __all__ = [
+    "BAR_SETS",
+    "CM_VS_TEACHER",
     "DATASETS",
+    "MMD_FLOOR_SEED",
     "N_EVAL",
     "N_MMD",
-    "EvalSet",
-    "BAR_SETS",
-    "MMD_FLOOR_SEED",
-    "Metrics",
-    "Protocol",
-    "ddim_samples",
-    "consistency_samples",
-    "teacher_solve",
-    "bar_reference",
     "PD_VS_DDIM",
     "PD_VS_TEACHER",
-    "CM_VS_TEACHER",
-    "pd_failures",
+    "EvalSet",
+    "Metrics",
+    "Protocol",
+    "bar_reference",
     "cm_failures",
-    "two_step_failures",
+    "consistency_samples",
+    "ddim_samples",
+    "pd_failures",
     "quality_block",
+    "teacher_solve",
+    "two_step_failures",
 ]
 
 DATASETS = ("swissroll", "8gaussians", "checkerboard", "moons")
@@ -79,7 +79,7 @@ class EvalSet(NamedTuple):
     renoise_seed: int
 
 
-BAR_SETS = (EvalSet(1234, 0, 1),) + tuple(EvalSet(1300 + k, 200 + k, 300 + k) for k in range(1, 8))
+BAR_SETS = (EvalSet(1234, 0, 1), *(EvalSet(1300 + k, 200 + k, 300 + k) for k in range(1, 8)))
 """The sets that judge the shipped models (tests, docs/fewstep.md). The first is the set
 of every single-draw bar; none is a set the two-step time was searched on."""
 

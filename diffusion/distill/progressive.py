@@ -42,11 +42,11 @@ from ..schedules import VPSchedule
 from ..training import DivergedError, train
 
 __all__ = [
-    "pd_timesteps",
     "ProgressiveDistillationLoss",
-    "progressive_distillation",
     "as_data_fn",
     "check_teacher",
+    "pd_timesteps",
+    "progressive_distillation",
     "student_config",
 ]
 

@@ -24,12 +24,12 @@ from .consistency import karras_timesteps
 from .evaluation import EvalSet, Protocol, consistency_samples
 
 __all__ = [
-    "SEARCH_SETS",
     "SEARCH_PROJECTION_SEED",
-    "two_step_candidates",
-    "two_step_search",
+    "SEARCH_SETS",
     "pick_two_step_time",
     "set_two_step_time",
+    "two_step_candidates",
+    "two_step_search",
 ]
 
 TWO_STEP_RANGE = (0.02, 3.0)

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 
 from .style import PALETTE, style
 
-__all__ = ["quality_curves", "error_vs_nfe"]
+__all__ = ["error_vs_nfe", "quality_curves"]
+
 
 def quality_curves(
     series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
@@ -29,21 +30,26 @@ def quality_curves(
     for i, (name, (xv, yv)) in enumerate(series.items()):
         fig.add_trace(
             go.Scatter(
-                x=list(xv), y=list(yv), mode="lines+markers", name=name,
+                x=list(xv),
+                y=list(yv),
+                mode="lines+markers",
+                name=name,
                 line={"color": PALETTE[i % len(PALETTE)]},
                 marker={"symbol": i % 10, "size": 10 if lecture else 7},
             )
         )
     if floor is not None and np.isfinite(floor):
         fig.add_hline(
-            y=floor, line_dash="dash", line_color="#777777",
-            annotation_text="data vs data floor", annotation_position="bottom right",
+            y=floor,
+            line_dash="dash",
+            line_color="#777777",
+            annotation_text="data vs data floor",
+            annotation_position="bottom right",
         )
     fig.update_xaxes(title_text=x_label, type="log" if log_x else "linear")
     fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
     fig.update_layout(title=title)
     return style(fig, lecture=lecture, height=380)
-
 
 
 def error_vs_nfe(
@@ -60,7 +66,10 @@ def error_vs_nfe(
         label = f"{name} (order {orders[name]:.2f})" if orders and name in orders else name
         fig.add_trace(
             go.Scatter(
-                x=list(nv), y=list(ev), mode="lines+markers", name=label,
+                x=list(nv),
+                y=list(ev),
+                mode="lines+markers",
+                name=label,
                 line={"color": PALETTE[i % len(PALETTE)]},
                 marker={"symbol": i % 10, "size": 10 if lecture else 7},
             )
@@ -73,11 +82,14 @@ def error_vs_nfe(
         for p in (1, 2, 3):
             fig.add_trace(
                 go.Scatter(
-                    x=[n0, n1], y=[e0, e0 * (n0 / n1) ** p], mode="lines", name=f"slope -{p}",
-                    line={"dash": "dot", "color": "#aaaaaa", "width": 1}, hoverinfo="skip",
+                    x=[n0, n1],
+                    y=[e0, e0 * (n0 / n1) ** p],
+                    mode="lines",
+                    name=f"slope -{p}",
+                    line={"dash": "dot", "color": "#aaaaaa", "width": 1},
+                    hoverinfo="skip",
                 )
             )
     fig.update_xaxes(title_text="NFE", type="log")
     fig.update_yaxes(title_text="RMS error vs exact ODE solution", type="log", exponentformat="e")
     return style(fig, lecture=lecture, height=420)
-

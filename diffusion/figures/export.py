@@ -14,6 +14,7 @@ from .style import PALETTE, view_limit
 
 __all__ = ["ffmpeg_available", "trajectory_gif", "trajectory_mp4"]
 
+
 def ffmpeg_available() -> bool:
     """Whether matplotlib can write MP4 (it needs the ffmpeg program)."""
     return shutil.which("ffmpeg") is not None
@@ -31,8 +32,9 @@ def _mpl_animation(runs: Mapping[str, np.ndarray], n_show: int, lecture: bool, f
     xs = {k: pad_frames(np.asarray(v)[:, :n_show], n_frames) for k, v in runs.items()}
     lim = view_limit(*(v[-1] for v in xs.values()), pad=1.3)
     scale = 1.4 if lecture else 1.0
-    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels) * scale, 3.8 * scale),
-                             squeeze=False, dpi=80)
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(3.6 * len(labels) * scale, 3.8 * scale), squeeze=False, dpi=80
+    )
     dots = []
     for ax, k in zip(axes[0], labels, strict=True):
         ax.set_xlim(-lim, lim)

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from .style import PALETTE, axis_suffix, layout_look, side_by_side, square_view, view_limit
 
-__all__ = ["points_raster", "coverage_png", "samples_grid", "trajectory_animation"]
+__all__ = ["coverage_png", "points_raster", "samples_grid", "trajectory_animation"]
 
 DENSITY_BINS = 64
 """Cells per side of the grey data-density background of sample plots."""
@@ -31,8 +31,15 @@ def _png_uri(img) -> str:
 def _panel_image(source: str, axes: str, lim: float, layer: str) -> dict:
     """A layout image covering panel ``axes``' square [-lim, lim]^2."""
     return {
-        "source": source, "xref": f"x{axes}", "yref": f"y{axes}", "x": -lim, "y": lim,
-        "sizex": 2 * lim, "sizey": 2 * lim, "sizing": "stretch", "layer": layer,
+        "source": source,
+        "xref": f"x{axes}",
+        "yref": f"y{axes}",
+        "x": -lim,
+        "y": lim,
+        "sizex": 2 * lim,
+        "sizey": 2 * lim,
+        "sizing": "stretch",
+        "layer": layer,
     }
 
 
@@ -49,8 +56,9 @@ def _density_png(data: np.ndarray, lim: float) -> str:
 
     d = np.asarray(data, dtype=float)
     d = d[np.isfinite(d).all(axis=1)]
-    counts, _, _ = np.histogram2d(d[:, 0], d[:, 1], bins=DENSITY_BINS,
-                                  range=[[-lim, lim], [-lim, lim]])
+    counts, _, _ = np.histogram2d(
+        d[:, 0], d[:, 1], bins=DENSITY_BINS, range=[[-lim, lim], [-lim, lim]]
+    )
     counts = counts.T[::-1]  # rows from y = +lim down
     level = np.sqrt(counts)
     level = level / level.max() if level.max() > 0 else level
@@ -60,8 +68,14 @@ def _density_png(data: np.ndarray, lim: float) -> str:
     return _png_uri(Image.fromarray(np.stack([grey, grey, grey, alpha], axis=-1), mode="RGBA"))
 
 
-_DATA_LEGEND = {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "data",
-                "marker": {"size": 10, "symbol": "square", "color": "rgb(170,170,170)"}}
+_DATA_LEGEND = {
+    "type": "scatter",
+    "x": [None],
+    "y": [None],
+    "mode": "markers",
+    "name": "data",
+    "marker": {"size": 10, "symbol": "square", "color": "rgb(170,170,170)"},
+}
 """A legend entry for the data density (a trace with no points draws nothing else)."""
 
 
@@ -156,15 +170,23 @@ def samples_grid(
         if density is not None:
             below.append(_panel_image(density, a, lim, "below"))
         x = np.asarray(panels[k])
-        counts[k] = int(len(x))
-        images.append(_panel_image(coverage_png(points_raster(x, lim, radius=radius)), a, lim,
-                                   "above"))
+        counts[k] = len(x)
+        images.append(
+            _panel_image(coverage_png(points_raster(x, lim, radius=radius)), a, lim, "above")
+        )
     if data is not None:
         traces.append(_DATA_LEGEND)
     # the legend's entry for the samples (a trace with no points draws nothing else)
-    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers",
-                   "name": "samples",
-                   "marker": {"size": 3.0 * marker_size, "color": PALETTE[0]}})
+    traces.append(
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "markers",
+            "name": "samples",
+            "marker": {"size": 3.0 * marker_size, "color": PALETTE[0]},
+        }
+    )
     look = layout_look(lecture, 380)
     look["legend"].update(orientation="h", y=-0.08)
     # the samples' rasters first (panel order), then the data densities under them
@@ -217,43 +239,82 @@ def trajectory_animation(
         # full paths of a few particles, separated by NaN so one trace draws them all
         path = np.concatenate([v[:, :m], np.full((1, m, 2), np.nan)], axis=0)
         path = path.transpose(1, 0, 2).reshape(-1, 2)
-        traces.append({
-            "type": "scatter", "x": path[:, 0], "y": path[:, 1], "mode": "lines",
-            "showlegend": False, "hoverinfo": "skip",
-            "line": {"width": 1, "color": "rgba(213,94,0,0.35)"}, **axes,
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "x": path[:, 0],
+                "y": path[:, 1],
+                "mode": "lines",
+                "showlegend": False,
+                "hoverinfo": "skip",
+                "line": {"width": 1, "color": "rgba(213,94,0,0.35)"},
+                **axes,
+            }
+        )
         moving.append(len(traces))
-        traces.append({
-            "type": "scatter", "x": v[0, :, 0], "y": v[0, :, 1], "mode": "markers",
-            "showlegend": False, "marker": {"size": size + 1, "color": PALETTE[0]}, **axes,
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "x": v[0, :, 0],
+                "y": v[0, :, 1],
+                "mode": "markers",
+                "showlegend": False,
+                "marker": {"size": size + 1, "color": PALETTE[0]},
+                **axes,
+            }
+        )
     frames = [
-        {"name": str(i), "traces": moving,
-         "data": [{"type": "scatter", "x": xs[k][i, :, 0], "y": xs[k][i, :, 1]} for k in labels]}
+        {
+            "name": str(i),
+            "traces": moving,
+            "data": [{"type": "scatter", "x": xs[k][i, :, 0], "y": xs[k][i, :, 1]} for k in labels],
+        }
         for i in range(n_frames)
     ]
-    play = {"frame": {"duration": frame_ms, "redraw": False}, "fromcurrent": True,
-            "transition": {"duration": 0}}
+    play = {
+        "frame": {"duration": frame_ms, "redraw": False},
+        "fromcurrent": True,
+        "transition": {"duration": 0},
+    }
     layout.update(
         layout_look(lecture, 430),
         images=images,
-        updatemenus=[{
-            "type": "buttons", "showactive": False, "x": 0.0, "y": -0.12, "xanchor": "left",
-            "buttons": [
-                {"label": "Play", "method": "animate", "args": [None, play]},
-                {"label": "Pause", "method": "animate",
-                 "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]},
-            ],
-        }],
-        sliders=[{
-            "active": 0, "x": 0.15, "len": 0.85, "y": -0.05, "currentvalue": {"prefix": "step "},
-            "steps": [
-                {"label": str(i), "method": "animate",
-                 "args": [[str(i)], {"frame": {"duration": 0, "redraw": False},
-                                     "mode": "immediate"}]}
-                for i in range(n_frames)
-            ],
-        }],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "showactive": False,
+                "x": 0.0,
+                "y": -0.12,
+                "xanchor": "left",
+                "buttons": [
+                    {"label": "Play", "method": "animate", "args": [None, play]},
+                    {
+                        "label": "Pause",
+                        "method": "animate",
+                        "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}],
+                    },
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": 0,
+                "x": 0.15,
+                "len": 0.85,
+                "y": -0.05,
+                "currentvalue": {"prefix": "step "},
+                "steps": [
+                    {
+                        "label": str(i),
+                        "method": "animate",
+                        "args": [
+                            [str(i)],
+                            {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"},
+                        ],
+                    }
+                    for i in range(n_frames)
+                ],
+            }
+        ],
     )
     return go.Figure(data=traces, layout=layout, frames=frames)
-

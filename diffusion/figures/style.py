@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["PALETTE", "style", "export_config"]
+__all__ = ["PALETTE", "export_config", "style"]
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 
@@ -23,15 +23,34 @@ def _template(lecture: bool) -> go.layout.Template:
     figure, where the stock templates, validated whole on every figure, cost several.
     """
     if lecture:
-        axis = {"showline": True, "linecolor": "#000000", "linewidth": 1.5, "ticks": "outside",
-                "showgrid": False, "zeroline": False, "automargin": True}
+        axis = {
+            "showline": True,
+            "linecolor": "#000000",
+            "linewidth": 1.5,
+            "ticks": "outside",
+            "showgrid": False,
+            "zeroline": False,
+            "automargin": True,
+        }
     else:
-        axis = {"showline": False, "gridcolor": "#E5ECF6", "zerolinecolor": "#E5ECF6",
-                "showgrid": True, "ticks": "", "automargin": True}
-    return go.layout.Template(layout={
-        "colorway": list(PALETTE), "paper_bgcolor": "#FFFFFF", "plot_bgcolor": "#FFFFFF",
-        "hovermode": "closest", "xaxis": axis, "yaxis": axis,
-    })
+        axis = {
+            "showline": False,
+            "gridcolor": "#E5ECF6",
+            "zerolinecolor": "#E5ECF6",
+            "showgrid": True,
+            "ticks": "",
+            "automargin": True,
+        }
+    return go.layout.Template(
+        layout={
+            "colorway": list(PALETTE),
+            "paper_bgcolor": "#FFFFFF",
+            "plot_bgcolor": "#FFFFFF",
+            "hovermode": "closest",
+            "xaxis": axis,
+            "yaxis": axis,
+        }
+    )
 
 
 _TEMPLATES = {False: _template(False), True: _template(True)}
@@ -79,11 +98,19 @@ def side_by_side(titles: Sequence[str], spacing: float, lecture: bool) -> dict:
         a, x0 = axis_suffix(j), j * (width + spacing)
         layout[f"xaxis{a}"] = {"anchor": f"y{a}", "domain": [x0, x0 + width]}
         layout[f"yaxis{a}"] = {"anchor": f"x{a}", "domain": [0.0, 1.0]}
-        layout["annotations"].append({
-            "text": title, "x": x0 + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
-            "xanchor": "center", "yanchor": "bottom", "showarrow": False,
-            "font": {"size": 22 if lecture else 16},
-        })
+        layout["annotations"].append(
+            {
+                "text": title,
+                "x": x0 + width / 2,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 22 if lecture else 16},
+            }
+        )
     return layout
 
 
@@ -92,8 +119,9 @@ def square_view(layout: dict, n: int, lim: float) -> None:
     for j in range(n):
         a = axis_suffix(j)
         layout[f"xaxis{a}"].update(range=[-lim, lim], showgrid=False, zeroline=False)
-        layout[f"yaxis{a}"].update(range=[-lim, lim], showgrid=False, zeroline=False,
-                                   scaleanchor=f"x{a}")
+        layout[f"yaxis{a}"].update(
+            range=[-lim, lim], showgrid=False, zeroline=False, scaleanchor=f"x{a}"
+        )
 
 
 def export_config(filename: str, fmt: str = "png", *, lecture: bool = False) -> dict:
@@ -118,4 +146,3 @@ def view_limit(*arrays: np.ndarray, pad: float = 1.1, cap: float = 6.0) -> float
     if pts.size == 0:
         return 3.0
     return float(min(max(np.quantile(pts, 0.995) * pad, 1.0), cap))
-

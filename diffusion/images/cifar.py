@@ -37,8 +37,8 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core.multiarray import _reconstruct
 
 __all__ = [
-    "CIFAR10_URL",
     "CIFAR10_MD5",
+    "CIFAR10_URL",
     "CLASSES",
     "cache_dir",
     "download_file",
@@ -106,12 +106,14 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, bytes, numbers and numpy arrays; refuses anything else,
     so a tampered batch cannot call os.system or the like."""
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
+    _ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) == ("_codecs", "encode"):

@@ -97,9 +97,7 @@ def _check_sampler(name: str) -> str:
 def _check_spacing(spacing: str | None) -> None:
     """None (the model's own grid for a few-step model, else DEFAULT_SPACING) or a name."""
     if spacing is not None and spacing not in SPACINGS:
-        raise ValueError(
-            f"unknown spacing {spacing[:40]!r}; choose one of {', '.join(SPACINGS)}"
-        )
+        raise ValueError(f"unknown spacing {spacing[:40]!r}; choose one of {', '.join(SPACINGS)}")
 
 
 def _check_size(model, n: int) -> None:
@@ -145,9 +143,9 @@ def cmd_train(args) -> int:
         check_int("--warmup", args.warmup, "train_steps")
     check_float("--lr", args.lr, "lr")
     check_float("--ema-decay", args.ema_decay, "mu")
-    if getattr(args, "dropout", None) is not None:
-        if not (math.isfinite(args.dropout) and 0 <= args.dropout < 1):
-            raise ValueError(f"--dropout must be a number in [0, 1), got {args.dropout}")
+    dropout = getattr(args, "dropout", None)
+    if dropout is not None and not (math.isfinite(dropout) and 0 <= dropout < 1):
+        raise ValueError(f"--dropout must be a number in [0, 1), got {dropout}")
     if getattr(args, "channel_mult", None) is not None:
         _csv_ints(args.channel_mult, "--channel-mult", "channel_mult")
     if getattr(args, "max_seconds", None) is not None:
@@ -309,9 +307,7 @@ def register(subparsers) -> None:
     f.add_argument("--samples", required=True, help="a .npz from images sample (array x)")
     f.add_argument("--dataset", required=True, choices=DATASETS, help="reference data")
     f.add_argument("--device", default="cpu", help="cpu or cuda[:K]")
-    f.add_argument(
-        "--batch-size", type=int_option("batch_size"), default=200, help="feature batch"
-    )
+    f.add_argument("--batch-size", type=int_option("batch_size"), default=200, help="feature batch")
     f.add_argument(
         "--inception",
         default=None,

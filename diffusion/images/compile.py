@@ -40,15 +40,15 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "MODES",
     "DEFAULT_MODE",
+    "MODES",
+    "GraphedDenoiser",
+    "TrainStep",
     "compile_available",
+    "compile_denoiser",
+    "compile_net",
     "resolve_compile",
     "use_cache_dir",
-    "compile_net",
-    "TrainStep",
-    "GraphedDenoiser",
-    "compile_denoiser",
 ]
 
 # Ours: we capture the whole step, so torch.compile must not capture its own graphs.

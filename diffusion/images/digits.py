@@ -28,16 +28,16 @@ from .store import ASSETS, sha256_file
 from .unet import UNetConfig
 
 __all__ = [
-    "DIGITS_PATH",
     "CLASSIFIER_STEM",
+    "DIGITS_PATH",
     "DIGITS_UNET",
-    "load_digits",
-    "digits_batches",
     "DigitClassifier",
-    "train_classifier",
-    "load_classifier",
-    "save_classifier",
+    "digits_batches",
     "digits_metrics",
+    "load_classifier",
+    "load_digits",
+    "save_classifier",
+    "train_classifier",
 ]
 
 DIGITS_PATH = ASSETS / "digits.npz"

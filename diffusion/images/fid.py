@@ -27,12 +27,12 @@ from ..metrics import frechet_gaussians
 
 __all__ = [
     "FeatureStats",
+    "extract_features",
     "feature_stats",
     "frechet_distance",
     "kid",
-    "extract_features",
-    "sample_label",
     "load_or_compute_stats",
+    "sample_label",
 ]
 
 

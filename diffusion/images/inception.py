@@ -24,9 +24,9 @@ from torch import Tensor, nn
 from ..checkpoints import sha256_file
 
 __all__ = [
-    "FIDInception",
     "WEIGHTS_NAME",
     "WEIGHTS_URL",
+    "FIDInception",
     "load_fid_inception",
     "verify_weights",
 ]

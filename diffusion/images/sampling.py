@@ -63,8 +63,16 @@ def sample_images(
     x_T = torch.randn((n, *model.sample_shape), generator=gen)
     outs, nfe, traj = [], 0, None
     for k, chunk in enumerate(x_T.split(batch_size)):
-        traj = sample(model, sampler, steps, x_T=chunk, seed=seed + k, spacing=spacing,
-                      record=record, **options)
+        traj = sample(
+            model,
+            sampler,
+            steps,
+            x_T=chunk,
+            seed=seed + k,
+            spacing=spacing,
+            record=record,
+            **options,
+        )
         outs.append(traj.x.clamp(-1, 1).float().cpu())
         nfe = traj.nfe
     x = torch.cat(outs)

@@ -18,9 +18,9 @@ from ..model import DiffusionModel
 __all__ = [
     "ASSETS",
     "MANIFEST",
-    "save_image_model",
     "load_image_model",
     "register_shipped",
+    "save_image_model",
     "sha256_file",
 ]
 

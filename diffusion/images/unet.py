@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ..nets import register_net
 
-__all__ = ["UNetConfig", "UNet", "timestep_embedding", "count_parameters"]
+__all__ = ["UNet", "UNetConfig", "count_parameters", "timestep_embedding"]
 
 
 @dataclass

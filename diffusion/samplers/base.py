@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,15 +25,15 @@ from torch import Tensor
 from ..model import DiffusionModel, NonFiniteError, Prediction
 
 __all__ = [
-    "Trajectory",
-    "SamplerSpec",
+    "REGISTRY",
     "Grid",
     "Run",
-    "grid_for",
+    "SamplerSpec",
+    "Trajectory",
     "gaussian_like",
-    "REGISTRY",
-    "register",
     "get_sampler",
+    "grid_for",
+    "register",
     "resolve_sampler",
 ]
 
@@ -71,7 +72,7 @@ class Grid:
         tl = ts.tolist()
         if not tl:
             raise ValueError("a sampler needs at least one timestep")
-        if any(b >= a for a, b in zip(tl, tl[1:], strict=False)):
+        if any(b >= a for a, b in itertools.pairwise(tl)):
             raise ValueError("timesteps must be strictly decreasing")
         if min(tl) < 0 or max(tl) > sch.T - 1:
             raise ValueError(f"timesteps must lie in [0, {sch.T - 1}]")
@@ -81,11 +82,11 @@ class Grid:
         log_alpha = sch.log_alpha(ts)
         var = -torch.expm1(2.0 * log_alpha)  # sigma^2 = 1 - alpha^2
         lambda_ = log_alpha - 0.5 * torch.log(var)
-        self.t = tl + [-1.0]
-        self.alpha = torch.exp(log_alpha).tolist() + [1.0]
-        self.sigma = torch.sqrt(var).tolist() + [0.0]
-        self.lambda_ = lambda_.tolist() + [float("inf")]
-        self.sigma_bar = torch.exp(-lambda_).tolist() + [0.0]
+        self.t = [*tl, -1.0]
+        self.alpha = [*torch.exp(log_alpha).tolist(), 1.0]
+        self.sigma = [*torch.sqrt(var).tolist(), 0.0]
+        self.lambda_ = [*lambda_.tolist(), float("inf")]
+        self.sigma_bar = [*torch.exp(-lambda_).tolist(), 0.0]
         self._t_batches: dict[tuple, list[Tensor]] = {}
         self._memo: dict[tuple, object] = {}
 
@@ -159,10 +160,15 @@ class Run:
     the last x0-hat are kept.
     """
 
-    __slots__ = ("name", "model", "grid", "nfe", "record", "callback", "xs", "x0s", "_t")
+    __slots__ = ("_t", "callback", "grid", "model", "name", "nfe", "record", "x0s", "xs")
 
     def __init__(
-        self, name: str, model: DiffusionModel, x_T: Tensor, timesteps: Tensor, record: bool,
+        self,
+        name: str,
+        model: DiffusionModel,
+        x_T: Tensor,
+        timesteps: Tensor,
+        record: bool,
         callback: Callable | None,
     ) -> None:
         self.name = name

@@ -18,14 +18,14 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "per_sample",
-    "x0_from_eps",
-    "eps_from_x0",
     "ddim_sigma_eta",
     "ddim_step",
+    "eps_from_x0",
     "euler_step",
     "heun_step",
     "linear_step",
+    "per_sample",
+    "x0_from_eps",
 ]
 
 Coef = Tensor | float

@@ -20,12 +20,12 @@ from ..oracle import GaussianMixture
 
 __all__ = [
     "DATASETS",
-    "ORACLE_DATASETS",
     "DESCRIPTIONS",
-    "sample_dataset",
+    "ORACLE_DATASETS",
+    "check_dataset",
     "draw",
     "gaussian_mixture",
-    "check_dataset",
+    "sample_dataset",
 ]
 
 

@@ -18,7 +18,7 @@ from ..schedules import get_schedule
 from ..training import DDPMLoss, TrainResult, train
 from .datasets import check_dataset, draw
 
-__all__ = ["DEFAULT_HPARAMS", "train_toy", "toy_config"]
+__all__ = ["DEFAULT_HPARAMS", "toy_config", "train_toy"]
 
 DEFAULT_HPARAMS: dict = {
     "width": 64,
