@@ -84,7 +84,7 @@ def test_page_renders_without_exception(page):
     at = _open(page, {"n": "200", "curve": "ddim"} if page.endswith("images.py") else None)
     assert not _errors(at), _errors(at)
     assert at.title, f"{page} shows no title"
-    if page in ("pages/1_why.py", "pages/2_ddim.py", "pages/3_solvers.py", "pages/6_compare.py"):
+    if page in ("chapters/1_why.py", "chapters/2_ddim.py", "chapters/3_solvers.py", "chapters/6_compare.py"):
         assert _figures(at), f"{page} draws no figure"
 
 
@@ -106,7 +106,7 @@ def test_page_has_no_stray_module_strings(page):
 
 
 def test_ddim_steps_slider_changes_the_samples_and_the_url():
-    at = _open("pages/2_ddim.py", {"n": "200", "steps": "20"})
+    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "20"})
     before = {k: _fig(at, k) for k in ("ddim-timesteps", "ddim-samples")}
     at.select_slider(key="ddim.steps").set_value(5).run()
     after = {k: _fig(at, k) for k in ("ddim-timesteps", "ddim-samples")}
@@ -120,7 +120,7 @@ def test_ddim_steps_slider_changes_the_samples_and_the_url():
 
 
 def test_ddim_eta_changes_the_samples():
-    at = _open("pages/2_ddim.py", {"n": "200", "steps": "10"})
+    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "10"})
     before = _samples(_fig(at, "ddim-samples"))
     at.slider(key="ddim.eta").set_value(1.0).run()
     assert not _errors(at)
@@ -130,7 +130,7 @@ def test_ddim_eta_changes_the_samples():
 def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch):
     from ui import models
 
-    at = _open("pages/2_ddim.py", {"n": "200", "steps": "10"})
+    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "10"})
     at.toggle(key="ddim.quality").set_value(True).run()
     assert not _errors(at), _errors(at)
     curves = _fig(at, "ddim-quality")["data"]
@@ -147,7 +147,7 @@ def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch
 
 
 def test_ddim_trajectories_are_drawn_when_asked_for():
-    at = _open("pages/2_ddim.py", {"n": "200", "steps": "6"})
+    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "6"})
     names = [
         json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
         for el in at.get("plotly_chart")
@@ -160,20 +160,20 @@ def test_ddim_trajectories_are_drawn_when_asked_for():
     assert len(frames) == 7  # x_T and one state per step
     assert at.query_params["trajectories"] in ("1", ["1"])
     linked = _open(
-        "pages/2_ddim.py", {"n": "200", "steps": "6", "trajectories": "1", "animate": "x0-hat"}
+        "chapters/2_ddim.py", {"n": "200", "steps": "6", "trajectories": "1", "animate": "x0-hat"}
     )
     assert "x0-hat, S = 6" in json.dumps(_fig(linked, "ddim-trajectories")["layout"])
 
 
 def test_leading_spacing_reports_that_t_max_is_never_evaluated():
-    at = _open("pages/2_ddim.py", {"n": "200", "steps": "10", "spacing": "leading"})
+    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "10", "spacing": "leading"})
     assert any("never evaluates the model at t = T-1" in i.value for i in at.info)
     at.selectbox(key="ddim.spacing").set_value("trailing").run()
     assert not any("never evaluates" in i.value for i in at.info)
 
 
 def test_invalid_url_parameter_falls_back_with_a_note():
-    at = _open("pages/2_ddim.py", {"n": "200", "steps": "7", "eta": "abc", "spacing": "nope"})
+    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "7", "eta": "abc", "spacing": "nope"})
     notes = " ".join(w.value for w in at.warning)
     assert all(
         f"`{k}`=`{v}` ignored" in notes
@@ -210,7 +210,7 @@ def test_every_url_parameter_of_every_page_falls_back_with_a_note(page):
 
 
 def test_url_parameters_set_the_controls():
-    at = _open("pages/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5", "spacing": "quadratic"})
+    at = _open("chapters/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5", "spacing": "quadratic"})
     assert at.select_slider(key="ddim.steps").value == 8
     assert at.slider(key="ddim.eta").value == 0.5
     assert at.selectbox(key="ddim.spacing").value == "quadratic"
@@ -218,7 +218,7 @@ def test_url_parameters_set_the_controls():
 
 
 def test_lecturer_mode_enlarges_the_figure_fonts():
-    at = _open("pages/1_why.py", {"n": "200"})
+    at = _open("chapters/1_why.py", {"n": "200"})
     small = _figures(at)[0]["layout"]["font"]["size"]
     # AppTest drops the main script's sidebar widgets on reruns under st.navigation,
     # so the toggle is driven through its session-state key (the browser test clicks it).
@@ -232,7 +232,7 @@ def test_lecturer_mode_enlarges_the_figure_fonts():
 
 
 def test_solver_page_nfe_changes_the_samples():
-    at = _open("pages/3_solvers.py", {"n": "200", "nfe": "10", "solvers": "ddim,heun"})
+    at = _open("chapters/3_solvers.py", {"n": "200", "nfe": "10", "solvers": "ddim,heun"})
     before = _figures(at)[0]
     at.selectbox(key="solvers.nfe").set_value(4).run()
     after = _figures(at)[0]
@@ -243,7 +243,7 @@ def test_solver_page_nfe_changes_the_samples():
 
 
 def test_compare_page_methods_change_the_panels():
-    at = _open("pages/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
+    at = _open("chapters/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
     assert len(_figures(at)[0]["layout"]["meta"]["points"]) == 1
     at.multiselect(key="compare.methods").select("Heun (EDM)").run()
     assert not _errors(at)
@@ -319,7 +319,7 @@ def test_job_stop_ends_training_early():
 
 
 def test_train_button_runs_a_job_and_lists_the_model_in_this_session_only():
-    at = _open("pages/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
+    at = _open("chapters/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
     at.slider(key="compare.train_secs").set_value(5)
     at.select_slider(key="compare.train_steps").set_value(500)
     at.selectbox(key="compare.train_ds").set_value("moons")
@@ -331,7 +331,7 @@ def test_train_button_runs_a_job_and_lists_the_model_in_this_session_only():
     at.run()  # the job panel reruns the page once to list the new model
     assert not _errors(at)
     assert "session:moons-ddpm" in at.selectbox(key="compare.model").options
-    other = _open("pages/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
+    other = _open("chapters/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
     assert "session:moons-ddpm" not in other.selectbox(key="compare.model").options
 
 
@@ -341,7 +341,7 @@ def test_progressive_page_shows_live_rounds(trained):
         "live.models": {"session:t": teacher, "session:s": student},
         "pd.live": {"8gaussians": {steps: "session:s"}},
     }
-    at = _open("pages/4_progressive.py", {"n": "200", "dataset": "8gaussians"}, state)
+    at = _open("chapters/4_progressive.py", {"n": "200", "dataset": "8gaussians"}, state)
     assert not _errors(at), _errors(at)
     figs = _figures(at)
     assert len(figs) >= 2  # samples per round, two-steps-vs-one
@@ -354,7 +354,7 @@ def test_consistency_page_shows_live_model(trained):
         "live.models": {"session:t": teacher, "session:cd": cd},
         "cm.live": {("8gaussians", "cd"): "session:cd"},
     }
-    at = _open("pages/5_consistency.py", {"n": "200", "dataset": "8gaussians", "steps": "2"}, state)
+    at = _open("chapters/5_consistency.py", {"n": "200", "dataset": "8gaussians", "steps": "2"}, state)
     assert not _errors(at), _errors(at)
     figs = _figures(at)
     assert any("f(x_t, t)" in json.dumps(f["data"]) for f in figs)
@@ -372,14 +372,14 @@ def test_fewstep_pages_show_every_shipped_dataset(dataset):
     """Pages 4 and 5 list every dataset of the shipped few-step manifest and draw its
     PD rounds and its CD / CT models."""
     mine = [m for m in FEWSTEP if m["dataset"] == dataset]
-    at = _open("pages/4_progressive.py", {"n": "200", "dataset": dataset})
+    at = _open("chapters/4_progressive.py", {"n": "200", "dataset": dataset})
     assert not _errors(at), _errors(at)
     assert dataset in at.selectbox(key="progressive.dataset").options
     heads = json.dumps(_fig(at, "pd-rounds")["layout"]["annotations"])
     rounds = sorted(m["steps"] for m in mine if m["kind"] == "pd-student")
     for s in [r for r in rounds if r <= 8]:
         assert f"student, {s} step" in heads, (s, heads)
-    at = _open("pages/5_consistency.py", {"n": "200", "dataset": dataset, "steps": "2"})
+    at = _open("chapters/5_consistency.py", {"n": "200", "dataset": dataset, "steps": "2"})
     assert not _errors(at), _errors(at)
     assert dataset in at.selectbox(key="consistency.dataset").options
     for method in ("cd", "ct"):
@@ -472,7 +472,7 @@ def test_published_tables_are_markdown_with_every_value():
     assert ddim[2].split(" | ")[4] == "41.07"  # S = 10, the corrected eta = 1 column
     few = markdown_table(FEWSTEP_TABLE).splitlines()
     assert "|  |" in few[3]  # a missing figure is a blank cell, not "None"
-    at = _open("pages/2_ddim.py", {"n": "200"})
+    at = _open("chapters/2_ddim.py", {"n": "200"})
     assert any("41.07" in m.value for m in at.markdown)
 
 
@@ -552,12 +552,12 @@ def test_damaged_shipped_checkpoint_is_one_line_on_the_page_and_the_app_keeps_ru
     st.cache_resource.clear()
     monkeypatch.setattr(models, "load_model", damaged)
     try:
-        at = _open("pages/4_progressive.py")
+        at = _open("chapters/4_progressive.py")
         assert not at.exception, [e.value for e in at.exception]
         assert len(at.error) == 1
         assert "sha256" in at.error[0].value
         assert len(at.error[0].value.splitlines()) == 1
-        at.switch_page("pages/1_why.py")
+        at.switch_page("chapters/1_why.py")
         at.run()
         assert not _errors(at), _errors(at)
     finally:

@@ -25,8 +25,8 @@ from streamlit.testing.v1 import AppTest
 from ui.state import MAX_SHOWN, shown
 
 ROOT = Path(__file__).resolve().parent.parent
-DDIM = str(ROOT / "pages" / "2_ddim.py")
-COMPARE = str(ROOT / "pages" / "6_compare.py")
+DDIM = str(ROOT / "chapters" / "2_ddim.py")
+COMPARE = str(ROOT / "chapters" / "6_compare.py")
 TIMEOUT = 240
 
 PHISH = "[Session expired - click here](https://evil.example/phish)"

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _page(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "7_images.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "chapters" / "7_images.py"), default_timeout=300)
     for k, v in params.items():
         at.query_params[k] = v
     return at

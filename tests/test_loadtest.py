@@ -64,7 +64,7 @@ def test_the_app_config_turns_file_watching_off():
 def test_every_streamlit_cache_is_bounded():
     """A cache without max_entries or ttl grows with every new URL a class opens."""
     unbounded = []
-    for path in sorted([*ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]):
+    for path in sorted([*ROOT.glob("ui/*.py"), *ROOT.glob("chapters/*.py"), ROOT / "app.py"]):
         tree = ast.parse(path.read_text())
         called = {id(n.func): n for n in ast.walk(tree) if isinstance(n, ast.Call)}
         for node in ast.walk(tree):

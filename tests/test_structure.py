@@ -5,7 +5,7 @@
   spacing and seed, for a trained diffusion model, the exact oracle and shipped
   few-step models; an explicit spacing is honoured by all three. The image track's
   ``sample_images`` and ``images sample`` are the same run.
-* Pages hold widgets and layout: no module under ``pages/`` imports torch, numpy,
+* Pages hold widgets and layout: no module under ``chapters/`` imports torch, numpy,
   regexes or JSON; every page file is in the one page table, ``ui.pages``.
 * Scripts never import from ``tests/``.
 """
@@ -146,7 +146,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-PAGE_FILES = sorted((ROOT / "pages").glob("*.py"))
+PAGE_FILES = sorted((ROOT / "chapters").glob("*.py"))
 NOT_IN_PAGES = {"torch", "numpy", "re", "json", "glob"}
 """Maths, regexes on model names and manifest reading belong in ui/ and the library."""
 
@@ -171,3 +171,10 @@ def test_scripts_never_import_from_tests():
         assert "tests" not in {
             n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
         }, f"{path.name} names tests/"
+
+
+def test_no_pages_folder_beside_the_app():
+    """A ``pages/`` folder next to app.py puts a fresh server in Streamlit's legacy
+    multipage mode, where a shared deep link runs the bare page script (ui.pages)."""
+    assert not (ROOT / "pages").exists()
+    assert all(p.file.startswith("chapters/") for p in PAGES)

@@ -158,7 +158,7 @@ def _figure_names() -> set[str]:
     import re
 
     names = set()
-    for page in (ROOT / "pages").glob("*.py"):
+    for page in (ROOT / "chapters").glob("*.py"):
         for m in re.finditer(r'show\((?:.|\n)*?,\s*f?"([a-z0-9-]+)(?:\{|")', page.read_text()):
             names.add(m.group(1).rstrip("-"))
     return names

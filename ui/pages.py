@@ -1,6 +1,11 @@
 """The app's pages: one table, read by ``app.py`` (navigation), ``ui.render_times``,
 the app benchmark and the tests. Plain data, no streamlit, so the benchmark (which
-never imports streamlit) can read it too."""
+never imports streamlit) can read it too.
+
+The page scripts live in ``chapters/``, not ``pages/``: with a ``pages/`` folder beside
+``app.py``, Streamlit serves a freshly started server in its legacy multipage mode until
+some session opens the root URL, so a student who arrives by a shared link (``/ddim?...``)
+would get the bare page script without the app's sidebar, lecturer mode or present mode."""
 
 from __future__ import annotations
 
@@ -32,11 +37,11 @@ class Page:
 
 
 PAGES = (
-    Page(1, "Why accelerate", "pages/1_why.py", "why", "why"),
-    Page(2, "DDIM step skipping", "pages/2_ddim.py", "ddim", "ddim"),
-    Page(3, "Higher-order solvers", "pages/3_solvers.py", "solvers", "solvers"),
-    Page(4, "Progressive distillation", "pages/4_progressive.py", "progressive", "progressive"),
-    Page(5, "Consistency models", "pages/5_consistency.py", "consistency", "consistency"),
-    Page(6, "Compare", "pages/6_compare.py", "compare", "compare"),
-    Page(7, "Images", "pages/7_images.py", "images", "img"),
+    Page(1, "Why accelerate", "chapters/1_why.py", "why", "why"),
+    Page(2, "DDIM step skipping", "chapters/2_ddim.py", "ddim", "ddim"),
+    Page(3, "Higher-order solvers", "chapters/3_solvers.py", "solvers", "solvers"),
+    Page(4, "Progressive distillation", "chapters/4_progressive.py", "progressive", "progressive"),
+    Page(5, "Consistency models", "chapters/5_consistency.py", "consistency", "consistency"),
+    Page(6, "Compare", "chapters/6_compare.py", "compare", "compare"),
+    Page(7, "Images", "chapters/7_images.py", "images", "img"),
 )

@@ -65,11 +65,11 @@ with right:
 
 st.subheader("Map of the acceleration methods")
 rows = [
-    ("DDIM", "10–100", "No", "Good", "Fast", "pages/2_ddim.py"),
-    ("DPM-Solver++", "10–20", "No", "Very good", "Fast", "pages/3_solvers.py"),
+    ("DDIM", "10–100", "No", "Good", "Fast", "chapters/2_ddim.py"),
+    ("DPM-Solver++", "10–20", "No", "Very good", "Fast", "chapters/3_solvers.py"),
     ("Progressive distillation", "4–8", "Yes (iterative)", "Very good", "Very fast",
-     "pages/4_progressive.py"),
-    ("Consistency models", "1–4", "Yes", "Good–very good", "Fastest", "pages/5_consistency.py"),
+     "chapters/4_progressive.py"),
+    ("Consistency models", "1–4", "Yes", "Good–very good", "Fastest", "chapters/5_consistency.py"),
     ("Original DDPM", "1000", "—", "Baseline", "Slow", None),
 ]
 head = st.columns([3, 1.3, 1.6, 1.6, 1.3])
