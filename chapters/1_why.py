@@ -17,15 +17,35 @@ teaching.predict_prompt("why")
 teaching.notation_card()
 ps = PageState("why")
 c1, c2, c3 = st.columns(3)
-spec = ps.select("model", "Model", models.model_choices(), models.default_model(),
-                 container=c1, format_func=models.model_label,
-                 help="A trained 2-D model, or an exact oracle (a Gaussian mixture whose "
-                      "denoiser is known in closed form: no network error).")
-n = ps.slider("n", "Points", 200, 3000, 1000, 100, container=c2,
-              help="Samples drawn per panel; more points show the shape better.")
-fast = ps.steps("steps", "Steps of the fast sampler", 10, lo=1, hi=100, container=c3,
-                help="Grid points S of deterministic DDIM on a trailing grid (first step at "
-                     "t = T-1); NFE = S.")
+spec = ps.select(
+    "model",
+    "Model",
+    models.model_choices(),
+    models.default_model(),
+    container=c1,
+    format_func=models.model_label,
+    help="A trained 2-D model, or an exact oracle (a Gaussian mixture whose "
+    "denoiser is known in closed form: no network error).",
+)
+n = ps.slider(
+    "n",
+    "Points",
+    200,
+    3000,
+    1000,
+    100,
+    container=c2,
+    help="Samples drawn per panel; more points show the shape better.",
+)
+fast = ps.steps(
+    "steps",
+    "Steps of the fast sampler",
+    10,
+    lo=1,
+    hi=100,
+    container=c3,
+    help="Grid points S of deterministic DDIM on a trailing grid (first step at t = T-1); NFE = S.",
+)
 ps.presets()
 
 slow = models.sample(spec, "ddpm", 1000, n, 0, "leading", ())
@@ -44,15 +64,24 @@ with left:
         lecture=lecture,
     )
     show(fig, "why-1000-vs-few")
-    teaching.advice("ddim", fast, "trailing",
-                    None if spec.startswith("oracle:") else models.load(spec).prediction)
+    teaching.advice(
+        "ddim",
+        fast,
+        "trailing",
+        None if spec.startswith("oracle:") else models.load(spec).prediction,
+    )
 with right:
     speedup = slow["seconds"] / max(quick["seconds"], 1e-9)
-    st.metric("Wall-time speed-up", f"{speedup:.0f}×",
-              help="Measured on this server when the result was first computed.")
-    st.latex(r"\begin{aligned}x_{t-1} = {}&\tfrac{1}{\sqrt{1-\beta_t}}\Big(x_t - "
-             r"\tfrac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t,t)\Big)\\"
-             r"&+ \sqrt{\tilde\beta_t}\,z\end{aligned}")
+    st.metric(
+        "Wall-time speed-up",
+        f"{speedup:.0f}×",
+        help="Measured on this server when the result was first computed.",
+    )
+    st.latex(
+        r"\begin{aligned}x_{t-1} = {}&\tfrac{1}{\sqrt{1-\beta_t}}\Big(x_t - "
+        r"\tfrac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t,t)\Big)\\"
+        r"&+ \sqrt{\tilde\beta_t}\,z\end{aligned}"
+    )
     st.markdown(
         "DDPM's ancestral step (above) is only accurate for small $\\beta_t$, so it needs all "
         "1000 steps. DDIM defines an inference process that keeps the marginals "
@@ -67,8 +96,14 @@ st.subheader("Map of the acceleration methods")
 rows = [
     ("DDIM", "10–100", "No", "Good", "Fast", "chapters/2_ddim.py"),
     ("DPM-Solver++", "10–20", "No", "Very good", "Fast", "chapters/3_solvers.py"),
-    ("Progressive distillation", "4–8", "Yes (iterative)", "Very good", "Very fast",
-     "chapters/4_progressive.py"),
+    (
+        "Progressive distillation",
+        "4–8",
+        "Yes (iterative)",
+        "Very good",
+        "Very fast",
+        "chapters/4_progressive.py",
+    ),
     ("Consistency models", "1–4", "Yes", "Good–very good", "Fastest", "chapters/5_consistency.py"),
     ("Original DDPM", "1000", "—", "Baseline", "Slow", None),
 ]
@@ -83,8 +118,9 @@ for method, steps, retrain, quality, speed, target in rows:
         cols[0].markdown(method)
     for col, v in zip(cols[1:], (steps, retrain, quality, speed), strict=True):
         col.markdown(v)
-st.caption("The chapter's comparison table; page 6 fills it with measurements on this "
-           "server's 2-D models.")
+st.caption(
+    "The chapter's comparison table; page 6 fills it with measurements on this server's 2-D models."
+)
 teaching.check_questions("why")
 teaching.citations("why")
 ps.finish()

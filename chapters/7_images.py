@@ -35,21 +35,41 @@ ps = PageState("img")
 with st.sidebar:
     st.header("Images controls")
     names = list(models_by_name)
-    spec = ps.select("model", "Model", names, names[0],
-                     format_func=lambda s: f"{s} ({models_by_name[s]['kind']})",
-                     help="The digits diffusion model, its PD students or its CD model.")
+    spec = ps.select(
+        "model",
+        "Model",
+        names,
+        names[0],
+        format_func=lambda s: f"{s} ({models_by_name[s]['kind']})",
+        help="The digits diffusion model, its PD students or its CD model.",
+    )
     entry = models_by_name[spec]
     sampler_choices = images.sampler_choices(entry, SAMPLERS)
-    sampler = ps.select("sampler", "Sampler", sampler_choices, sampler_choices[0],
-                        help="The samplers this model can use (a few-step model has its own).")
+    sampler = ps.select(
+        "sampler",
+        "Sampler",
+        sampler_choices,
+        sampler_choices[0],
+        help="The samplers this model can use (a few-step model has its own).",
+    )
     if entry.get("method") == "pd":
         steps = int(entry["steps"])
         st.caption(f"A PD student samples with the {steps} DDIM steps it was distilled for.")
     else:
-        steps = ps.steps("steps", "Steps", 10, hi=100,
-                         help="Timesteps of the sampling grid; NFE depends on the sampler.")
-    n = ps.select("n", "Images in the grid", [16, 32, 64], 32,
-                  help="Images drawn for the grid (the strip shows the first 8).")
+        steps = ps.steps(
+            "steps",
+            "Steps",
+            10,
+            hi=100,
+            help="Timesteps of the sampling grid; NFE depends on the sampler.",
+        )
+    n = ps.select(
+        "n",
+        "Images in the grid",
+        [16, 32, 64],
+        32,
+        help="Images drawn for the grid (the strip shows the first 8).",
+    )
     seed = ps.number("seed", "Seed", 0, 10_000, 0, help="Seeds x_T and any sampler noise.")
 ps.presets()
 
@@ -78,35 +98,62 @@ st.latex(r"\hat x_0 = \frac{x_t - \sigma_t\,\hat\epsilon_\theta(x_t, t)}{\alpha_
 st.subheader(f"Quality vs NFE on digits (live, FD-{EVAL_N})")
 col_live, col_pub = st.columns([3, 2])
 with col_live:
-    curves = ps.multiselect("curve", "Curves", SAMPLERS[:-1] + list(CURVES),
-                            ["ddim", "dpm-solver++2m", *CURVES],
-                            help="Samplers on the teacher, and the few-step models, each "
-                                 "scored at several NFE.")
-    st.caption(f"Each point: {EVAL_N} images from seed 0, scored against held-out digits. "
-               "The curves shipped with the app are drawn at once; any other is sampled "
-               "on its first request (up to about 20 s on a laptop CPU), then cached.")
+    curves = ps.multiselect(
+        "curve",
+        "Curves",
+        SAMPLERS[:-1] + list(CURVES),
+        ["ddim", "dpm-solver++2m", *CURVES],
+        help="Samplers on the teacher, and the few-step models, each scored at several NFE.",
+    )
+    st.caption(
+        f"Each point: {EVAL_N} images from seed 0, scored against held-out digits. "
+        "The curves shipped with the app are drawn at once; any other is sampled "
+        "on its first request (up to about 20 s on a laptop CPU), then cached."
+    )
     if curves:
         with st.spinner(f"sampling {EVAL_N} images per point…"):
-            series = {(c if c in CURVES else f"teacher + {c}"):
-                      (names[0] == "digits" and precomputed.digits_curve(CURVES.get(c, c)))
-                      or images.curve_points(CURVES.get(c, c), names[0], models_by_name)
-                      for c in curves}
-        show(figures.quality_curves({k: v for k, v in series.items() if v[0]},
-                                    metric=f"FD-{EVAL_N} (digit-classifier features)",
-                                    lecture=lecture, title=f"digits, {EVAL_N} samples per point"),
-             "images-quality")
-    if ps.toggle("kid", f"Score the setting in the sidebar (FD-{EVAL_N} and KID)", False,
-                 help="Samples this model, sampler and steps and scores them; KID is "
-                      "unbiased at small sample sizes, FD is not."):
+            series = {
+                (c if c in CURVES else f"teacher + {c}"): (
+                    names[0] == "digits" and precomputed.digits_curve(CURVES.get(c, c))
+                )
+                or images.curve_points(CURVES.get(c, c), names[0], models_by_name)
+                for c in curves
+            }
+        show(
+            figures.quality_curves(
+                {k: v for k, v in series.items() if v[0]},
+                metric=f"FD-{EVAL_N} (digit-classifier features)",
+                lecture=lecture,
+                title=f"digits, {EVAL_N} samples per point",
+            ),
+            "images-quality",
+        )
+    if ps.toggle(
+        "kid",
+        f"Score the setting in the sidebar (FD-{EVAL_N} and KID)",
+        False,
+        help="Samples this model, sampler and steps and scores them; KID is "
+        "unbiased at small sample sizes, FD is not.",
+    ):
         point = images.fd_point(spec, sampler, int(steps), seed)
         k1, k2 = st.columns(2)
-        k1.metric(point["label"], f"{point['fd']:.2f}", help="Frechet distance in the digit "
-                  "classifier's features, biased upward at this sample size.")
-        k2.metric("KID", f"{point['kid']:.4f}", help="Kernel inception-style distance in the "
-                  "same features: unbiased, so it can be compared across sample sizes.")
+        k1.metric(
+            point["label"],
+            f"{point['fd']:.2f}",
+            help="Frechet distance in the digit "
+            "classifier's features, biased upward at this sample size.",
+        )
+        k2.metric(
+            "KID",
+            f"{point['kid']:.4f}",
+            help="Kernel inception-style distance in the "
+            "same features: unbiased, so it can be compared across sample sizes.",
+        )
 with col_pub:
-    st.markdown("**Published: CIFAR-10 FID (50k samples)**, for reference; never on the "
-                "axes of the small-sample curve beside it.")
+    st.markdown(
+        "**Published: CIFAR-10 FID (50k samples)**, for reference; never on the "
+        "axes of the small-sample curve beside it."
+    )
     st.markdown("DDIM against steps S and eta")
     st.dataframe(DDIM_TABLE, hide_index=True)
     st.caption(DDIM_SOURCE)

@@ -41,24 +41,50 @@ SWEEP_POINTS = 2000
 QUALITY_POINTS = 2000
 ERROR_PARTICLES = 64
 ERROR_SEED = 7
-SOLVERS = ("ddim", "euler", "heun", "dpm-solver-1", "dpm-solver-2", "dpm-solver-3",
-           "dpm-solver++2m", "dpm-solver++3m", "dpm-solver++2s", "unipc")
+SOLVERS = (
+    "ddim",
+    "euler",
+    "heun",
+    "dpm-solver-1",
+    "dpm-solver-2",
+    "dpm-solver-3",
+    "dpm-solver++2m",
+    "dpm-solver++3m",
+    "dpm-solver++2s",
+    "unipc",
+)
 DIGITS_SAMPLERS = ("ddim", "euler", "heun", "dpm-solver++2m", "dpm-solver++3m", "unipc")
 DIGITS_NFE = (2, 4, 8)
 DIGITS_N = 200
 COMPARE_BUDGETS = (1, 2, 4, 8, 16, 32, 64)
-COMPARE_TABLE = (("DDIM", "ddim", 10), ("DDIM", "ddim", 50),
-                 ("DPM-Solver++", "dpm-solver++2m", 10), ("DPM-Solver++", "dpm-solver++2m", 20),
-                 ("Original DDPM", "ddpm", 1000))
+COMPARE_TABLE = (
+    ("DDIM", "ddim", 10),
+    ("DDIM", "ddim", 50),
+    ("DPM-Solver++", "dpm-solver++2m", 10),
+    ("DPM-Solver++", "dpm-solver++2m", 20),
+    ("Original DDPM", "ddpm", 1000),
+)
 
-_CORE = ["diffusion/samplers/*.py", "diffusion/grids.py", "diffusion/schedules.py",
-         "diffusion/model.py", "diffusion/nets.py", "diffusion/checkpoints.py",
-         "diffusion/distill/timesteps.py", "diffusion/precomputed.py"]
+_CORE = [
+    "diffusion/samplers/*.py",
+    "diffusion/grids.py",
+    "diffusion/schedules.py",
+    "diffusion/model.py",
+    "diffusion/nets.py",
+    "diffusion/checkpoints.py",
+    "diffusion/distill/timesteps.py",
+    "diffusion/precomputed.py",
+]
 _2D = [*_CORE, "diffusion/metrics.py", "diffusion/toy/*.py"]
 SOURCES: dict[str, list[str]] = {
     "ddim_quality": _2D,
-    "solver_error": [*_CORE, "diffusion/oracle.py", "diffusion/reference.py",
-                     "diffusion/demos.py", "diffusion/toy/*.py"],
+    "solver_error": [
+        *_CORE,
+        "diffusion/oracle.py",
+        "diffusion/reference.py",
+        "diffusion/demos.py",
+        "diffusion/toy/*.py",
+    ],
     "digits_fd": [*_CORE, "diffusion/images/*.py"],
     "compare": _2D,
     "fewstep": _2D,
@@ -71,8 +97,11 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         first = body[0] if isinstance(body, list) and body else None
-        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)):
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -110,8 +139,15 @@ def load_model(spec: str):
     return model
 
 
-def sample_2d(model, sampler: str, steps: int, n: int, seed: int, spacing: str | None = None,
-              options: dict[str, Any] | None = None) -> tuple[torch.Tensor, int, int]:
+def sample_2d(
+    model,
+    sampler: str,
+    steps: int,
+    n: int,
+    seed: int,
+    spacing: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> tuple[torch.Tensor, int, int]:
     """(samples (n, 2), NFE, number of timesteps) of one ``diffusion.samplers.sample`` run,
     the call behind every page's samples (``ui.models.run_model``)."""
     from .samplers import sample
@@ -146,9 +182,15 @@ def _fewstep(dataset: str) -> tuple[dict[int, str], dict[str, str]]:
 
 
 # ----- the curves ------------------------------------------------------------------------------
-def ddim_quality(spec: str = DEFAULT_MODEL, seed: int = SEED, spacing: str = DEFAULT_SPACING,
-                 steps: Iterable[int] = SWEEP_STEPS, n: int = SWEEP_POINTS,
-                 etas: Iterable[float] = (0.0, 0.5, 1.0), ddpm: bool = True) -> dict:
+def ddim_quality(
+    spec: str = DEFAULT_MODEL,
+    seed: int = SEED,
+    spacing: str = DEFAULT_SPACING,
+    steps: Iterable[int] = SWEEP_STEPS,
+    n: int = SWEEP_POINTS,
+    etas: Iterable[float] = (0.0, 0.5, 1.0),
+    ddpm: bool = True,
+) -> dict:
     """Page 2: sliced W2 against steps for DDIM at each eta (Song et al. 2021, eq. 16)
     and DDPM with the beta variance; and the data-vs-data floor at n points."""
     from .samplers import REGISTRY
@@ -166,12 +208,18 @@ def ddim_quality(spec: str = DEFAULT_MODEL, seed: int = SEED, spacing: str = DEF
             vals.append(q["sliced_w2"])
             floor = q["floor_sliced_w2"]
         series[label] = [steps, vals]
-    return {"params": {"model": spec, "seed": seed, "spacing": spacing, "n": n},
-            "series": series, "floor": floor}
+    return {
+        "params": {"model": spec, "seed": seed, "spacing": spacing, "n": n},
+        "series": series,
+        "floor": floor,
+    }
 
 
-def solver_error(oracle: str = f"oracle:{DEFAULT_MODEL}", spacing: str = "logsnr",
-                 solvers: Iterable[str] = SOLVERS) -> dict:
+def solver_error(
+    oracle: str = f"oracle:{DEFAULT_MODEL}",
+    spacing: str = "logsnr",
+    solvers: Iterable[str] = SOLVERS,
+) -> dict:
     """Page 3: RMS error of each solver against a float64 adaptive solve of the same
     probability-flow ODE (Song et al. 2021b, eq. 13) on an exact oracle, against NFE
     (``diffusion.demos.solver_error_curve``, as the page computes it)."""
@@ -186,12 +234,24 @@ def solver_error(oracle: str = f"oracle:{DEFAULT_MODEL}", spacing: str = "logsnr
         if name in REGISTRY:
             pts = demos.solver_error_curve(model, name, spacing, x_T, exact)
             curves[name] = [[int(a), float(b)] for a, b in pts]
-    return {"params": {"oracle": oracle, "spacing": spacing, "particles": ERROR_PARTICLES,
-                       "seed": ERROR_SEED}, "curves": curves}
+    return {
+        "params": {
+            "oracle": oracle,
+            "spacing": spacing,
+            "particles": ERROR_PARTICLES,
+            "seed": ERROR_SEED,
+        },
+        "curves": curves,
+    }
 
 
-def digits_fd(samplers: Iterable[str] = DIGITS_SAMPLERS, nfes: Iterable[int] = DIGITS_NFE,
-              n: int = DIGITS_N, seed: int = SEED, few_step: bool = True) -> dict:
+def digits_fd(
+    samplers: Iterable[str] = DIGITS_SAMPLERS,
+    nfes: Iterable[int] = DIGITS_NFE,
+    n: int = DIGITS_N,
+    seed: int = SEED,
+    few_step: bool = True,
+) -> dict:
     """Page 7: FD-n of the digits teacher with each sampler at each NFE, the PD students
     up to the largest NFE (Salimans & Ho 2022) and the CD model at 1, 2, 4 steps."""
     from .images.digits import digits_metrics
@@ -204,8 +264,9 @@ def digits_fd(samplers: Iterable[str] = DIGITS_SAMPLERS, nfes: Iterable[int] = D
     def point(spec: str, sampler: str, steps: int) -> list:
         model = cache.setdefault(spec, load_any(spec))
         few = model.config.get("kind") in ("pd-student", "consistency")  # their own grid
-        x, nfe = sample_images(model, sampler, steps, n=n, seed=seed,
-                               spacing=None if few else "trailing")[:2]
+        x, nfe = sample_images(
+            model, sampler, steps, n=n, seed=seed, spacing=None if few else "trailing"
+        )[:2]
         return [int(nfe), float(digits_metrics(x)["fd"])]
 
     curves = {}
@@ -220,8 +281,16 @@ def digits_fd(samplers: Iterable[str] = DIGITS_SAMPLERS, nfes: Iterable[int] = D
     return {"params": {"n": n, "seed": seed, "nfe": nfes}, "curves": curves}
 
 
-def _compare_run(spec: str, pd: dict[int, str], cm: dict[str, str], model_cache: dict,
-                 method: str, budget: int, n: int, seed: int):
+def _compare_run(
+    spec: str,
+    pd: dict[int, str],
+    cm: dict[str, str],
+    model_cache: dict,
+    method: str,
+    budget: int,
+    n: int,
+    seed: int,
+):
     """One method of the compare page at (at most) ``budget`` NFE, or None."""
     from .samplers import REGISTRY
 
@@ -240,10 +309,14 @@ def _compare_run(spec: str, pd: dict[int, str], cm: dict[str, str], model_cache:
     return sample_2d(get(cm[method]), "consistency", min(budget, 4), n, seed)
 
 
-def compare(spec: str = DEFAULT_MODEL, seed: int = SEED,
-            methods: Iterable[str] = (*SOLVERS, "ddpm", "pd", "cd", "ct"),
-            budgets: Iterable[int] = COMPARE_BUDGETS, n: int = QUALITY_POINTS,
-            table: bool = True) -> dict:
+def compare(
+    spec: str = DEFAULT_MODEL,
+    seed: int = SEED,
+    methods: Iterable[str] = (*SOLVERS, "ddpm", "pd", "cd", "ct"),
+    budgets: Iterable[int] = COMPARE_BUDGETS,
+    n: int = QUALITY_POINTS,
+    table: bool = True,
+) -> dict:
     """Page 6: quality against NFE per method from the same x_T, and the chapter's
     comparison table (training-free solvers and the few-step models) measured here."""
     from .samplers import REGISTRY
@@ -272,12 +345,20 @@ def compare(spec: str = DEFAULT_MODEL, seed: int = SEED,
             if name not in REGISTRY:
                 continue
             t0 = time.perf_counter()
-            x, nfe, _ = sample_2d(model, name, steps, n, seed,
-                                  DEFAULT_SPACING if name != "ddpm" else "leading")
+            x, nfe, _ = sample_2d(
+                model, name, steps, n, seed, DEFAULT_SPACING if name != "ddpm" else "leading"
+            )
             ms = (time.perf_counter() - t0) * 1e3
-            rows.append({"method": label, "steps": steps, "NFE": nfe, "retraining?": "no",
-                         "sliced W2": round(quality_2d(x, dataset, seed)["sliced_w2"], 4),
-                         "wall time (ms)": round(ms, 1)})
+            rows.append(
+                {
+                    "method": label,
+                    "steps": steps,
+                    "NFE": nfe,
+                    "retraining?": "no",
+                    "sliced W2": round(quality_2d(x, dataset, seed)["sliced_w2"], 4),
+                    "wall time (ms)": round(ms, 1),
+                }
+            )
         for method, budgets_ in (("pd", (4, 8)), *((m, (1, 2)) for m in sorted(cm))):
             if method == "pd" and not pd:
                 continue
@@ -287,17 +368,36 @@ def compare(spec: str = DEFAULT_MODEL, seed: int = SEED,
                 ms = (time.perf_counter() - t0) * 1e3
                 if r is None:
                     continue
-                label = "progressive distillation" if method == "pd" else \
-                    f"consistency ({method.upper()})"
-                rows.append({"method": label, "steps": r[2], "NFE": r[1], "retraining?": "yes",
-                             "sliced W2": round(quality_2d(r[0], dataset, seed)["sliced_w2"], 4),
-                             "wall time (ms)": round(ms, 1)})
-    return {"params": {"model": spec, "dataset": dataset, "seed": seed, "n": n},
-            "curves": curves, "floor": floor, "table": rows}
+                label = (
+                    "progressive distillation"
+                    if method == "pd"
+                    else f"consistency ({method.upper()})"
+                )
+                rows.append(
+                    {
+                        "method": label,
+                        "steps": r[2],
+                        "NFE": r[1],
+                        "retraining?": "yes",
+                        "sliced W2": round(quality_2d(r[0], dataset, seed)["sliced_w2"], 4),
+                        "wall time (ms)": round(ms, 1),
+                    }
+                )
+    return {
+        "params": {"model": spec, "dataset": dataset, "seed": seed, "n": n},
+        "curves": curves,
+        "floor": floor,
+        "table": rows,
+    }
 
 
-def fewstep(dataset: str = DEFAULT_MODEL, seed: int = SEED, n: int = QUALITY_POINTS,
-            max_steps: int = 64, cm_steps: Iterable[int] = (1, 2)) -> dict:
+def fewstep(
+    dataset: str = DEFAULT_MODEL,
+    seed: int = SEED,
+    n: int = QUALITY_POINTS,
+    max_steps: int = 64,
+    cm_steps: Iterable[int] = (1, 2),
+) -> dict:
     """Pages 4 and 5: each PD student against DDIM on its teacher at the same NFE
     (Salimans & Ho 2022, Fig. 4), and CD against CT at 1 and 2 steps (Song et al. 2023,
     Algorithm 1)."""
@@ -306,8 +406,11 @@ def fewstep(dataset: str = DEFAULT_MODEL, seed: int = SEED, n: int = QUALITY_POI
     ladder = sorted(s for s in pd if s <= max_steps)
     student, ddim, floor = [], [], float("nan")
     for s in ladder:
-        student.append(quality_2d(sample_2d(load_model(pd[s]), "ddim", s, n, seed)[0],
-                                  dataset, seed)["sliced_w2"])
+        student.append(
+            quality_2d(sample_2d(load_model(pd[s]), "ddim", s, n, seed)[0], dataset, seed)[
+                "sliced_w2"
+            ]
+        )
         q = quality_2d(sample_2d(teacher, "ddim", s, n, seed, "trailing")[0], dataset, seed)
         ddim.append(q["sliced_w2"])
         floor = q["floor_sliced_w2"]
@@ -316,13 +419,20 @@ def fewstep(dataset: str = DEFAULT_MODEL, seed: int = SEED, n: int = QUALITY_POI
         model = load_model(cm[method])
         for s in cm_steps:
             q = quality_2d(sample_2d(model, "consistency", s, n, seed)[0], dataset, seed)
-            rows.append({"model": method.upper(), "steps": s,
-                         "sliced W2": round(q["sliced_w2"], 4),
-                         "data-vs-data floor": round(q["floor_sliced_w2"], 4),
-                         "MMD": f"{q['mmd']:.2e}"})
-    return {"params": {"dataset": dataset, "seed": seed, "n": n},
-            "pd": {"steps": ladder, "student": student, "ddim": ddim, "floor": floor},
-            "cm_table": rows}
+            rows.append(
+                {
+                    "model": method.upper(),
+                    "steps": s,
+                    "sliced W2": round(q["sliced_w2"], 4),
+                    "data-vs-data floor": round(q["floor_sliced_w2"], 4),
+                    "MMD": f"{q['mmd']:.2e}",
+                }
+            )
+    return {
+        "params": {"dataset": dataset, "seed": seed, "n": n},
+        "pd": {"steps": ladder, "student": student, "ddim": ddim, "floor": floor},
+        "cm_table": rows,
+    }
 
 
 def _dataset(spec: str) -> str:
@@ -337,8 +447,11 @@ def _dataset(spec: str) -> str:
 
 
 CURVES: dict[str, Callable[[], dict]] = {
-    "ddim_quality": ddim_quality, "solver_error": solver_error, "digits_fd": digits_fd,
-    "compare": compare, "fewstep": fewstep,
+    "ddim_quality": ddim_quality,
+    "solver_error": solver_error,
+    "digits_fd": digits_fd,
+    "compare": compare,
+    "fewstep": fewstep,
 }
 
 
@@ -348,8 +461,15 @@ def read_manifest(directory: Path = CURVES_DIR) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"format": FORMAT, "curves": {}}
 
 
-def write(name: str, result: dict, *, command: str, seed: int = SEED,
-          directory: Path = CURVES_DIR, root: Path = ROOT) -> Path:
+def write(
+    name: str,
+    result: dict,
+    *,
+    command: str,
+    seed: int = SEED,
+    directory: Path = CURVES_DIR,
+    root: Path = ROOT,
+) -> Path:
     """One curve's JSON file and its manifest entry (command, seed, code version, sha256)."""
     if name not in SOURCES:
         raise ValueError(f"unknown curve {name!r}; choose one of {', '.join(SOURCES)}")
@@ -359,12 +479,15 @@ def write(name: str, result: dict, *, command: str, seed: int = SEED,
     path.write_text(text)
     manifest = read_manifest(directory)
     manifest["curves"][name] = {
-        "file": path.name, "sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "command": command, "seed": seed, "code_version": code_version(SOURCES[name], root),
-        "sources": SOURCES[name], "torch": torch.__version__,
+        "file": path.name,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "command": command,
+        "seed": seed,
+        "code_version": code_version(SOURCES[name], root),
+        "sources": SOURCES[name],
+        "torch": torch.__version__,
     }
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True)
-                                             + "\n")
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return path
 
 
@@ -372,8 +495,9 @@ def load(name: str, directory: Path = CURVES_DIR) -> dict:
     """A shipped curve, checked against its manifest's sha256 (ValueError if it differs)."""
     entry = read_manifest(directory)["curves"].get(name)
     if entry is None:
-        raise FileNotFoundError(f"no shipped curve {name!r} in {directory}; "
-                                "run scripts/precompute_curves.py")
+        raise FileNotFoundError(
+            f"no shipped curve {name!r} in {directory}; run scripts/precompute_curves.py"
+        )
     raw = (directory / entry["file"]).read_bytes()
     if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
         raise ValueError(f"{directory / entry['file']} does not match its manifest sha256")
@@ -389,6 +513,8 @@ def stale(directory: Path = CURVES_DIR, root: Path = ROOT) -> dict[str, str]:
         if entry is None:
             out[name] = "missing"
         elif entry["code_version"] != code_version(globs, root):
-            out[name] = (f"computed with code version {entry['code_version']}, the code is now "
-                         f"{code_version(globs, root)}")
+            out[name] = (
+                f"computed with code version {entry['code_version']}, the code is now "
+                f"{code_version(globs, root)}"
+            )
     return out

@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         result = precomputed.CURVES[name]()
         cmd = "python scripts/precompute_curves.py --only " + name
         path = precomputed.write(name, result, command=cmd, seed=precomputed.SEED)
-        print(f"{name}: {path.relative_to(precomputed.ROOT)} in {time.perf_counter() - t0:.1f} s",
-              flush=True)
+        print(
+            f"{name}: {path.relative_to(precomputed.ROOT)} in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
     return 0
 
 

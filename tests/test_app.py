@@ -84,7 +84,12 @@ def test_page_renders_without_exception(page):
     at = _open(page, {"n": "200", "curve": "ddim"} if page.endswith("images.py") else None)
     assert not _errors(at), _errors(at)
     assert at.title, f"{page} shows no title"
-    if page in ("chapters/1_why.py", "chapters/2_ddim.py", "chapters/3_solvers.py", "chapters/6_compare.py"):
+    if page in (
+        "chapters/1_why.py",
+        "chapters/2_ddim.py",
+        "chapters/3_solvers.py",
+        "chapters/6_compare.py",
+    ):
         assert _figures(at), f"{page} draws no figure"
 
 
@@ -210,7 +215,9 @@ def test_every_url_parameter_of_every_page_falls_back_with_a_note(page):
 
 
 def test_url_parameters_set_the_controls():
-    at = _open("chapters/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5", "spacing": "quadratic"})
+    at = _open(
+        "chapters/2_ddim.py", {"n": "300", "steps": "8", "eta": "0.5", "spacing": "quadratic"}
+    )
     assert at.select_slider(key="ddim.steps").value == 8
     assert at.slider(key="ddim.eta").value == 0.5
     assert at.selectbox(key="ddim.spacing").value == "quadratic"
@@ -354,7 +361,9 @@ def test_consistency_page_shows_live_model(trained):
         "live.models": {"session:t": teacher, "session:cd": cd},
         "cm.live": {("8gaussians", "cd"): "session:cd"},
     }
-    at = _open("chapters/5_consistency.py", {"n": "200", "dataset": "8gaussians", "steps": "2"}, state)
+    at = _open(
+        "chapters/5_consistency.py", {"n": "200", "dataset": "8gaussians", "steps": "2"}, state
+    )
     assert not _errors(at), _errors(at)
     figs = _figures(at)
     assert any("f(x_t, t)" in json.dumps(f["data"]) for f in figs)

@@ -24,15 +24,33 @@ SHORT = {
     "title": "Short test lecture",
     "minutes": 5,
     "slides": [
-        {"page": "why", "preset": "10 steps",
-         "figure": {"kind": "samples", "n": 200, "panels": [
-             {"model": "oracle:8gaussians", "sampler": "ddim", "steps": 4,
-              "spacing": "trailing", "label": "DDIM 4"}]},
-         "headline": "First slide", "points": ["Point one.", "Point two."],
-         "question": "A question?", "answer": "An answer."},
-        {"page": "ddim",
-         "figure": {"kind": "grids", "steps": 5, "spacings": ["leading", "trailing"]},
-         "headline": "Second slide", "points": ["Only point."]},
+        {
+            "page": "why",
+            "preset": "10 steps",
+            "figure": {
+                "kind": "samples",
+                "n": 200,
+                "panels": [
+                    {
+                        "model": "oracle:8gaussians",
+                        "sampler": "ddim",
+                        "steps": 4,
+                        "spacing": "trailing",
+                        "label": "DDIM 4",
+                    }
+                ],
+            },
+            "headline": "First slide",
+            "points": ["Point one.", "Point two."],
+            "question": "A question?",
+            "answer": "An answer.",
+        },
+        {
+            "page": "ddim",
+            "figure": {"kind": "grids", "steps": 5, "spacings": ["leading", "trailing"]},
+            "headline": "Second slide",
+            "points": ["Only point."],
+        },
     ],
 }
 
@@ -57,27 +75,48 @@ def _with(slide_index: int, **changes) -> dict:
 # ----- validation ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "needles"), [
-    (_with(1, page="solver"), ["slide 2", "'page'", "'solver'", "ddim, solvers"]),
-    (_with(0, preset="Ten steps"), ["slide 1", "'preset'", "'10 steps'"]),
-    (_with(0, figure={"kind": "scatter"}), ["slide 1", "'figure'", "samples, grids"]),
-    (_with(1, figure={"kind": "grids", "steps": 5, "spacings": ["even"]}),
-     ["slide 2", "spacings", "'even'", "trailing"]),
-    (_with(0, figure={"kind": "samples", "panels": [
-        {"model": "oracle:8gaussians", "sampler": "rk4", "steps": 4}]}),
-     ["slide 1", "sampler", "'rk4'", "dpm-solver++2m"]),
-    (_with(0, figure={"kind": "samples", "panels": [
-        {"model": "nosuchmodel", "sampler": "ddim", "steps": 4}]}),
-     ["slide 1", "model", "'nosuchmodel'", "oracle:8gaussians"]),
-    (_with(1, figure={"kind": "grids", "steps": 5000, "spacings": ["leading"]}),
-     ["slide 2", "'steps'", "2 to 100"]),
-    (_with(0, answer=None), ["slide 1", "'question' and 'answer'"]),
-    (_with(1, points=["a", "b", "c"]), ["slide 2", "'points'", "1 to 2"]),
-    (_with(1, colour="red"), ["slide 2", "'colour'", "headline"]),
-    (_with(1, headline=""), ["slide 2", "'headline'"]),
-    ({"title": "x", "slides": []}, ["'slides'", "non-empty"]),
-    ("{\"title\": \"x\", \"slides\": [", ["not valid JSON", "line 1"]),
-])
+@pytest.mark.parametrize(
+    ("data", "needles"),
+    [
+        (_with(1, page="solver"), ["slide 2", "'page'", "'solver'", "ddim, solvers"]),
+        (_with(0, preset="Ten steps"), ["slide 1", "'preset'", "'10 steps'"]),
+        (_with(0, figure={"kind": "scatter"}), ["slide 1", "'figure'", "samples, grids"]),
+        (
+            _with(1, figure={"kind": "grids", "steps": 5, "spacings": ["even"]}),
+            ["slide 2", "spacings", "'even'", "trailing"],
+        ),
+        (
+            _with(
+                0,
+                figure={
+                    "kind": "samples",
+                    "panels": [{"model": "oracle:8gaussians", "sampler": "rk4", "steps": 4}],
+                },
+            ),
+            ["slide 1", "sampler", "'rk4'", "dpm-solver++2m"],
+        ),
+        (
+            _with(
+                0,
+                figure={
+                    "kind": "samples",
+                    "panels": [{"model": "nosuchmodel", "sampler": "ddim", "steps": 4}],
+                },
+            ),
+            ["slide 1", "model", "'nosuchmodel'", "oracle:8gaussians"],
+        ),
+        (
+            _with(1, figure={"kind": "grids", "steps": 5000, "spacings": ["leading"]}),
+            ["slide 2", "'steps'", "2 to 100"],
+        ),
+        (_with(0, answer=None), ["slide 1", "'question' and 'answer'"]),
+        (_with(1, points=["a", "b", "c"]), ["slide 2", "'points'", "1 to 2"]),
+        (_with(1, colour="red"), ["slide 2", "'colour'", "headline"]),
+        (_with(1, headline=""), ["slide 2", "'headline'"]),
+        ({"title": "x", "slides": []}, ["'slides'", "non-empty"]),
+        ('{"title": "x", "slides": [', ["not valid JSON", "line 1"]),
+    ],
+)
 def test_malformed_sequence_names_the_bad_entry(tmp_path, data, needles):
     path = _write(tmp_path, data)
     with pytest.raises(lecture.LectureError) as err:
@@ -143,7 +182,8 @@ def test_slide_figure_follows_its_spec():
     assert fig.layout.meta["points"] == {"DDIM 4": 200}
     more = json.loads(json.dumps(SHORT))
     more["slides"][0]["figure"]["panels"].append(
-        {"model": "oracle:8gaussians", "sampler": "dpm-solver++2m", "steps": 4, "label": "B"})
+        {"model": "oracle:8gaussians", "sampler": "dpm-solver++2m", "steps": 4, "label": "B"}
+    )
     more["slides"][0]["figure"]["n"] = 300
     fig2 = lecture.slide_figure(lecture.parse(more).slides[0], height=333)
     assert fig2.layout.meta["points"] == {"DDIM 4": 300, "B": 300}
@@ -172,9 +212,16 @@ def test_export_writes_png_svg_and_markdown(tmp_path):
         assert svg.read_text()[:200].lstrip().startswith("<?xml")
         assert "<svg" in svg.read_text()
     md = (out / "slides.md").read_text()
-    for text in ("# Short test lecture", "## 1. First slide", "![First slide](01-why.png)",
-                 "- Point two.", "**Question:** A question?", "**Answer:** An answer.",
-                 "`why?steps=10`", "## 2. Second slide"):
+    for text in (
+        "# Short test lecture",
+        "## 1. First slide",
+        "![First slide](01-why.png)",
+        "- Point two.",
+        "**Question:** A question?",
+        "**Answer:** An answer.",
+        "`why?steps=10`",
+        "## 2. Second slide",
+    ):
         assert text in md, text
     # a second export replaces the folder whole; PNG only on request
     (out / "stale.txt").write_text("old")
@@ -207,11 +254,25 @@ def test_failed_export_leaves_the_old_folder(tmp_path, monkeypatch):
 
 def test_cli_export_and_list(tmp_path, capsys):
     path = _write(tmp_path, SHORT)
-    rc = cli_main(["lecture", "export", "--sequence", str(path), "--out", str(tmp_path / "o"),
-                   "--format", "svg", "--quiet"])
+    rc = cli_main(
+        [
+            "lecture",
+            "export",
+            "--sequence",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--format",
+            "svg",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "01-why.svg", "02-ddim.svg", "slides.md"]
+        "01-why.svg",
+        "02-ddim.svg",
+        "slides.md",
+    ]
     assert cli_main(["lecture", "list"]) == 0
     listing = capsys.readouterr().out
     assert "accelerated-sampling\t" in listing
@@ -267,14 +328,15 @@ def test_present_mode_walks_every_slide_forward_and_back():
         at.button(key="present_next").click().run()
         seen.append(_shown(at))
     assert [(k, a) for k, a, _ in seen] == walk
-    for (k, _, head) in seen:
+    for k, _, head in seen:
         assert html.escape(seq.slides[k - 1].headline) in head
     assert at.button(key="present_next").disabled
     assert len(at.get("plotly_chart")) == 1
     # back: an answer shown hides first; each earlier slide opens with its answer hidden
     n = len(seq.slides)
     expected = [(n, True)] * (seq.slides[-1].question is not None) + [
-        (k, False) for k in range(n, 0, -1)]
+        (k, False) for k in range(n, 0, -1)
+    ]
     back = [_shown(at)]
     for _ in expected[1:]:
         at.button(key="present_prev").click().run()
@@ -317,15 +379,24 @@ def test_present_mode_in_chromium_keys_and_projector_fit():
     from diffusion.bench.app import CHROMIUM, CHROMIUM_ARGS, DONE, streamlit_server
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package "
-                    "(apt-get install -y chromium) to run the browser test")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package "
+            "(apt-get install -y chromium) to run the browser test"
+        )
     seq = lecture.load("overview-15min")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(ROOT) as url, sync_playwright() as pw, \
-            tempfile.TemporaryDirectory() as profile:
+    with (
+        streamlit_server(ROOT) as url,
+        sync_playwright() as pw,
+        tempfile.TemporaryDirectory() as profile,
+    ):
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 720})
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 720},
+        )
         page = context.new_page()
         page.set_default_timeout(240_000)
         errors: list[str] = []
@@ -354,16 +425,20 @@ def test_present_mode_in_chromium_keys_and_projector_fit():
             head = page.locator("div.present-head")
             assert head.inner_text() == seq.slides[k - 1].headline
             assert not page.locator("[data-testid='stSidebar']").is_visible()
-            for box in (head.bounding_box(),
-                        page.locator(".js-plotly-plot").first.bounding_box(),
-                        page.locator(".st-key-present_next button").bounding_box()):
+            for box in (
+                head.bounding_box(),
+                page.locator(".js-plotly-plot").first.bounding_box(),
+                page.locator(".st-key-present_next button").bounding_box(),
+            ):
                 assert box is not None
                 assert box["x"] >= 0
                 assert box["y"] >= 0
                 assert box["x"] + box["width"] <= 1280, box
                 assert box["y"] + box["height"] <= 720, box
-            sizes = page.evaluate("[document.documentElement.scrollHeight, "
-                                  "document.querySelector('[data-testid=stMain]').scrollHeight]")
+            sizes = page.evaluate(
+                "[document.documentElement.scrollHeight, "
+                "document.querySelector('[data-testid=stMain]').scrollHeight]"
+            )
             assert max(sizes) <= 720, sizes  # nothing to scroll to
 
         def forward(seq) -> None:
@@ -424,8 +499,9 @@ def test_order_slides_fit_the_asymptotic_range_within_0_3_of_theory():
         assert band.name == f"orders fitted over NFE {lo}-{hi}", where
         assert (min(band.x), max(band.x)) == (lo, hi), where
         legend = [t.name for t in curves if not t.name.startswith("slope")]
-        assert legend == [f"{REGISTRY[k].label} (order {orders[k]:.2f})"
-                          for k in s.figure["solvers"]], where
+        assert legend == [
+            f"{REGISTRY[k].label} (order {orders[k]:.2f})" for k in s.figure["solvers"]
+        ], where
         nfes = [x for t in curves if not t.name.startswith("slope") for x in t.x]
         assert max(nfes) >= hi, (where, max(nfes))
 
@@ -440,7 +516,8 @@ def test_order_slide_draws_the_solvers_page_curves():
     page = figures.error_vs_nfe(series, orders=orders, lecture=True)
     slide = lecture.slide_figure(s)
     assert [(t.name, list(t.x), list(t.y)) for t in slide.data[1:]] == [
-        (t.name, list(t.x), list(t.y)) for t in page.data], where
+        (t.name, list(t.x), list(t.y)) for t in page.data
+    ], where
 
 
 def test_slide_labels_are_the_registry_labels():
@@ -462,18 +539,25 @@ def test_slide_labels_are_the_registry_labels():
             if name.split()[0] in label:  # names the sampler: then by its whole label
                 assert name in label, (where, label, name)
         if f["kind"] in ("error_vs_nfe", "shipped_quality"):
-            names = [t.name for t in lecture.slide_figure(s).data
-                     if t.name and not t.name.startswith(("slope", "orders fitted"))]
-            known = ({REGISTRY[k].label for k in f["solvers"]} if "solvers" in f
-                     else {slides.quality_label(k) for k in f["series"]})
+            names = [
+                t.name
+                for t in lecture.slide_figure(s).data
+                if t.name and not t.name.startswith(("slope", "orders fitted"))
+            ]
+            known = (
+                {REGISTRY[k].label for k in f["solvers"]}
+                if "solvers" in f
+                else {slides.quality_label(k) for k in f["series"]}
+            )
             for n in names:
                 assert not keys.search(n), (where, n)
                 assert any(n.startswith(k) for k in known), (where, n, known)
 
 
 def test_shipped_quality_names_a_missing_series(tmp_path):
-    data = _with(1, figure={"kind": "shipped_quality", "curve": "compare",
-                            "series": ["ddim", "rk4"]})
+    data = _with(
+        1, figure={"kind": "shipped_quality", "curve": "compare", "series": ["ddim", "rk4"]}
+    )
     seq = lecture.load(_write(tmp_path, data))
     with pytest.raises(lecture.LectureError) as err:
         lecture.slide_figure(seq.slides[1])

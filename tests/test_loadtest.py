@@ -20,9 +20,19 @@ def test_two_students_against_a_server_started_here():
     value, no errors, no dropped session, memory read from /proc."""
     with loadtest.servers(1) as (urls, pids):
         assert all(u.startswith("http://127.0.0.1:") for u in urls)
-        out = asyncio.run(loadtest.classroom(urls, pids, 2, moves=3, think_s=(0.1, 0.3),
-                                             ramp_s=0.5, timeout_s=240, detail=True,
-                                             keep_figures=True))
+        out = asyncio.run(
+            loadtest.classroom(
+                urls,
+                pids,
+                2,
+                moves=3,
+                think_s=(0.1, 0.3),
+                ramp_s=0.5,
+                timeout_s=240,
+                detail=True,
+                keep_figures=True,
+            )
+        )
     assert out["errors"] == 0, out["error_kinds"]
     assert out["dropped"] == 0, out["error_kinds"]
     assert out["reruns"] == 6
@@ -68,8 +78,9 @@ def test_every_streamlit_cache_is_bounded():
         tree = ast.parse(path.read_text())
         called = {id(n.func): n for n in ast.walk(tree) if isinstance(n, ast.Call)}
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Attribute)
-                    and node.attr in ("cache_data", "cache_resource")):
+            if not (
+                isinstance(node, ast.Attribute) and node.attr in ("cache_data", "cache_resource")
+            ):
                 continue
             call = called.get(id(node))
             if call is None or not {k.arg for k in call.keywords} & {"max_entries", "ttl"}:
@@ -92,10 +103,12 @@ def test_the_session_budget():
 
 
 def test_the_knee_is_the_largest_n_within_the_target():
-    rows = [{"n": 10, "rerun_p95_s": 0.3, "errors": 0, "dropped": 0},
-            {"n": 20, "rerun_p95_s": 0.9, "errors": 0, "dropped": 0},
-            {"n": 40, "rerun_p95_s": 0.8, "errors": 1, "dropped": 0},
-            {"n": 80, "rerun_p95_s": 4.0, "errors": 0, "dropped": 0}]
+    rows = [
+        {"n": 10, "rerun_p95_s": 0.3, "errors": 0, "dropped": 0},
+        {"n": 20, "rerun_p95_s": 0.9, "errors": 0, "dropped": 0},
+        {"n": 40, "rerun_p95_s": 0.8, "errors": 1, "dropped": 0},
+        {"n": 80, "rerun_p95_s": 4.0, "errors": 0, "dropped": 0},
+    ]
     assert loadtest.knee(rows) == 20
     assert loadtest.knee(rows[3:]) is None
 

@@ -29,7 +29,8 @@ def test_notebook_is_stored_without_outputs():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, "the notebook has no code cells"
     for cell in code:
-        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+        assert cell.outputs == [], cell.source[:60]
+        assert cell.execution_count is None, cell.source[:60]
 
 
 def test_notebook_sections_each_end_with_an_exercise():
@@ -42,15 +43,21 @@ def test_notebook_sections_each_end_with_an_exercise():
 
 def test_notebook_runs_from_a_fresh_kernel(tmp_path):
     nb = _load()
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     start = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError as err:
         pytest.fail(f"a notebook cell failed: {err}")
     seconds = time.perf_counter() - start
-    figures = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                  if "image/png" in o.get("data", {}))
+    figures = sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    )
     assert figures >= 8, f"only {figures} figures were drawn"
     print(f"notebook ran in {seconds:.1f} s")

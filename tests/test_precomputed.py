@@ -22,8 +22,10 @@ def _one_thread():
 
 def test_every_curve_is_shipped_and_current():
     stale = precomputed.stale()
-    assert not stale, ("stale shipped curves; rerun `python scripts/precompute_curves.py`: "
-                       + "; ".join(f"{k}: {v}" for k, v in stale.items()))
+    assert not stale, (
+        "stale shipped curves; rerun `python scripts/precompute_curves.py`: "
+        + "; ".join(f"{k}: {v}" for k, v in stale.items())
+    )
     for name in precomputed.CURVES:
         entry = precomputed.read_manifest()["curves"][name]
         assert entry["command"].startswith("python scripts/precompute_curves.py")

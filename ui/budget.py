@@ -77,10 +77,12 @@ def run(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     naming ``what``. The call waits for one of the server's computation slots."""
     book, now = ledger(), time.monotonic()
     if not book.allows(now):
-        st.info(f"{what}: this tab has used its {book.limit_s:.0f} s of server time for new "
-                f"computations in the last {book.window_s / 60:.0f} minutes, which keeps the "
-                f"server quick for everyone. Try again in {book.wait_s(now):.0f} s; the shipped "
-                "result stays shown meanwhile.")
+        st.info(
+            f"{what}: this tab has used its {book.limit_s:.0f} s of server time for new "
+            f"computations in the last {book.window_s / 60:.0f} minutes, which keeps the "
+            f"server quick for everyone. Try again in {book.wait_s(now):.0f} s; the shipped "
+            "result stays shown meanwhile."
+        )
         return None
     slots = _slots()
     if not slots.acquire(blocking=False):

@@ -10,12 +10,17 @@ def _page(name: str):
     def page() -> None:
         st.title(f"Peer {name}")
         with st.sidebar:
-            steps = st.select_slider("Steps", [1, 2, 5, 10, 12, 20, 50, 100], value=10,
-                                     key=f"steps.{name}")
+            steps = st.select_slider(
+                "Steps", [1, 2, 5, 10, 12, 20, 50, 100], value=10, key=f"steps.{name}"
+            )
         st.write(f"steps = {steps}")
 
     return page
 
 
-st.navigation([st.Page(_page("one"), title="Peer one", url_path="one", default=True),
-               st.Page(_page("two"), title="Peer two", url_path="two")]).run()
+st.navigation(
+    [
+        st.Page(_page("one"), title="Peer one", url_path="one", default=True),
+        st.Page(_page("two"), title="Peer two", url_path="two"),
+    ]
+).run()

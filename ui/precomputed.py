@@ -29,9 +29,11 @@ def _stale() -> dict[str, str]:
 def caption(name: str) -> str:
     """One line under a shipped figure: where it comes from and whether it is current."""
     entry = precomputed.read_manifest()["curves"].get(name, {})
-    note = (f"Shipped with the app (`{entry.get('command', 'scripts/precompute_curves.py')}`, "
-            f"seed {entry.get('seed', precomputed.SEED)}, code version "
-            f"{entry.get('code_version', '?')}).")
+    note = (
+        f"Shipped with the app (`{entry.get('command', 'scripts/precompute_curves.py')}`, "
+        f"seed {entry.get('seed', precomputed.SEED)}, code version "
+        f"{entry.get('code_version', '?')})."
+    )
     if name in _stale():
         note += " The code has changed since: recompute live, or rerun the script."
     return note

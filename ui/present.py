@@ -27,9 +27,15 @@ DEFAULT_SEQUENCE = "accelerated-sampling"
 FIGURE_HEIGHT = 480
 """Pixels: headline, figure and navigation together fit a 720-pixel-high projector."""
 
-SECTION = {"why": "Why accelerate", "ddim": "DDIM step skipping",
-           "solvers": "Higher-order solvers", "progressive": "Progressive distillation",
-           "consistency": "Consistency models", "compare": "Compare", "images": "Images"}
+SECTION = {
+    "why": "Why accelerate",
+    "ddim": "DDIM step skipping",
+    "solvers": "Higher-order solvers",
+    "progressive": "Progressive distillation",
+    "consistency": "Consistency models",
+    "compare": "Compare",
+    "images": "Images",
+}
 
 CSS = """
 <style>
@@ -86,12 +92,22 @@ def present_sidebar() -> None:
         return
     with st.sidebar:
         st.divider()
-        seq = st.selectbox("Lecture sequence", names, key="present_choice",
-                           index=names.index(DEFAULT_SEQUENCE) if DEFAULT_SEQUENCE in names
-                           else 0,
-                           help="Slides for a projector: the arrow keys or a clicker move "
-                                "through them, and the URL keeps the slide.")
-        if st.button("Present", icon="🖥️", key="present_start", width="stretch"):
+        seq = st.selectbox(
+            "Lecture sequence",
+            names,
+            key="present_choice",
+            index=names.index(DEFAULT_SEQUENCE) if DEFAULT_SEQUENCE in names else 0,
+            help="Slides for a projector: the arrow keys or a clicker move "
+            "through them, and the URL keeps the slide.",
+        )
+        if st.button(
+            "Present",
+            icon="🖥️",
+            key="present_start",
+            width="stretch",
+            help="Start the chosen sequence at its first slide, full screen "
+            "without the sidebar; Exit on the slide comes back here.",
+        ):
             st.query_params.clear()
             st.query_params.update({"present": "1", "seq": seq, "slide": "1"})
             st.rerun()
@@ -113,9 +129,13 @@ def _state(seq: lecture.Sequence) -> tuple[int, bool]:
             from ui.state import shown
 
             shown_k = st.session_state["present.slide"]
-            st.session_state["present.note"] = (shown_k, (
-                f"URL parameter `slide`={shown(raw)} ignored (use 1 to {len(seq.slides)}); "
-                f"showing slide {shown_k + 1}."))
+            st.session_state["present.note"] = (
+                shown_k,
+                (
+                    f"URL parameter `slide`={shown(raw)} ignored (use 1 to {len(seq.slides)}); "
+                    f"showing slide {shown_k + 1}."
+                ),
+            )
         st.session_state["present.reveal"] = st.query_params.get("reveal") == "1"
     k = min(st.session_state["present.slide"], len(seq.slides) - 1)
     reveal = bool(st.session_state["present.reveal"]) and seq.slides[k].question is not None
@@ -148,15 +168,13 @@ def _exit() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _figure_json(spec_json: str) -> str:
-    return lecture.figure_for(json.loads(spec_json), lecture=True,
-                              height=FIGURE_HEIGHT).to_json()
+    return lecture.figure_for(json.loads(spec_json), lecture=True, height=FIGURE_HEIGHT).to_json()
 
 
 def _figure(slide: lecture.Slide):
     import plotly.io as pio
 
-    return pio.from_json(_figure_json(json.dumps(slide.figure, sort_keys=True)),
-                         skip_invalid=True)
+    return pio.from_json(_figure_json(json.dumps(slide.figure, sort_keys=True)), skip_invalid=True)
 
 
 def _draw_figure(seq, k: int, slide) -> None:
@@ -168,15 +186,28 @@ def _draw_figure(seq, k: int, slide) -> None:
             fig.update_layout(showlegend=False)
         if slide.figure["kind"] == "consistency_property":  # two panels and a legend
             fig.update_annotations(font_size=17)
-            fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.32,
-                                      "yanchor": "top", "font": {"size": 17}},
-                              margin={"b": 130})
-        st.plotly_chart(fig, theme=None, key=f"present.fig.{seq.name}.{k}",
-                        config={"displayModeBar": False, "responsive": True})
+            fig.update_layout(
+                legend={
+                    "orientation": "h",
+                    "x": 0,
+                    "y": -0.32,
+                    "yanchor": "top",
+                    "font": {"size": 17},
+                },
+                margin={"b": 130},
+            )
+        st.plotly_chart(
+            fig,
+            theme=None,
+            key=f"present.fig.{seq.name}.{k}",
+            config={"displayModeBar": False, "responsive": True},
+        )
         if slide.figure["kind"] == "samples":
-            st.markdown('<div class="present-legend">Grey: the data. '
-                        '<span style="color:#0072B2">Blue: the samples.</span></div>',
-                        unsafe_allow_html=True)
+            st.markdown(
+                '<div class="present-legend">Grey: the data. '
+                '<span style="color:#0072B2">Blue: the samples.</span></div>',
+                unsafe_allow_html=True,
+            )
     except (ValueError, FileNotFoundError) as err:
         st.error(f"This slide's figure cannot be drawn: {' '.join(str(err).split())}")
 
@@ -226,9 +257,10 @@ def run_present() -> None:
 
     st.markdown(
         f'<div class="present-meta">{html.escape(seq.title)} · '
-        f'{html.escape(SECTION.get(slide.page, slide.page))} · slide {k + 1} of '
+        f"{html.escape(SECTION.get(slide.page, slide.page))} · slide {k + 1} of "
         f'{len(seq.slides)}</div><div class="present-head">{html.escape(slide.headline)}</div>',
-        unsafe_allow_html=True)
+        unsafe_allow_html=True,
+    )
     left, right = st.columns([2.35, 1], gap="medium")
     with left:
         _draw_figure(seq, k, slide)
@@ -236,12 +268,24 @@ def run_present() -> None:
         _draw_points(slide, reveal)
 
     c1, c2, c3, c4 = st.columns([1, 4, 1, 0.8], vertical_alignment="center")
-    c1.button("◀ Previous", key="present_prev", on_click=_prev, args=(seq,),
-              disabled=k == 0 and not reveal, width="stretch")
+    c1.button(
+        "◀ Previous",
+        key="present_prev",
+        on_click=_prev,
+        args=(seq,),
+        disabled=k == 0 and not reveal,
+        width="stretch",
+    )
     c2.progress((k + 1) / len(seq.slides), text=f"{k + 1} / {len(seq.slides)}")
-    c3.button("Next ▶", key="present_next", on_click=_next, args=(seq,),
-              disabled=k + 1 == len(seq.slides) and (reveal or not slide.question),
-              width="stretch", type="primary")
+    c3.button(
+        "Next ▶",
+        key="present_next",
+        on_click=_next,
+        args=(seq,),
+        disabled=k + 1 == len(seq.slides) and (reveal or not slide.question),
+        width="stretch",
+        type="primary",
+    )
     c4.button("Exit", key="present_exit", on_click=_exit, width="stretch")
     st.html(KEYS_JS, unsafe_allow_javascript=True)
     if k + 1 < len(seq.slides):  # compute the next figure while this slide is discussed

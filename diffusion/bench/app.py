@@ -39,9 +39,16 @@ __all__ = [
 ]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,8 +59,9 @@ def _app_pages() -> dict[str, str]:
         sys.path.insert(0, str(ROOT))
     from ui.pages import PAGES as app_pages
 
-    return {("" if i == 0 else p.url_path): f"{p.number} {p.title}"
-            for i, p in enumerate(app_pages)}
+    return {
+        ("" if i == 0 else p.url_path): f"{p.number} {p.title}" for i, p in enumerate(app_pages)
+    }
 
 
 PAGES = _app_pages()
@@ -73,26 +81,43 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(root: Path = ROOT, timeout_s: float = 120.0,
-                     script: str = "app.py") -> Iterator[str]:
+def streamlit_server(
+    root: Path = ROOT, timeout_s: float = 120.0, script: str = "app.py"
+) -> Iterator[str]:
     """``streamlit run <script>`` on a free localhost port; yields its URL, stops it after."""
     with streamlit_process(root, timeout_s, script) as (url, _):
         yield url
 
 
 @contextlib.contextmanager
-def streamlit_process(root: Path = ROOT, timeout_s: float = 120.0, script: str = "app.py",
-                      extra: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
+def streamlit_process(
+    root: Path = ROOT, timeout_s: float = 120.0, script: str = "app.py", extra: tuple[str, ...] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """As ``streamlit_server``, yielding (URL, the server's process). The server reads
     the project's .streamlit/config.toml as ``./dev app`` does (no file watcher);
     ``extra`` adds command-line options (e.g. the watcher of ``./dev app --dev``)."""
     port = _free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(root / script),
-         "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *extra],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(root / script),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            *extra,
+        ],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -126,8 +151,12 @@ def launch_chromium(playwright, profile_dir: str, height: int = 1000):
     if not os.path.exists(CHROMIUM):
         raise FileNotFoundError(f"{CHROMIUM} is missing: apt-get install -y chromium")
     return playwright.chromium.launch_persistent_context(
-        profile_dir, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-        viewport={"width": 1400, "height": height})
+        profile_dir,
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport={"width": 1400, "height": height},
+    )
 
 
 def wait_rendered(page, timeout_s: float = 60.0) -> None:
@@ -230,8 +259,14 @@ def _script_times(repeats: int) -> dict:
     """Each page's script run without a browser (``python -m ui.render_times``)."""
     import json
 
-    proc = subprocess.run([sys.executable, "-m", "ui.render_times", "--repeats", str(repeats)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1500, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.render_times", "--repeats", str(repeats)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -250,6 +285,7 @@ def _cpu_s(pid: int) -> float:
 def _idle_cpu(context, url: str, pid: int, tabs: int, seconds: float) -> tuple[float, float]:
     """Server CPU (fraction of one core) with no tab open, then with ``tabs`` idle tabs
     open on the DDIM page, each over ``seconds``."""
+
     def busy() -> float:
         c0, t0 = _cpu_s(pid), time.perf_counter()
         time.sleep(seconds)
@@ -271,20 +307,28 @@ def _idle_cpu(context, url: str, pid: int, tabs: int, seconds: float) -> tuple[f
             page.close()
 
 
-def _server_reruns(url: str, page: str, slider: str, values: tuple[str, ...],
-                   moves: int) -> float:
+def _server_reruns(url: str, page: str, slider: str, values: tuple[str, ...], moves: int) -> float:
     """Median seconds from a slider change to ``script_finished`` for one websocket
     session without a browser, after one move to each value (cached values)."""
     from .loadtest import student
 
     # in a thread of its own: Playwright's sync API keeps an event loop in this one
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        s = pool.submit(asyncio.run, student(url, 0, page=page, slider=slider, values=values,
-                                             moves=moves + len(values),
-                                             think_s=(0.05, 0.1))).result()
+        s = pool.submit(
+            asyncio.run,
+            student(
+                url,
+                0,
+                page=page,
+                slider=slider,
+                values=values,
+                moves=moves + len(values),
+                think_s=(0.05, 0.1),
+            ),
+        ).result()
     if s.errors:
         raise RuntimeError(f"websocket session on {page}: {s.errors[0]}")
-    return statistics.median(s.reruns[len(values):])
+    return statistics.median(s.reruns[len(values) :])
 
 
 def _target(value: float, limit: float) -> str:
@@ -308,17 +352,27 @@ def run(quick: bool = False) -> str:
     presses = 4 if quick else 20
     tabs, idle_s = (2, 5.0) if quick else (3, 10.0)
     load = os.getloadavg()
-    out = [f"Machine: {machine_info()}", "",
-           f"Load average when the section started: {load[0]:.1f} (1 min), {load[1]:.1f} "
-           "(5 min) on 2 cores; other jobs on the machine slow the browser and the server "
-           "alike, so read the peer's times, measured in the same run, as the floor.", ""]
+    out = [
+        f"Machine: {machine_info()}",
+        "",
+        f"Load average when the section started: {load[0]:.1f} (1 min), {load[1]:.1f} "
+        "(5 min) on 2 cores; other jobs on the machine slow the browser and the server "
+        "alike, so read the peer's times, measured in the same run, as the floor.",
+        "",
+    ]
     script = _script_times(repeats)
-    out += ["### Server side: each page's script run (no browser)", "",
-            "Streamlit's AppTest runs the page script in-process: the part of a render "
-            "this project controls. First run fills the caches; then cached reruns.", "",
-            md_table(["page", "first run (s)", f"cached, median of {repeats} (s)"],
-                     [[p, f"{v['first']:.2f}", f"{v['cached']:.3f}"]
-                      for p, v in script.items()]), ""]
+    out += [
+        "### Server side: each page's script run (no browser)",
+        "",
+        "Streamlit's AppTest runs the page script in-process: the part of a render "
+        "this project controls. First run fills the caches; then cached reruns.",
+        "",
+        md_table(
+            ["page", "first run (s)", f"cached, median of {repeats} (s)"],
+            [[p, f"{v['first']:.2f}", f"{v['cached']:.3f}"] for p, v in script.items()],
+        ),
+        "",
+    ]
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
         context = launch_chromium(pw, profile)
         try:
@@ -328,12 +382,14 @@ def run(quick: bool = False) -> str:
     return "\n".join(out)
 
 
-def _browser(context, repeats: int, presses: int, tabs: int, idle_s: float,
-             quick: bool) -> list[str]:
+def _browser(
+    context, repeats: int, presses: int, tabs: int, idle_s: float, quick: bool
+) -> list[str]:
     with streamlit_process(ROOT, script=PEER_APP) as (peer_url, _):
         peer_cold = _render_time(context, peer_url)  # fresh server, fresh browser cache
-        peer_page = statistics.median(_render_time(context, peer_url)
-                                      for _ in range(max(repeats, 3)))
+        peer_page = statistics.median(
+            _render_time(context, peer_url) for _ in range(max(repeats, 3))
+        )
         peer = [d for d, _ in _slider_times(context, peer_url, presses, "steps = {steps}")]
         peer_switch = _switch_times(context, peer_url, ["Peer two", "Peer one"], repeats + 1)
         peer_server = _server_reruns(peer_url, "one", "Steps", ("10", "12"), presses)
@@ -347,18 +403,24 @@ def _browser(context, repeats: int, presses: int, tabs: int, idle_s: float,
         warm = {}
         for path, title in PAGES.items():
             _render_time(context, f"{url}/{path}")  # fills this server's caches
-            warm[title] = statistics.median(_render_time(context, f"{url}/{path}")
-                                            for _ in range(repeats))
+            warm[title] = statistics.median(
+                _render_time(context, f"{url}/{path}") for _ in range(repeats)
+            )
         names = [t.split(" ", 1)[1] for t in PAGES.values()]
         switch = _switch_times(context, url, names[1:] + names[:1], repeats + 1)
-        timed = _slider_times(context, f"{url}/ddim?n=2000&steps=10&spacing=leading", presses,
-                              "DDIM, S = {steps}, eta")
+        timed = _slider_times(
+            context,
+            f"{url}/ddim?n=2000&steps=10&spacing=leading",
+            presses,
+            "DDIM, S = {steps}, eta",
+        )
         server = _server_reruns(url, "ddim", "Steps S", ("10", "12"), presses)
         idle_none, idle_tabs = _idle_cpu(context, url, proc.pid, tabs, idle_s)
     watch_none = watch_tabs = float("nan")
     if not quick:  # the same with the file watcher of `./dev app --dev`, for contrast
-        with streamlit_process(ROOT, extra=("--server.fileWatcherType", "auto",
-                                            "--server.runOnSave", "true")) as (durl, dproc):
+        with streamlit_process(
+            ROOT, extra=("--server.fileWatcherType", "auto", "--server.runOnSave", "true")
+        ) as (durl, dproc):
             watch_none, watch_tabs = _idle_cpu(context, durl, dproc.pid, tabs, idle_s)
 
     worst_cold = max(cold.values())
@@ -368,61 +430,136 @@ def _browser(context, repeats: int, presses: int, tabs: int, idle_s: float,
     slider = [d for d, _ in timed]
     med = statistics.median(slider)
     per_tab = max(idle_tabs - idle_none, 0.0) / tabs  # no tab cannot cost less than none
-    out = ["### Targets", "",
-           md_table(["measure", "app", "bare-Streamlit peer", "ratio", "target", "status"], [
-               ["first visit on a cold server, slowest page (s)", f"{worst_cold:.2f}",
-                f"{peer_cold:.2f}", f"{worst_cold / peer_cold:.1f}", "<= 3",
-                _target(worst_cold, 3.0)],
-               ["fresh tab, cached, slowest page (s)", f"{worst_warm:.2f}", f"{peer_page:.2f}",
-                f"{worst_warm / peer_page:.1f}", "<= 1.5", _target(worst_warm, 1.5)],
-               ["page switch, slowest page, median (s)", f"{worst_switch:.2f}",
-                f"{peer_switch_med:.2f}", f"{worst_switch / peer_switch_med:.1f}", "<= 0.4",
-                _target(worst_switch, 0.4)],
-               ["slider to updated figure, median (ms)", f"{med * 1e3:.0f}",
-                f"{peer_slider * 1e3:.0f}", f"{med / peer_slider:.1f}", "<= 150",
-                _target(med, 0.15)],
-               ["idle server CPU per open tab (% of a core)", f"{100 * per_tab:.1f}", "",
-                "", "about 0", _target(per_tab, 0.02)]]), "",
-           "### Per page", "",
-           "First visit: a server process started for that page alone, one fresh tab, time "
-           "from navigation to the script finished and every default figure drawn by plotly "
-           "and painted. Fresh tab: a new tab on a server whose caches that page has filled "
-           f"(median of {repeats}). Switch: a click on the sidebar link inside one tab, to "
-           f"the new title shown, script finished and painted (median of {repeats} after "
-           "the first visit).", "",
-           md_table(["page", "first visit, cold server (s)", "fresh tab (s)", "switch (s)"],
-                    [[title, f"{cold[title]:.2f}", f"{warm[title]:.2f}",
-                      f"{switch_meds.get(title.split(' ', 1)[1], float('nan')):.2f}"]
-                     for title in PAGES.values()]), "",
-           f"`streamlit run` to health endpoint: {server_up:.2f} s.", "",
-           "### Slider change to updated figure", "",
-           "DDIM page, 2,000 points, steps slider moved 10 <-> 12 by key presses "
-           f"({presses} presses; the first of each value samples, later ones hit the "
-           "cache). Time from the key press to the samples figure painted with the new "
-           "steps in its title; the peer's time is to its new line of text painted.", "",
-           md_table(["measure", "ms"], [
-               ["median", f"{med * 1e3:.0f}"], ["max", f"{max(slider) * 1e3:.0f}"],
-               ["first (uncached sampling)", f"{slider[0] * 1e3:.0f}"],
-               ["whole rerun finished, median",
-                f"{statistics.median(r for _, r in timed) * 1e3:.0f}"],
-               ["peer, median", f"{peer_slider * 1e3:.0f}"],
-               ["server rerun alone (websocket client, no browser), median",
-                f"{server * 1e3:.0f}"],
-               ["peer's server rerun alone, median", f"{peer_server * 1e3:.0f}"]]), "",
-           "The server's share is its rerun seen by a websocket client that speaks "
-           "Streamlit's protocol (diffusion/bench/loadtest.py), cached values; the rest of "
-           "the slider time is the browser applying the deltas and plotly redrawing.", "",
-           "### Idle CPU of the server", "",
-           f"Server CPU over {idle_s:.0f} s with no tab open, then with {tabs} tabs open on "
-           "the DDIM page doing nothing, as `./dev app` serves them (file watcher off), "
-           "and the same with the watcher of `./dev app --dev`.", "",
-           md_table(["server", "no tab (% core)", f"{tabs} idle tabs (% core)",
-                     "per tab (% core)"], [
-               ["`./dev app`", f"{100 * idle_none:.1f}", f"{100 * idle_tabs:.1f}",
-                f"{100 * per_tab:.1f}"],
-               ["`./dev app --dev` (watcher on)", f"{100 * watch_none:.1f}",
-                f"{100 * watch_tabs:.1f}", f"{100 * (watch_tabs - watch_none) / tabs:.1f}"]]),
-           "", "The classroom section below measures many sessions at the server itself.", ""]
+    out = [
+        "### Targets",
+        "",
+        md_table(
+            ["measure", "app", "bare-Streamlit peer", "ratio", "target", "status"],
+            [
+                [
+                    "first visit on a cold server, slowest page (s)",
+                    f"{worst_cold:.2f}",
+                    f"{peer_cold:.2f}",
+                    f"{worst_cold / peer_cold:.1f}",
+                    "<= 3",
+                    _target(worst_cold, 3.0),
+                ],
+                [
+                    "fresh tab, cached, slowest page (s)",
+                    f"{worst_warm:.2f}",
+                    f"{peer_page:.2f}",
+                    f"{worst_warm / peer_page:.1f}",
+                    "<= 1.5",
+                    _target(worst_warm, 1.5),
+                ],
+                [
+                    "page switch, slowest page, median (s)",
+                    f"{worst_switch:.2f}",
+                    f"{peer_switch_med:.2f}",
+                    f"{worst_switch / peer_switch_med:.1f}",
+                    "<= 0.4",
+                    _target(worst_switch, 0.4),
+                ],
+                [
+                    "slider to updated figure, median (ms)",
+                    f"{med * 1e3:.0f}",
+                    f"{peer_slider * 1e3:.0f}",
+                    f"{med / peer_slider:.1f}",
+                    "<= 150",
+                    _target(med, 0.15),
+                ],
+                [
+                    "idle server CPU per open tab (% of a core)",
+                    f"{100 * per_tab:.1f}",
+                    "",
+                    "",
+                    "about 0",
+                    _target(per_tab, 0.02),
+                ],
+            ],
+        ),
+        "",
+        "### Per page",
+        "",
+        "First visit: a server process started for that page alone, one fresh tab, time "
+        "from navigation to the script finished and every default figure drawn by plotly "
+        "and painted. Fresh tab: a new tab on a server whose caches that page has filled "
+        f"(median of {repeats}). Switch: a click on the sidebar link inside one tab, to "
+        f"the new title shown, script finished and painted (median of {repeats} after "
+        "the first visit).",
+        "",
+        md_table(
+            ["page", "first visit, cold server (s)", "fresh tab (s)", "switch (s)"],
+            [
+                [
+                    title,
+                    f"{cold[title]:.2f}",
+                    f"{warm[title]:.2f}",
+                    f"{switch_meds.get(title.split(' ', 1)[1], float('nan')):.2f}",
+                ]
+                for title in PAGES.values()
+            ],
+        ),
+        "",
+        f"`streamlit run` to health endpoint: {server_up:.2f} s.",
+        "",
+        "### Slider change to updated figure",
+        "",
+        "DDIM page, 2,000 points, steps slider moved 10 <-> 12 by key presses "
+        f"({presses} presses; the first of each value samples, later ones hit the "
+        "cache). Time from the key press to the samples figure painted with the new "
+        "steps in its title; the peer's time is to its new line of text painted.",
+        "",
+        md_table(
+            ["measure", "ms"],
+            [
+                ["median", f"{med * 1e3:.0f}"],
+                ["max", f"{max(slider) * 1e3:.0f}"],
+                ["first (uncached sampling)", f"{slider[0] * 1e3:.0f}"],
+                [
+                    "whole rerun finished, median",
+                    f"{statistics.median(r for _, r in timed) * 1e3:.0f}",
+                ],
+                ["peer, median", f"{peer_slider * 1e3:.0f}"],
+                [
+                    "server rerun alone (websocket client, no browser), median",
+                    f"{server * 1e3:.0f}",
+                ],
+                ["peer's server rerun alone, median", f"{peer_server * 1e3:.0f}"],
+            ],
+        ),
+        "",
+        "The server's share is its rerun seen by a websocket client that speaks "
+        "Streamlit's protocol (diffusion/bench/loadtest.py), cached values; the rest of "
+        "the slider time is the browser applying the deltas and plotly redrawing.",
+        "",
+        "### Idle CPU of the server",
+        "",
+        f"Server CPU over {idle_s:.0f} s with no tab open, then with {tabs} tabs open on "
+        "the DDIM page doing nothing, as `./dev app` serves them (file watcher off), "
+        "and the same with the watcher of `./dev app --dev`.",
+        "",
+        md_table(
+            ["server", "no tab (% core)", f"{tabs} idle tabs (% core)", "per tab (% core)"],
+            [
+                [
+                    "`./dev app`",
+                    f"{100 * idle_none:.1f}",
+                    f"{100 * idle_tabs:.1f}",
+                    f"{100 * per_tab:.1f}",
+                ],
+                [
+                    "`./dev app --dev` (watcher on)",
+                    f"{100 * watch_none:.1f}",
+                    f"{100 * watch_tabs:.1f}",
+                    f"{100 * (watch_tabs - watch_none) / tabs:.1f}",
+                ],
+            ],
+        ),
+        "",
+        "The classroom section below measures many sessions at the server itself.",
+        "",
+    ]
     return out
 
 

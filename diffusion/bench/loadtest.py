@@ -71,9 +71,15 @@ class _Client:
         BackMsg, ForwardMsg = _protos()
         self.BackMsg, self.ForwardMsg = BackMsg, ForwardMsg
 
-    async def rerun(self, widget_id: str | None = None, *, strings: list[str] | None = None,
-                    trigger: bool = False, numbers: dict[str, float] | None = None,
-                    timeout_s: float = 120.0) -> tuple[float, list[str]]:
+    async def rerun(
+        self,
+        widget_id: str | None = None,
+        *,
+        strings: list[str] | None = None,
+        trigger: bool = False,
+        numbers: dict[str, float] | None = None,
+        timeout_s: float = 120.0,
+    ) -> tuple[float, list[str]]:
         """Send one rerun request; (seconds to script_finished, exceptions shown).
         ``numbers``: other sliders' values sent with it (widget id -> value)."""
         msg = self.BackMsg()
@@ -129,10 +135,19 @@ class _Client:
         raise KeyError(f"no widget labelled {label!r}; the page has: {', '.join(self.widgets)}")
 
 
-async def student(url: str, i: int, *, page: str = DEFAULT_PAGE, slider: str = DEFAULT_SLIDER,
-                  values: tuple[str, ...] = DEFAULT_VALUES, moves: int = 10,
-                  think_s: tuple[float, float] = (1.0, 3.0), delay_s: float = 0.0,
-                  timeout_s: float = 120.0, keep_figures: bool = False) -> Session:
+async def student(
+    url: str,
+    i: int,
+    *,
+    page: str = DEFAULT_PAGE,
+    slider: str = DEFAULT_SLIDER,
+    values: tuple[str, ...] = DEFAULT_VALUES,
+    moves: int = 10,
+    think_s: tuple[float, float] = (1.0, 3.0),
+    delay_s: float = 0.0,
+    timeout_s: float = 120.0,
+    keep_figures: bool = False,
+) -> Session:
     """One student: open the page (seed i % 10), then ``moves`` slider moves."""
     import websockets
 
@@ -141,8 +156,13 @@ async def student(url: str, i: int, *, page: str = DEFAULT_PAGE, slider: str = D
     await asyncio.sleep(delay_s)
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
     try:
-        async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None,
-                                      open_timeout=timeout_s, ping_interval=None) as ws:
+        async with websockets.connect(
+            ws_url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=timeout_s,
+            ping_interval=None,
+        ) as ws:
             client = _Client(ws, page, f"seed={i % 10}")
             out.load_s, errs = await client.rerun(timeout_s=timeout_s)
             out.errors += errs
@@ -151,8 +171,7 @@ async def student(url: str, i: int, *, page: str = DEFAULT_PAGE, slider: str = D
             for _ in range(moves):
                 await asyncio.sleep(rng.uniform(*think_s))
                 choice = rng.choice([v for v in values if v != current])
-                seconds, errs = await client.rerun(widget.id, strings=[choice],
-                                                   timeout_s=timeout_s)
+                seconds, errs = await client.rerun(widget.id, strings=[choice], timeout_s=timeout_s)
                 out.reruns.append(seconds)
                 out.values.append(choice)
                 out.figures.append(client.figures if keep_figures else [])
@@ -167,24 +186,34 @@ async def student(url: str, i: int, *, page: str = DEFAULT_PAGE, slider: str = D
     return out
 
 
-async def trainer(url: str, stop: asyncio.Event, *, page: str = "compare",
-                  button: str = "Train a DDPM", seconds_slider: str = "Time limit",
-                  timeout_s: float = 120.0) -> Session:
+async def trainer(
+    url: str,
+    stop: asyncio.Event,
+    *,
+    page: str = "compare",
+    button: str = "Train a DDPM",
+    seconds_slider: str = "Time limit",
+    timeout_s: float = 120.0,
+) -> Session:
     """One session that presses the compare page's live-training button and stays."""
     import websockets
 
     out = Session()
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
     try:
-        async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None,
-                                      ping_interval=None) as ws:
+        async with websockets.connect(
+            ws_url, subprotocols=["streamlit"], max_size=None, ping_interval=None
+        ) as ws:
             client = _Client(ws, page, "")
             out.load_s, errs = await client.rerun(timeout_s=timeout_s)
             out.errors += errs
             limit = client.find(seconds_slider)  # train as long as the page allows
-            seconds, errs = await client.rerun(client.find(button).id, trigger=True,
-                                               numbers={limit.id: limit.max},
-                                               timeout_s=timeout_s)
+            seconds, errs = await client.rerun(
+                client.find(button).id,
+                trigger=True,
+                numbers={limit.id: limit.max},
+                timeout_s=timeout_s,
+            )
             out.reruns.append(seconds)
             out.errors += errs
             while not stop.is_set():  # the progress fragment keeps rerunning: drain it
@@ -210,10 +239,19 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
-async def classroom(urls: list[str], pids: list[int], n: int, *, moves: int = 10,
-                    think_s: tuple[float, float] = (1.0, 3.0), ramp_s: float = 5.0,
-                    train: bool = False, timeout_s: float = 120.0, detail: bool = False,
-                    **kw) -> dict:
+async def classroom(
+    urls: list[str],
+    pids: list[int],
+    n: int,
+    *,
+    moves: int = 10,
+    think_s: tuple[float, float] = (1.0, 3.0),
+    ramp_s: float = 5.0,
+    train: bool = False,
+    timeout_s: float = 120.0,
+    detail: bool = False,
+    **kw,
+) -> dict:
     """N students spread over the servers (student i on server i % len(urls)), started
     over ``ramp_s`` seconds; the summary of what they saw and of the servers' memory
     (with ``detail``, also each Session under "sessions")."""
@@ -233,9 +271,20 @@ async def classroom(urls: list[str], pids: list[int], n: int, *, moves: int = 10
     if coach is not None:
         await asyncio.sleep(3.0)  # training has started before the class moves
     t0 = time.perf_counter()
-    sessions = await asyncio.gather(*(
-        student(urls[i % len(urls)], i, moves=moves, think_s=think_s,
-                delay_s=ramp_s * i / max(n, 1), timeout_s=timeout_s, **kw) for i in range(n)))
+    sessions = await asyncio.gather(
+        *(
+            student(
+                urls[i % len(urls)],
+                i,
+                moves=moves,
+                think_s=think_s,
+                delay_s=ramp_s * i / max(n, 1),
+                timeout_s=timeout_s,
+                **kw,
+            )
+            for i in range(n)
+        )
+    )
     wall = time.perf_counter() - t0
     after = sum(rss_mb(p) for p in pids)
     stop.set()
@@ -246,16 +295,21 @@ async def classroom(urls: list[str], pids: list[int], n: int, *, moves: int = 10
     loads = [s.load_s for s in sessions if s.load_s is not None]
     errors = [e for s in sessions for e in s.errors]
     out = {
-        "n": n, "processes": len(urls), "moves": moves, "wall_s": round(wall, 1),
+        "n": n,
+        "processes": len(urls),
+        "moves": moves,
+        "wall_s": round(wall, 1),
         "reruns": len(reruns),
         "rerun_p50_s": round(percentile(reruns, 0.5), 3),
         "rerun_p95_s": round(percentile(reruns, 0.95), 3),
         "rerun_max_s": round(max(reruns, default=float("nan")), 3),
         "load_p50_s": round(percentile(loads, 0.5), 3),
         "load_p95_s": round(percentile(loads, 0.95), 3),
-        "errors": len(errors), "dropped": sum(s.dropped for s in sessions),
+        "errors": len(errors),
+        "dropped": sum(s.dropped for s in sessions),
         "error_kinds": sorted(set(errors))[:5],
-        "rss_before_mb": round(base, 1), "rss_after_mb": round(after, 1),
+        "rss_before_mb": round(base, 1),
+        "rss_after_mb": round(after, 1),
         "rss_peak_mb": round(max(peak), 1),
         "mb_per_session": round((after - base) / max(n, 1), 2),
     }
@@ -274,8 +328,7 @@ def servers(count: int = 1, script: str = "app.py") -> Iterator[tuple[list[str],
     from .app import streamlit_process
 
     with contextlib.ExitStack() as stack:
-        procs = [stack.enter_context(streamlit_process(ROOT, script=script))
-                 for _ in range(count)]
+        procs = [stack.enter_context(streamlit_process(ROOT, script=script)) for _ in range(count)]
         yield [u for u, _ in procs], [p.pid for _, p in procs]
 
 
@@ -284,8 +337,14 @@ async def _warm(urls: list[str]) -> None:
     await asyncio.gather(*(student(u, 0, moves=0) for u in urls))
 
 
-def measure(ns: list[int], processes: int = 1, train: bool = False, moves: int = 10,
-            script: str = "app.py", **kw) -> list[dict]:
+def measure(
+    ns: list[int],
+    processes: int = 1,
+    train: bool = False,
+    moves: int = 10,
+    script: str = "app.py",
+    **kw,
+) -> list[dict]:
     """Each N in turn against the same server(s), started here."""
     results = []
     with servers(processes, script) as (urls, pids):
@@ -297,20 +356,34 @@ def measure(ns: list[int], processes: int = 1, train: bool = False, moves: int =
 
 
 def summary_line(r: dict) -> str:
-    return (f"N={r['n']} p50 {r['rerun_p50_s']:.3f} s p95 {r['rerun_p95_s']:.3f} s "
-            f"errors {r['errors']} dropped {r['dropped']}")
+    return (
+        f"N={r['n']} p50 {r['rerun_p50_s']:.3f} s p95 {r['rerun_p95_s']:.3f} s "
+        f"errors {r['errors']} dropped {r['dropped']}"
+    )
 
 
 def _row(label: str, r: dict) -> list[str]:
-    return [label, str(r["n"]), f"{r['rerun_p50_s']:.2f}", f"{r['rerun_p95_s']:.2f}",
-            f"{r['rerun_max_s']:.2f}", f"{r['load_p95_s']:.2f}", str(r["errors"]),
-            str(r["dropped"]), f"{r['rss_peak_mb']:.0f}", f"{r['mb_per_session']:.1f}"]
+    return [
+        label,
+        str(r["n"]),
+        f"{r['rerun_p50_s']:.2f}",
+        f"{r['rerun_p95_s']:.2f}",
+        f"{r['rerun_max_s']:.2f}",
+        f"{r['load_p95_s']:.2f}",
+        str(r["errors"]),
+        str(r["dropped"]),
+        f"{r['rss_peak_mb']:.0f}",
+        f"{r['mb_per_session']:.1f}",
+    ]
 
 
 def knee(results: list[dict], limit_s: float = 1.0) -> int | None:
     """The largest N whose p95 rerun stays within ``limit_s`` with no error."""
-    ok = [r["n"] for r in results if r["rerun_p95_s"] <= limit_s and not r["errors"]
-          and not r["dropped"]]
+    ok = [
+        r["n"]
+        for r in results
+        if r["rerun_p95_s"] <= limit_s and not r["errors"] and not r["dropped"]
+    ]
     return max(ok) if ok else None
 
 
@@ -329,35 +402,75 @@ def run(quick: bool = False) -> str:
     at = {r["n"]: r for r in one}
     k = knee(one)
     target = at.get(40)
-    head = ["case", "N", "p50 rerun (s)", "p95 rerun (s)", "max (s)", "p95 page load (s)",
-            "errors", "dropped", "peak RSS (MiB)", "MiB per session"]
-    out = [f"Machine: {machine_info()}", "",
-           f"Load average when the section started: {load[0]:.1f} (1 min), {load[1]:.1f} "
-           "(5 min) on 2 cores.", "",
-           "Each simulated student speaks Streamlit's websocket protocol "
-           "(`diffusion/bench/loadtest.py`): opens the DDIM page (one of ten seeds in the "
-           f"URL), then moves the steps slider {moves} times between 5, 10, 20 and 50 with "
-           "1-3 s think time. Students start over 5 s. A rerun is timed from the widget "
-           "change sent to the `script_finished` message: the server's whole rerun, "
-           "figures serialised, no browser. Memory is the server's VmRSS.", "",
-           md_table(head, [_row("1 process", r) for r in one]
-                    + [_row("2 processes, sticky", pair),
-                       _row("1 process, one more session training live", trained)]), "",
-           f"Knee (largest N with p95 <= 1 s and no error): {k if k else 'below ' + str(ns[0])}."]
+    head = [
+        "case",
+        "N",
+        "p50 rerun (s)",
+        "p95 rerun (s)",
+        "max (s)",
+        "p95 page load (s)",
+        "errors",
+        "dropped",
+        "peak RSS (MiB)",
+        "MiB per session",
+    ]
+    out = [
+        f"Machine: {machine_info()}",
+        "",
+        f"Load average when the section started: {load[0]:.1f} (1 min), {load[1]:.1f} "
+        "(5 min) on 2 cores.",
+        "",
+        "Each simulated student speaks Streamlit's websocket protocol "
+        "(`diffusion/bench/loadtest.py`): opens the DDIM page (one of ten seeds in the "
+        f"URL), then moves the steps slider {moves} times between 5, 10, 20 and 50 with "
+        "1-3 s think time. Students start over 5 s. A rerun is timed from the widget "
+        "change sent to the `script_finished` message: the server's whole rerun, "
+        "figures serialised, no browser. Memory is the server's VmRSS.",
+        "",
+        md_table(
+            head,
+            [_row("1 process", r) for r in one]
+            + [
+                _row("2 processes, sticky", pair),
+                _row("1 process, one more session training live", trained),
+            ],
+        ),
+        "",
+        f"Knee (largest N with p95 <= 1 s and no error): {k if k else 'below ' + str(ns[0])}.",
+    ]
     if target is not None:
-        out += ["", md_table(["target at N = 40", "measured", "status"], [
-            ["p95 rerun <= 1 s", f"{target['rerun_p95_s']:.2f} s",
-             "met" if target["rerun_p95_s"] <= 1.0 else "not met"],
-            ["0 errors, 0 dropped", f"{target['errors']} / {target['dropped']}",
-             "met" if not target["errors"] and not target["dropped"] else "not met"],
-            ["memory per session", f"{target['mb_per_session']:.1f} MiB", "reported"]])]
+        out += [
+            "",
+            md_table(
+                ["target at N = 40", "measured", "status"],
+                [
+                    [
+                        "p95 rerun <= 1 s",
+                        f"{target['rerun_p95_s']:.2f} s",
+                        "met" if target["rerun_p95_s"] <= 1.0 else "not met",
+                    ],
+                    [
+                        "0 errors, 0 dropped",
+                        f"{target['errors']} / {target['dropped']}",
+                        "met" if not target["errors"] and not target["dropped"] else "not met",
+                    ],
+                    ["memory per session", f"{target['mb_per_session']:.1f} MiB", "reported"],
+                ],
+            ),
+        ]
     base = at.get(busy)
     if base is not None:
-        out += ["", f"While one session trains live (compare page, 2-D DDPM), the other {busy} "
-                f"see p95 {trained['rerun_p95_s']:.2f} s against {base['rerun_p95_s']:.2f} s "
-                "without training."]
-    out += ["", "Two processes: students are assigned to one of two servers each, as a "
-            "reverse proxy with sticky sessions does (docs/deploy.md)."]
+        out += [
+            "",
+            f"While one session trains live (compare page, 2-D DDPM), the other {busy} "
+            f"see p95 {trained['rerun_p95_s']:.2f} s against {base['rerun_p95_s']:.2f} s "
+            "without training.",
+        ]
+    out += [
+        "",
+        "Two processes: students are assigned to one of two servers each, as a "
+        "reverse proxy with sticky sessions does (docs/deploy.md).",
+    ]
     return "\n".join(out) + "\n"
 
 

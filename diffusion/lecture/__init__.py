@@ -12,5 +12,16 @@ from .export import export
 from .sequence import LectureError, Sequence, Slide, available, load, parse
 from .slides import KINDS, check_figure, figure_for, slide_figure
 
-__all__ = ["KINDS", "LectureError", "Sequence", "Slide", "available", "check_figure", "export",
-           "figure_for", "load", "parse", "slide_figure"]
+__all__ = [
+    "KINDS",
+    "LectureError",
+    "Sequence",
+    "Slide",
+    "available",
+    "check_figure",
+    "export",
+    "figure_for",
+    "load",
+    "parse",
+    "slide_figure",
+]

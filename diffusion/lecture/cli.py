@@ -1,7 +1,7 @@
 """``python -m diffusion lecture ...``: list the shipped lecture sequences, export one.
 
-    python -m diffusion lecture list
-    python -m diffusion lecture export --sequence accelerated-sampling --out slides/
+python -m diffusion lecture list
+python -m diffusion lecture export --sequence accelerated-sampling --out slides/
 """
 
 from __future__ import annotations
@@ -28,8 +28,12 @@ def cmd_export(args) -> int:
     def progress(i: int, n: int, headline: str) -> None:
         print(f"[{i + 1}/{n}] {headline}", file=sys.stderr)
 
-    files = export(args.sequence, args.out, formats=tuple(args.format or ("png", "svg")),
-                   progress=None if args.quiet else progress)
+    files = export(
+        args.sequence,
+        args.out,
+        formats=tuple(args.format or ("png", "svg")),
+        progress=None if args.quiet else progress,
+    )
     print(f"wrote {len(files)} files to {args.out}")
     return 0
 
@@ -41,10 +45,17 @@ def register(subparsers) -> None:
     ls = sub.add_parser("list", help="the shipped sequences (assets/lectures)")
     ls.set_defaults(func=cmd_list)
     ex = sub.add_parser("export", help="every slide as PNG and SVG, talking points as Markdown")
-    ex.add_argument("--sequence", required=True,
-                    help="a shipped sequence's name (see: lecture list) or a .json path")
+    ex.add_argument(
+        "--sequence",
+        required=True,
+        help="a shipped sequence's name (see: lecture list) or a .json path",
+    )
     ex.add_argument("--out", required=True, help="output folder (created or replaced)")
-    ex.add_argument("--format", action="append", choices=("png", "svg"),
-                    help="png or svg; repeatable (default: both)")
+    ex.add_argument(
+        "--format",
+        action="append",
+        choices=("png", "svg"),
+        help="png or svg; repeatable (default: both)",
+    )
     ex.add_argument("--quiet", action="store_true", help="no progress lines")
     ex.set_defaults(func=cmd_export)

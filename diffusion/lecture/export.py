@@ -42,9 +42,13 @@ def slides_markdown(seq: Sequence) -> str:
     return "\n".join(lines)
 
 
-def export(seq: Sequence | str | Path, out_dir: str | Path, *,
-           formats: tuple[str, ...] = FORMATS,
-           progress: Callable[[int, int, str], None] | None = None) -> list[Path]:
+def export(
+    seq: Sequence | str | Path,
+    out_dir: str | Path,
+    *,
+    formats: tuple[str, ...] = FORMATS,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[Path]:
     """Write ``NN-page.png``/``.svg`` for every slide and ``slides.md`` into ``out_dir``.
 
     ``seq``: a loaded Sequence, a shipped sequence's name or a path. The folder is

@@ -19,9 +19,26 @@ import numpy as np
 __all__ = ["to_matplotlib"]
 
 _DASH = {"dash": "--", "dot": ":", "dashdot": "-.", "longdash": "--", "solid": "-"}
-_SYMBOLS = {0: "o", 1: "s", 2: "D", 3: "P", 4: "X", 5: "^", 6: "v", 7: "<", 8: ">", 9: "^",
-            "circle": "o", "square": "s", "diamond": "D", "cross": "P", "x": "X",
-            "triangle-up": "^", "triangle-down": "v", "star": "*"}
+_SYMBOLS = {
+    0: "o",
+    1: "s",
+    2: "D",
+    3: "P",
+    4: "X",
+    5: "^",
+    6: "v",
+    7: "<",
+    8: ">",
+    9: "^",
+    "circle": "o",
+    "square": "s",
+    "diamond": "D",
+    "cross": "P",
+    "x": "X",
+    "triangle-up": "^",
+    "triangle-down": "v",
+    "star": "*",
+}
 # the plotting area inside the figure, as fractions (room for titles and the legend)
 _LEFT, _RIGHT, _BOTTOM, _TOP = 0.08, 0.98, 0.2, 0.86
 
@@ -53,8 +70,9 @@ def _suffix(ref: str | None) -> str:
 def _values(v: Any) -> np.ndarray:
     if v is None:
         return np.array([], dtype=float)
-    return np.array([np.nan if e is None else e for e in np.asarray(v, dtype=object).ravel()],
-                    dtype=float)
+    return np.array(
+        [np.nan if e is None else e for e in np.asarray(v, dtype=object).ravel()], dtype=float
+    )
 
 
 def _axes_layout(layout) -> dict[str, tuple[Any, Any]]:
@@ -76,8 +94,13 @@ def _scatter(ax, tr, px_to_pt: float) -> None:
     mode = tr.mode or "lines+markers"
     name = tr.name if tr.showlegend is not False and tr.name else None
     line, marker = tr.line, tr.marker
-    color = _color(line.color if "lines" in mode and line.color else marker.color
-                   if isinstance(marker.color, str) else None)
+    color = _color(
+        line.color
+        if "lines" in mode and line.color
+        else marker.color
+        if isinstance(marker.color, str)
+        else None
+    )
     if tr.fill == "toself":  # a shaded region
         ax.fill(x, y, color=_color(tr.fillcolor, "#888888"), lw=0, label=name, zorder=1)
         return
@@ -86,33 +109,67 @@ def _scatter(ax, tr, px_to_pt: float) -> None:
         ax.plot([], [], "o" if "markers" in mode else "-", color=color, label=name)
         return
     if "lines" in mode:
-        ax.plot(x, y, linestyle=_DASH.get(line.dash or "solid", "-"), color=color,
-                linewidth=(line.width or 2) * px_to_pt, label=name if "markers" not in mode
-                else None, zorder=3)
+        ax.plot(
+            x,
+            y,
+            linestyle=_DASH.get(line.dash or "solid", "-"),
+            color=color,
+            linewidth=(line.width or 2) * px_to_pt,
+            label=name if "markers" not in mode else None,
+            zorder=3,
+        )
     if "markers" in mode:
         size = (marker.size if isinstance(marker.size, (int, float)) else 6) * px_to_pt
         symbols = marker.symbol if isinstance(marker.symbol, (list, tuple)) else [marker.symbol]
         if marker.color is not None and not isinstance(marker.color, str):
-            ax.scatter(x, y, c=_values(marker.color), cmap="viridis", s=size ** 2,
-                       marker=_SYMBOLS.get(symbols[0], "o"), label=name, zorder=4,
-                       edgecolors=_color(marker.line.color, "none"))
+            ax.scatter(
+                x,
+                y,
+                c=_values(marker.color),
+                cmap="viridis",
+                s=size**2,
+                marker=_SYMBOLS.get(symbols[0], "o"),
+                label=name,
+                zorder=4,
+                edgecolors=_color(marker.line.color, "none"),
+            )
         else:
             for k in range(len(x)):
                 sym = _SYMBOLS.get(symbols[k % len(symbols)], "o")
-                ax.plot(x[k], y[k], sym, color=color, markersize=size, zorder=4,
-                        label=name if k == 0 else None,
-                        linestyle="-" if "lines" in mode else "none")
+                ax.plot(
+                    x[k],
+                    y[k],
+                    sym,
+                    color=color,
+                    markersize=size,
+                    zorder=4,
+                    label=name if k == 0 else None,
+                    linestyle="-" if "lines" in mode else "none",
+                )
     if "text" in mode and tr.text is not None:
         texts = [tr.text] * len(x) if isinstance(tr.text, str) else list(tr.text)
         for xi, yi, t in zip(x, y, texts, strict=False):
-            ax.annotate(_plain(t), (xi, yi), textcoords="offset points", xytext=(0, 6),
-                        ha="center", va="bottom")
+            ax.annotate(
+                _plain(t),
+                (xi, yi),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                va="bottom",
+            )
 
 
 def _heatmap(ax, tr) -> None:
     z = np.asarray(tr.z, dtype=float)
-    ax.imshow(z, origin="lower", cmap="gray", vmin=tr.zmin, vmax=tr.zmax,
-              extent=(-0.5, z.shape[1] - 0.5, -0.5, z.shape[0] - 0.5), interpolation="nearest")
+    ax.imshow(
+        z,
+        origin="lower",
+        cmap="gray",
+        vmin=tr.zmin,
+        vmax=tr.zmax,
+        extent=(-0.5, z.shape[1] - 0.5, -0.5, z.shape[0] - 0.5),
+        interpolation="nearest",
+    )
 
 
 def _image(ax, img) -> None:
@@ -120,8 +177,13 @@ def _image(ax, img) -> None:
 
     data = base64.b64decode(img.source.split(",", 1)[1])
     pic = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
-    ax.imshow(pic, extent=(img.x, img.x + img.sizex, img.y - img.sizey, img.y),
-              zorder=0 if img.layer == "below" else 2, interpolation="bilinear", aspect="auto")
+    ax.imshow(
+        pic,
+        extent=(img.x, img.x + img.sizex, img.y - img.sizey, img.y),
+        zorder=0 if img.layer == "below" else 2,
+        interpolation="bilinear",
+        aspect="auto",
+    )
 
 
 def _axis_setup(ax, xa, ya) -> None:
@@ -136,7 +198,7 @@ def _axis_setup(ax, xa, ya) -> None:
             getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         if lay.range is not None:
             lo, hi = lay.range
-            set_lim((10 ** lo, 10 ** hi) if lay.type == "log" else (lo, hi))
+            set_lim((10**lo, 10**hi) if lay.type == "log" else (lo, hi))
         if lay.title and lay.title.text:
             set_label(_plain(lay.title.text))
     if ya.scaleanchor:
@@ -156,8 +218,13 @@ def _shape(axes: dict, shape) -> None:
         if shape.type == "line":
             ax.axvline(shape.x0, color=_color(shape.line.color, "#999999"), linestyle=":")
         elif shape.type == "rect":
-            ax.axvspan(shape.x0, shape.x1, color=_color(shape.fillcolor, "#888888"),
-                       alpha=shape.opacity if shape.opacity is not None else 0.2, lw=0)
+            ax.axvspan(
+                shape.x0,
+                shape.x1,
+                color=_color(shape.fillcolor, "#888888"),
+                alpha=shape.opacity if shape.opacity is not None else 0.2,
+                lw=0,
+            )
     elif shape.type == "line" and (xref.endswith("domain") or xref == "paper"):
         ax = axes.get(_suffix(yref.replace("y", "x", 1)), axes[min(axes)])[0]
         ax.axhline(shape.y0, color=_color(shape.line.color, "#777777"), linestyle="--")
@@ -170,8 +237,15 @@ def _annotation(out, axes: dict, ann, size: float | None) -> None:
         out.text(fx, fy + 0.01, _plain(ann.text), ha="center", va="bottom", fontsize=size)
     elif (ann.yref or "").endswith("domain") and ann.x is not None:
         ax = axes.get(_suffix(ann.xref), axes[min(axes)])[0]
-        ax.text(ann.x, ann.y if ann.y is not None else 1, _plain(ann.text),
-                transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=size)
+        ax.text(
+            ann.x,
+            ann.y if ann.y is not None else 1,
+            _plain(ann.text),
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="top",
+            fontsize=size,
+        )
 
 
 def _legend(out, axes: dict, size: float) -> None:
@@ -185,9 +259,14 @@ def _legend(out, axes: dict, size: float) -> None:
                 labels.append(ll)
     if handles:
         longest = max(len(label) for label in labels)  # fit the figure's width
-        out.legend(handles, labels, loc="lower center",
-                   ncol=min(len(labels), 4, max(1, 96 // longest)),
-                   frameon=False, fontsize=size)
+        out.legend(
+            handles,
+            labels,
+            loc="lower center",
+            ncol=min(len(labels), 4, max(1, 96 // longest)),
+            frameon=False,
+            fontsize=size,
+        )
 
 
 def to_matplotlib(fig, *, width_px: int = 1280, height_px: int = 720, dpi: int = 100):
@@ -224,8 +303,7 @@ def to_matplotlib(fig, *, width_px: int = 1280, height_px: int = 720, dpi: int =
         for ax, xa, ya in axes.values():
             _axis_setup(ax, xa, ya)
         for ann in layout.annotations or ():
-            _annotation(out, axes, ann, (ann.font.size or base_px) * px_to_pt
-                        if ann.font else None)
+            _annotation(out, axes, ann, (ann.font.size or base_px) * px_to_pt if ann.font else None)
         if layout.title and layout.title.text:
             out.suptitle(_plain(layout.title.text))
         _legend(out, axes, (base_px - 2) * px_to_pt)

@@ -109,8 +109,10 @@ def resolve(name_or_path: str | Path) -> Path:
         return path
     shipped = LECTURES_DIR / f"{name_or_path}.json"
     if not shipped.is_file():
-        raise LectureError(f"unknown sequence {str(name_or_path)!r}; choose one of "
-                           f"{', '.join(available()) or 'none shipped'} or give a .json path")
+        raise LectureError(
+            f"unknown sequence {str(name_or_path)!r}; choose one of "
+            f"{', '.join(available()) or 'none shipped'} or give a .json path"
+        )
     return shipped
 
 
@@ -120,13 +122,15 @@ def load(name_or_path: str | Path) -> Sequence:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise LectureError(f"{path.name}: not valid JSON (line {err.lineno}, column "
-                           f"{err.colno}: {err.msg})") from None
+        raise LectureError(
+            f"{path.name}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+        ) from None
     return parse(raw, path.name, path=path)
 
 
 def parse(raw: Any, source: str = "<sequence>", *, path: Path | None = None) -> Sequence:
     """Validate a decoded sequence file (see the module docstring)."""
+
     def fail(where: str, message: str) -> LectureError:
         return LectureError(f"{source}: {where}: {message}")
 
@@ -164,8 +168,9 @@ def _text(s: dict, key: str, *, required: bool, limit: int | None = None) -> str
     if not isinstance(v, str) or not v.strip():
         raise LectureError(f"field {key!r} must be a non-empty string")
     if limit and len(v) > limit:
-        raise LectureError(f"field {key!r} has {len(v)} characters; at most {limit} fit a "
-                           "projector line")
+        raise LectureError(
+            f"field {key!r} has {len(v)} characters; at most {limit} fit a projector line"
+        )
     return v.strip()
 
 
@@ -182,20 +187,26 @@ def _slide(s: Any) -> Slide:
     if preset is not None:
         presets = page_presets(page)
         if preset not in presets:
-            raise LectureError(f"field 'preset' is {preset!r}; page {page!r} has "
-                               f"{', '.join(repr(p) for p in presets) or 'no presets'}")
+            raise LectureError(
+                f"field 'preset' is {preset!r}; page {page!r} has "
+                f"{', '.join(repr(p) for p in presets) or 'no presets'}"
+            )
     params = s.get("params", {})
     if not isinstance(params, dict) or not all(
         isinstance(v, (str, int, float, bool, list)) for v in params.values()
     ):
-        raise LectureError("field 'params' must map page controls to values (text, numbers, "
-                           "true/false or lists)")
+        raise LectureError(
+            "field 'params' must map page controls to values (text, numbers, true/false or lists)"
+        )
     headline = _text(s, "headline", required=True, limit=MAX_HEADLINE)
     points = s.get("points")
     if isinstance(points, str):
         points = [points]
-    if (not isinstance(points, list) or not 1 <= len(points) <= MAX_POINTS
-            or not all(isinstance(p, str) and p.strip() for p in points)):
+    if (
+        not isinstance(points, list)
+        or not 1 <= len(points) <= MAX_POINTS
+        or not all(isinstance(p, str) and p.strip() for p in points)
+    ):
         raise LectureError(f"field 'points' must be a list of 1 to {MAX_POINTS} non-empty strings")
     question = _text(s, "question", required=False)
     answer = _text(s, "answer", required=False)
@@ -208,6 +219,13 @@ def _slide(s: Any) -> Slide:
         figure = check_figure(figure)
     except LectureError as err:
         raise LectureError(f"field 'figure': {err}") from None
-    return Slide(page=page, figure=figure, headline=headline,
-                 points=tuple(p.strip() for p in points), preset=preset, params=dict(params),
-                 question=question, answer=answer)
+    return Slide(
+        page=page,
+        figure=figure,
+        headline=headline,
+        points=tuple(p.strip() for p in points),
+        preset=preset,
+        params=dict(params),
+        question=question,
+        answer=answer,
+    )

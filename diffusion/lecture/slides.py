@@ -16,8 +16,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "check_figure", "error_curve", "error_orders", "figure_for", "quality_label",
-           "slide_figure"]
+__all__ = [
+    "KINDS",
+    "check_figure",
+    "error_curve",
+    "error_orders",
+    "figure_for",
+    "quality_label",
+    "slide_figure",
+]
 
 _REQUIRED = object()
 
@@ -27,6 +34,7 @@ def _int(lo: int, hi: int) -> Callable[[Any], int]:
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             raise ValueError(f"must be a whole number from {lo} to {hi}")
         return v
+
     return check
 
 
@@ -35,6 +43,7 @@ def _float(lo: float, hi: float) -> Callable[[Any], float]:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
             raise ValueError(f"must be a number from {lo:g} to {hi:g}")
         return float(v)
+
     return check
 
 
@@ -44,6 +53,7 @@ def _choice(options: Callable[[], tuple[str, ...]]) -> Callable[[Any], str]:
         if v not in valid:
             raise ValueError(f"is {v!r}; choose one of {', '.join(valid)}")
         return v
+
     return check
 
 
@@ -52,6 +62,7 @@ def _list(item: Callable[[Any], Any], lo: int = 1, hi: int = 12) -> Callable[[An
         if not isinstance(v, list) or not lo <= len(v) <= hi:
             raise ValueError(f"must be a list of {lo} to {hi} entries")
         return [item(e) for e in v]
+
     return check
 
 
@@ -89,8 +100,11 @@ def _image_models() -> tuple[str, ...]:
     import diffusion
     from diffusion.toy.datasets import DATASETS
 
-    return tuple(m["name"] for m in diffusion.list_models()
-                 if m.get("dataset") and m.get("dataset") not in DATASETS)
+    return tuple(
+        m["name"]
+        for m in diffusion.list_models()
+        if m.get("dataset") and m.get("dataset") not in DATASETS
+    )
 
 
 def _oracles() -> tuple[str, ...]:
@@ -100,8 +114,13 @@ def _oracles() -> tuple[str, ...]:
 def _fewstep_datasets() -> tuple[str, ...]:
     """2-D datasets with a shipped teacher, progressive-distillation rounds and CD/CT models."""
     names = set(_models())
-    return tuple(sorted(m.split("-pd@")[0] for m in names
-                        if m.endswith("-pd@1steps") and m.split("-pd@")[0] in names))
+    return tuple(
+        sorted(
+            m.split("-pd@")[0]
+            for m in names
+            if m.endswith("-pd@1steps") and m.split("-pd@")[0] in names
+        )
+    )
 
 
 _MODEL = _choice(_models)
@@ -113,36 +132,49 @@ _STEPS = _int(1, 1000)
 def _record(fields: dict[str, Any]) -> Callable[[Any], dict]:
     def check(v: Any) -> dict:
         return _check_fields(v, fields)
+
     return check
 
 
 _RUN = {  # one sampler run: a panel of a samples figure, a series of a quality figure
-    "model": (_MODEL, None), "sampler": (_SAMPLER, _REQUIRED), "steps": (_STEPS, None),
-    "spacing": (_SPACING, None), "eta": (_float(0.0, 1.0), None), "label": (_text, None),
+    "model": (_MODEL, None),
+    "sampler": (_SAMPLER, _REQUIRED),
+    "steps": (_STEPS, None),
+    "spacing": (_SPACING, None),
+    "eta": (_float(0.0, 1.0), None),
+    "label": (_text, None),
 }
 
 KINDS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     # figures.samples_grid: panels side by side from the same x_T
     "samples": {
-        "panels": (_list(_record({**_RUN, "model": (_MODEL, _REQUIRED),
-                                  "steps": (_STEPS, _REQUIRED)}), 1, 4), _REQUIRED),
-        "n": (_int(100, 3000), 1000), "seed": (_int(0, 10_000), 0),
+        "panels": (
+            _list(
+                _record({**_RUN, "model": (_MODEL, _REQUIRED), "steps": (_STEPS, _REQUIRED)}), 1, 4
+            ),
+            _REQUIRED,
+        ),
+        "n": (_int(100, 3000), 1000),
+        "seed": (_int(0, 10_000), 0),
     },
     # figures.schedule_timesteps: where each spacing evaluates the model
     "grids": {
-        "model": (_MODEL, "oracle:8gaussians"), "steps": (_int(2, 100), _REQUIRED),
+        "model": (_MODEL, "oracle:8gaussians"),
+        "steps": (_int(2, 100), _REQUIRED),
         "spacings": (_list(_SPACING, 1, 7), _REQUIRED),
     },
     # figures.error_vs_nfe: the solvers page's error curves and asymptotic orders
     "error_vs_nfe": {
         "model": (_choice(_oracles), "oracle:8gaussians"),
-        "solvers": (_list(_SAMPLER, 1, 6), _REQUIRED), "spacing": (_SPACING, "logsnr"),
+        "solvers": (_list(_SAMPLER, 1, 6), _REQUIRED),
+        "spacing": (_SPACING, "logsnr"),
     },
     # figures.quality_curves: sliced Wasserstein-2 against NFE
     "quality": {
         "model": (_MODEL, "8gaussians"),
         "series": (_list(_record({**_RUN, "steps": (_STEPS, None)}), 1, 5), _REQUIRED),
-        "steps": (_list(_STEPS, 2, 8), _REQUIRED), "n": (_int(200, 2000), 1000),
+        "steps": (_list(_STEPS, 2, 8), _REQUIRED),
+        "n": (_int(200, 2000), 1000),
     },
     # figures.quality_curves of a page's shipped curve (assets/curves/, diffusion.precomputed)
     "shipped_quality": {
@@ -151,24 +183,42 @@ KINDS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     },
     # figures.heun_step: Euler predictor and Heun corrector for one particle
     "heun_step": {
-        "model": (_choice(_oracles), "oracle:8gaussians"), "spacing": (_SPACING, "logsnr"),
-        "steps": (_int(3, 10), 4), "index": (_int(0, 8), 0), "particle": (_int(0, 63), 3),
+        "model": (_choice(_oracles), "oracle:8gaussians"),
+        "spacing": (_SPACING, "logsnr"),
+        "steps": (_int(3, 10), 4),
+        "index": (_int(0, 8), 0),
+        "particle": (_int(0, 63), 3),
     },
     # figures.two_steps_vs_one: a PD student's one step against its teacher's two
     "two_steps_vs_one": {
         "dataset": (_choice(_fewstep_datasets), "8gaussians"),
         "steps": (_choice(lambda: ("1", "2", "4", "8", "16", "32", "64")), _REQUIRED),
-        "index": (_int(0, 63), 0), "seed": (_int(0, 10_000), 0),
+        "index": (_int(0, 63), 0),
+        "seed": (_int(0, 10_000), 0),
     },
     # image grids side by side from the same x_T (the image track's page)
     "images": {
-        "panels": (_list(_record({**_RUN, "model": (_choice(_image_models), _REQUIRED),
-                                  "steps": (_STEPS, _REQUIRED)}), 1, 4), _REQUIRED),
-        "n": (_int(4, 36), 16), "seed": (_int(0, 10_000), 0),
+        "panels": (
+            _list(
+                _record(
+                    {
+                        **_RUN,
+                        "model": (_choice(_image_models), _REQUIRED),
+                        "steps": (_STEPS, _REQUIRED),
+                    }
+                ),
+                1,
+                4,
+            ),
+            _REQUIRED,
+        ),
+        "n": (_int(4, 36), 16),
+        "seed": (_int(0, 10_000), 0),
     },
     # figures.consistency_property: CD/CT outputs along one exact ODE path
     "consistency_property": {
-        "dataset": (_choice(_fewstep_datasets), "8gaussians"), "particle": (_int(0, 99), 0),
+        "dataset": (_choice(_fewstep_datasets), "8gaussians"),
+        "particle": (_int(0, 99), 0),
     },
 }
 
@@ -239,9 +289,15 @@ def _run(run: dict, model: str, steps: int | None, n: int, seed: int):
     import diffusion
 
     opts = {"eta": run["eta"]} if "eta" in run else {}
-    return diffusion.sample(_load(run.get("model", model)), run["sampler"],
-                            run.get("steps", steps), n=n, seed=seed, spacing=run.get("spacing"),
-                            **opts)
+    return diffusion.sample(
+        _load(run.get("model", model)),
+        run["sampler"],
+        run.get("steps", steps),
+        n=n,
+        seed=seed,
+        spacing=run.get("spacing"),
+        **opts,
+    )
 
 
 def _label(run: dict) -> str:
@@ -275,8 +331,9 @@ def _grids(f: dict, lecture: bool):
     sch = _load(f["model"]).schedule
     t = torch.arange(sch.T, dtype=torch.float64)
     grids = {s: diffusion.make_timesteps(sch, f["steps"], s).numpy() for s in f["spacings"]}
-    return figures.schedule_timesteps(t.numpy(), sch.alpha_bar(t).numpy(),
-                                      sch.lambda_(t).numpy(), grids, lecture=lecture)
+    return figures.schedule_timesteps(
+        t.numpy(), sch.alpha_bar(t).numpy(), sch.lambda_(t).numpy(), grids, lecture=lecture
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -323,8 +380,10 @@ def error_orders(f: dict) -> dict[str, float | None]:
     (``diffusion.demos.measured_order``, as the solvers page's legend)."""
     from diffusion import demos
 
-    return {name: demos.measured_order(list(error_curve(f["model"], name, f["spacing"])))
-            for name in f["solvers"]}
+    return {
+        name: demos.measured_order(list(error_curve(f["model"], name, f["spacing"])))
+        for name in f["solvers"]
+    }
 
 
 def _error_vs_nfe(f: dict, lecture: bool):
@@ -346,10 +405,17 @@ def _error_vs_nfe(f: dict, lecture: bool):
     lo, hi = ASYMPTOTIC_NFE
     errors = [e for _, ev in series.values() for e in ev if e > 0]
     y0, y1 = min(errors) / 2, max(errors) * 2
-    band = go.Scatter(x=[lo, hi, hi, lo, lo], y=[y0, y0, y1, y1, y0], mode="lines",
-                      fill="toself", fillcolor="rgba(136, 136, 136, 0.15)",
-                      line={"width": 0}, hoverinfo="skip", legendrank=2000,
-                      name=f"orders fitted over NFE {lo}-{hi}")
+    band = go.Scatter(
+        x=[lo, hi, hi, lo, lo],
+        y=[y0, y0, y1, y1, y0],
+        mode="lines",
+        fill="toself",
+        fillcolor="rgba(136, 136, 136, 0.15)",
+        line={"width": 0},
+        hoverinfo="skip",
+        legendrank=2000,
+        name=f"orders fitted over NFE {lo}-{hi}",
+    )
     fig.add_trace(band)
     fig.data = (fig.data[-1], *fig.data[:-1])  # drawn beneath the curves, listed last
     return fig
@@ -366,16 +432,23 @@ def _quality(f: dict, lecture: bool):
         values = []
         opts = {"eta": run["eta"]} if "eta" in run else {}
         for steps in f["steps"]:
-            x = precomputed.sample_2d(_load(model), run["sampler"], steps, f["n"], 0,
-                                      run.get("spacing"), opts)[0]
+            x = precomputed.sample_2d(
+                _load(model), run["sampler"], steps, f["n"], 0, run.get("spacing"), opts
+            )[0]
             q = precomputed.quality_2d(x, _dataset_of(model), 0)
             values.append(q["sliced_w2"])
             floor = q["floor_sliced_w2"]
-        label = run.get("label") or (quality_label(run["sampler"])
-                                     + (f", {run['spacing']}" if "spacing" in run else ""))
+        label = run.get("label") or (
+            quality_label(run["sampler"]) + (f", {run['spacing']}" if "spacing" in run else "")
+        )
         series[label] = (list(f["steps"]), values)
-    return figures.quality_curves(series, metric=f"sliced W2 ({f['n']:,} points)",
-                                  x_label="steps", floor=floor, lecture=lecture)
+    return figures.quality_curves(
+        series,
+        metric=f"sliced W2 ({f['n']:,} points)",
+        x_label="steps",
+        floor=floor,
+        lecture=lecture,
+    )
 
 
 _SHIPPED_QUALITY = {"ddim_quality": ("series", "steps"), "compare": ("curves", "NFE")}
@@ -406,12 +479,19 @@ def _shipped_quality(f: dict, lecture: bool):
         raise LectureError(f"shipped curve {f['curve']!r}: {err}") from None
     missing = [k for k in f["series"] if k not in data[table]]
     if missing:
-        raise LectureError(f"shipped curve {f['curve']!r} has no series {missing[0]!r}; "
-                           f"choose from {', '.join(data[table])}")
+        raise LectureError(
+            f"shipped curve {f['curve']!r} has no series {missing[0]!r}; "
+            f"choose from {', '.join(data[table])}"
+        )
     series = {quality_label(k): tuple(data[table][k]) for k in f["series"]}
     n = data["params"]["n"]
-    return figures.quality_curves(series, metric=f"sliced W2 ({n:,} points)", x_label=x_label,
-                                  floor=data["floor"], lecture=lecture)
+    return figures.quality_curves(
+        series,
+        metric=f"sliced W2 ({n:,} points)",
+        x_label=x_label,
+        floor=data["floor"],
+        lecture=lecture,
+    )
 
 
 def _heun_step(f: dict, lecture: bool):
@@ -420,10 +500,11 @@ def _heun_step(f: dict, lecture: bool):
     from diffusion import demos, figures, precomputed
 
     x_T = demos.particles(precomputed.ERROR_PARTICLES, precomputed.ERROR_SEED)
-    x_T = x_T[f["particle"]:f["particle"] + 1]
-    return figures.heun_step(*demos.heun_step_picture(_load(f["model"]), x_T, f["steps"],
-                                                      f["spacing"], f["index"]),
-                             lecture=lecture)
+    x_T = x_T[f["particle"] : f["particle"] + 1]
+    return figures.heun_step(
+        *demos.heun_step_picture(_load(f["model"]), x_T, f["steps"], f["spacing"], f["index"]),
+        lecture=lecture,
+    )
 
 
 def _two_steps_vs_one(f: dict, lecture: bool):
@@ -440,8 +521,9 @@ def _two_steps_vs_one(f: dict, lecture: bool):
     parent = parent if parent in _models() else ds
     x0 = diffusion.sample_dataset(ds, 8, seed=f["seed"] + 99)[:1]
     noise = torch.randn(1, 2, generator=torch.Generator().manual_seed(f["seed"]))
-    picture = demos.two_teacher_steps_vs_one(_load(parent), _load(f"{ds}-pd@{k}steps"), k,
-                                             min(f["index"], k - 1), x0, noise)
+    picture = demos.two_teacher_steps_vs_one(
+        _load(parent), _load(f"{ds}-pd@{k}steps"), k, min(f["index"], k - 1), x0, noise
+    )
     return figures.two_steps_vs_one(*picture, lecture=lecture)
 
 
@@ -455,11 +537,15 @@ def _consistency_property(f: dict, lecture: bool):
 
     ds = f["dataset"]
     x_T = torch.randn((100, 2), generator=torch.Generator().manual_seed(0))
-    x_T = x_T[f["particle"]:f["particle"] + 1]
-    named = {"CD: f(x_t, t)": _load(f"{ds}-cd"), "iCT/ECT: f(x_t, t)": _load(f"{ds}-ct"),
-             "diffusion model: x0-hat": _load(ds)}
-    return figures.consistency_property(*demos.consistency_along_path(_load(ds), named, x_T),
-                                        lecture=lecture)
+    x_T = x_T[f["particle"] : f["particle"] + 1]
+    named = {
+        "CD: f(x_t, t)": _load(f"{ds}-cd"),
+        "iCT/ECT: f(x_t, t)": _load(f"{ds}-ct"),
+        "diffusion model: x0-hat": _load(ds),
+    }
+    return figures.consistency_property(
+        *demos.consistency_along_path(_load(ds), named, x_T), lecture=lecture
+    )
 
 
 def _images(f: dict, lecture: bool):
@@ -470,8 +556,7 @@ def _images(f: dict, lecture: bool):
     from diffusion import figures
 
     labels = [_label(run) for run in f["panels"]]
-    fig = make_subplots(rows=1, cols=len(labels), subplot_titles=labels,
-                        horizontal_spacing=0.04)
+    fig = make_subplots(rows=1, cols=len(labels), subplot_titles=labels, horizontal_spacing=0.04)
     for j, run in enumerate(f["panels"]):
         traj = _run(run, run["model"], run["steps"], f["n"], f["seed"])
         x = traj.x.numpy()[:, 0]  # (n, H, W), about [-1, 1]
@@ -481,22 +566,37 @@ def _images(f: dict, lecture: bool):
         tile = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan)
         for k, img in enumerate(x):
             r, c = divmod(k, cols)
-            tile[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = img
-        fig.add_trace(go.Heatmap(z=np.clip(tile[::-1], -1, 1), zmin=-1, zmax=1,
-                                 colorscale="gray", showscale=False, hoverinfo="skip"),
-                      row=1, col=j + 1)
+            tile[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img
+        fig.add_trace(
+            go.Heatmap(
+                z=np.clip(tile[::-1], -1, 1),
+                zmin=-1,
+                zmax=1,
+                colorscale="gray",
+                showscale=False,
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=j + 1,
+        )
     fig.update_xaxes(visible=False, constrain="domain")
     for j in range(len(labels)):
         a = "" if j == 0 else str(j + 1)
-        fig.update_layout({f"yaxis{a}": {"visible": False, "scaleanchor": f"x{a}",
-                                         "constrain": "domain"}})
+        fig.update_layout(
+            {f"yaxis{a}": {"visible": False, "scaleanchor": f"x{a}", "constrain": "domain"}}
+        )
     return figures.style(fig, lecture=lecture, height=380)
 
 
 _BUILDERS = {
-    "samples": _samples, "grids": _grids, "error_vs_nfe": _error_vs_nfe, "quality": _quality,
-    "shipped_quality": _shipped_quality, "heun_step": _heun_step,
-    "two_steps_vs_one": _two_steps_vs_one, "consistency_property": _consistency_property,
+    "samples": _samples,
+    "grids": _grids,
+    "error_vs_nfe": _error_vs_nfe,
+    "quality": _quality,
+    "shipped_quality": _shipped_quality,
+    "heun_step": _heun_step,
+    "two_steps_vs_one": _two_steps_vs_one,
+    "consistency_property": _consistency_property,
     "images": _images,
 }
 
