@@ -410,7 +410,9 @@ def test_present_mode_in_chromium_keys_and_projector_fit():
         choice.fill("overview")
         choice.press("Enter")
         page.wait_for_selector(DONE)
-        page.locator(".st-key-present_start:not([data-stale='true']) button").click()
+        # A button with help text is drawn twice (the visible one inside its tooltip
+        # target, and a hidden copy Streamlit uses for sizing): click the first.
+        page.locator(".st-key-present_start:not([data-stale='true']) button").first.click()
         page.wait_for_url("**seq=overview-15min**")
         page.wait_for_selector("div.present-head")
 
