@@ -46,7 +46,9 @@ def ddpm(
         var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
         x0 = run.predict(x, i).x0
         z = gaussian_like(x, generator)
-        x = c_x0 * x0 + c_xt * x + math.sqrt(var) * z
+        # x_s = c_x0 x0-hat + c_xt x_t + sqrt(var) z, accumulated in z's buffer: the
+        # noise draw is the step's one new tensor (the sampler-overhead bar, BENCHMARKS.md)
+        x = z.mul_(math.sqrt(var)).add_(x0, alpha=c_x0).add_(x, alpha=c_xt)
         run.step(i, x, x0)
     return run.denoise(x, variance=variance)  # the last step returns x0-hat, no noise
 
