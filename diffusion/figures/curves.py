@@ -13,6 +13,20 @@ from .style import PALETTE, style
 __all__ = ["error_vs_nfe", "quality_curves"]
 
 
+def _series_trace(
+    i: int, name: str, x: Sequence[float], y: Sequence[float], lecture: bool
+) -> go.Scatter:
+    """The i-th series as lines with markers: its palette colour and marker symbol."""
+    return go.Scatter(
+        x=list(x),
+        y=list(y),
+        mode="lines+markers",
+        name=name,
+        line={"color": PALETTE[i % len(PALETTE)]},
+        marker={"symbol": i % 10, "size": 10 if lecture else 7},
+    )
+
+
 def quality_curves(
     series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     *,
@@ -28,16 +42,7 @@ def quality_curves(
     floor (the best any sampler can reach at this sample size) as a dashed line."""
     fig = go.Figure()
     for i, (name, (xv, yv)) in enumerate(series.items()):
-        fig.add_trace(
-            go.Scatter(
-                x=list(xv),
-                y=list(yv),
-                mode="lines+markers",
-                name=name,
-                line={"color": PALETTE[i % len(PALETTE)]},
-                marker={"symbol": i % 10, "size": 10 if lecture else 7},
-            )
-        )
+        fig.add_trace(_series_trace(i, name, xv, yv, lecture))
     if floor is not None and np.isfinite(floor):
         fig.add_hline(
             y=floor,
@@ -64,16 +69,7 @@ def error_vs_nfe(
     all_n, all_e = [], []
     for i, (name, (nv, ev)) in enumerate(series.items()):
         label = f"{name} (order {orders[name]:.2f})" if orders and name in orders else name
-        fig.add_trace(
-            go.Scatter(
-                x=list(nv),
-                y=list(ev),
-                mode="lines+markers",
-                name=label,
-                line={"color": PALETTE[i % len(PALETTE)]},
-                marker={"symbol": i % 10, "size": 10 if lecture else 7},
-            )
-        )
+        fig.add_trace(_series_trace(i, label, nv, ev, lecture))
         all_n += list(nv)
         all_e += [e for e in ev if e > 0]
     if all_n and all_e:
