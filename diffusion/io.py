@@ -78,18 +78,25 @@ def _make_folder(folder: Path, option: str) -> None:
         _CREATED.append(d)
 
 
-def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
-    """Check, before any work, that ``path`` can be written as a new or replaced file:
-    a non-empty name, not a symbolic link, not a folder or device, in a folder that
-    exists (or is created now, recorded for ``cleanup``) and accepts a new file."""
+def _output_path(path: str | os.PathLike, option: str, what: str) -> tuple[str, Path]:
+    """The text and Path of an output ``what`` ("file" or "folder"): a non-empty name
+    without a NUL character that is not a symbolic link."""
     text = os.fspath(path)
     if not text.strip():
-        raise ValueError(f"{option} is empty; give a file name")
+        raise ValueError(f"{option} is empty; give a {what} name")
     if "\0" in text:
         raise ValueError(f"{option} contains a NUL character")
     out = Path(text)
     if out.is_symlink():
-        raise ValueError(f"{option} {text} is a symbolic link; give the real file's path")
+        raise ValueError(f"{option} {text} is a symbolic link; give the real {what}'s path")
+    return text, out
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Check, before any work, that ``path`` can be written as a new or replaced file:
+    a non-empty name, not a symbolic link, not a folder or device, in a folder that
+    exists (or is created now, recorded for ``cleanup``) and accepts a new file."""
+    text, out = _output_path(path, option, "file")
     if out.is_dir():
         raise ValueError(f"{option} {text} is a folder; give a file name")
     if out.exists() and not out.is_file():
@@ -104,14 +111,7 @@ def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     """Like ``check_output_file`` for an output folder: a folder (or nothing yet, in a
     folder that can be created), not a symbolic link, accepting new files. The folder
     itself is created only by the caller when results exist (``make_output_dir``)."""
-    text = os.fspath(path)
-    if not text.strip():
-        raise ValueError(f"{option} is empty; give a folder name")
-    if "\0" in text:
-        raise ValueError(f"{option} contains a NUL character")
-    out = Path(text)
-    if out.is_symlink():
-        raise ValueError(f"{option} {text} is a symbolic link; give the real folder's path")
+    text, out = _output_path(path, option, "folder")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{option} {text} exists and is not a folder")
     if out.is_dir():
