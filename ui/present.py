@@ -102,7 +102,7 @@ def present_sidebar() -> None:
         )
         if st.button(
             "Present",
-            icon="🖥️",
+            icon=":material/slideshow:",  # bundled with Streamlit: no emoji font needed
             key="present_start",
             width="stretch",
             help="Start the chosen sequence at its first slide, full screen "
