@@ -65,7 +65,7 @@ class Slide:
         """Relative URL of the slide's page with its values, e.g. ``ddim?steps=10&eta=0``."""
         from urllib.parse import urlencode
 
-        query = urlencode({k: _url_value(v) for k, v in self.page_values().items()})
+        query = urlencode({k: url_value(v) for k, v in self.page_values().items()})
         return f"{self.page}?{query}" if query else self.page
 
 
@@ -78,12 +78,13 @@ class Sequence:
     path: Path | None = None
 
 
-def _url_value(v: Any) -> str:
-    """A value as the app's URL state writes it (ui/state.py)."""
+def url_value(v: Any) -> str:
+    """A control's value as the app's URL state writes it (ui/state.py):
+    booleans as 1/0, lists and tuples comma-separated, floats in %g form."""
     if isinstance(v, bool):
         return "1" if v else "0"
     if isinstance(v, (list, tuple)):
-        return ",".join(_url_value(e) for e in v)
+        return ",".join(url_value(e) for e in v)
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
