@@ -5,22 +5,11 @@ import streamlit as st
 from diffusion import figures
 from diffusion.grids import SPACINGS
 from diffusion.metrics import ASYMPTOTIC_NFE
+from diffusion.precomputed import SOLVERS
 from ui import models, solvers, teaching
 from ui.layout import SOLVER_SOURCE, SOLVER_TABLE, page_header, published, show
 from ui.state import PageState
 
-SOLVERS = [
-    "ddim",
-    "euler",
-    "heun",
-    "dpm-solver-1",
-    "dpm-solver-2",
-    "dpm-solver-3",
-    "dpm-solver++2m",
-    "dpm-solver++3m",
-    "dpm-solver++2s",
-    "unipc",
-]
 NFE_LADDER = [3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50]
 
 lecture = page_header(

@@ -7,21 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from diffusion.grids import DEFAULT_SPACING
+from diffusion.precomputed import SOLVERS
 
 from . import live, models
 
-TRAINING_FREE = [
-    "ddim",
-    "ddpm",
-    "euler",
-    "heun",
-    "dpm-solver-2",
-    "dpm-solver-3",
-    "dpm-solver++2m",
-    "dpm-solver++3m",
-    "dpm-solver++2s",
-    "unipc",
-]
+TRAINING_FREE = ["ddim", "ddpm", *(s for s in SOLVERS if s not in ("ddim", "dpm-solver-1"))]
+"""DDIM, DDPM and the higher-order solvers (DPM-Solver-1 is DDIM again)."""
 PD = "progressive distillation"
 CURVE_BUDGETS = (1, 2, 4, 8, 16, 32, 64)
 TABLE_PLAN = [
