@@ -159,6 +159,16 @@ class PageState:
         return parse
 
     # ----- controls -------------------------------------------------------------------
+    def _bind_choice(self, key: str, options: Sequence[Any], default: Any) -> str:
+        """The widget key of a choice among ``options``; a default or a kept value that is
+        not one of them falls back to the first option or the default."""
+        if default not in options:
+            default = options[0]
+        wkey = self._bind(key, default, self._choice_parser(options))
+        if st.session_state[wkey] not in options:
+            st.session_state[wkey] = default
+        return wkey
+
     def select(
         self,
         key: str,
@@ -170,11 +180,7 @@ class PageState:
         container=st,
         **kw,
     ) -> Any:
-        if default not in options:
-            default = options[0]
-        wkey = self._bind(key, default, self._choice_parser(options))
-        if st.session_state[wkey] not in options:
-            st.session_state[wkey] = default
+        wkey = self._bind_choice(key, options, default)
         widget = container.radio if radio else container.selectbox
         return widget(label, list(options), key=wkey, **kw)
 
@@ -219,20 +225,14 @@ class PageState:
     ) -> int:
         """A log-scale steps slider on STEP_LADDER between lo and hi."""
         ladder = [s for s in STEP_LADDER if lo <= s <= hi]
-        wkey = self._bind(key, default, self._choice_parser(ladder))
-        if st.session_state[wkey] not in ladder:
-            st.session_state[wkey] = default
+        wkey = self._bind_choice(key, ladder, default)
         return container.select_slider(label, ladder, key=wkey, **kw)
 
     def choice_slider(
         self, key: str, label: str, options: Sequence[Any], default: Any, *, container=st, **kw
     ) -> Any:
         """A select_slider over ``options`` (for example the rounds a model has)."""
-        if default not in options:
-            default = options[0]
-        wkey = self._bind(key, default, self._choice_parser(options))
-        if st.session_state[wkey] not in options:
-            st.session_state[wkey] = default
+        wkey = self._bind_choice(key, options, default)
         return container.select_slider(label, list(options), key=wkey, **kw)
 
     def slider(
