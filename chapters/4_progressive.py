@@ -178,10 +178,9 @@ else:
         key="pd.seconds",
         help="Wall-time limit of each round's training on this server.",
     )
-    if st.button(
+    if jobs.train_button(
         f"Distil {base}: {start} → {start >> n_rounds} steps",
-        type="primary",
-        key="pd.train",
+        "pd.train",
         help="Trains the rounds in the background; the students stay in your session only.",
     ):
         jobs.launch("pd", live.train_pd(base, start, n_rounds, 400, float(per_round), seed))

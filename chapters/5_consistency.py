@@ -167,27 +167,9 @@ else:
         help="CD distils the teacher; CT here is the original consistency "
         "training from a fresh network (not the shipped iCT/ECT models).",
     )
-    secs = c2.slider(
-        "Time limit (s)",
-        5,
-        int(jobs.MAX_SECONDS),
-        20,
-        key="cm.seconds",
-        help="Wall-time limit of the training on this server.",
-    )
-    n_opt = c3.select_slider(
-        "Optimiser steps",
-        [200, 500, 1000, 2000, 4000],
-        1000,
-        key="cm.steps",
-        help="Optimiser steps, if the time limit allows.",
-    )
-    if st.button(
-        f"Train {method.upper()} on {dataset}",
-        type="primary",
-        key="cm.train",
-        help="Trains in the background; the model stays in your session only.",
-    ):
+    secs = jobs.time_limit(c2, "cm.seconds")
+    n_opt = jobs.optimiser_steps(c3, [200, 500, 1000, 2000, 4000], 1000, "cm.steps")
+    if jobs.train_button(f"Train {method.upper()} on {dataset}", "cm.train"):
         jobs.launch("cm", live.train_consistency(method, teacher, n_opt, float(secs), seed))
 
     def _store(job: jobs.Job) -> None:

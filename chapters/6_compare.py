@@ -155,27 +155,9 @@ c1, c2, c3 = st.columns(3)
 tds = c1.selectbox(
     "Dataset", DATASETS, key="compare.train_ds", help="The 2-D data set to train on."
 )
-secs = c2.slider(
-    "Time limit (s)",
-    5,
-    int(jobs.MAX_SECONDS),
-    20,
-    key="compare.train_secs",
-    help="Wall-time limit of the training on this server.",
-)
-opt_steps = c3.select_slider(
-    "Optimiser steps",
-    [500, 1000, 2000, 4000, 8000],
-    2000,
-    key="compare.train_steps",
-    help="Optimiser steps, if the time limit allows.",
-)
-if st.button(
-    f"Train a DDPM on {tds}",
-    type="primary",
-    key="compare.train",
-    help="Trains in the background; the model stays in your session only.",
-):
+secs = jobs.time_limit(c2, "compare.train_secs")
+opt_steps = jobs.optimiser_steps(c3, [500, 1000, 2000, 4000, 8000], 2000, "compare.train_steps")
+if jobs.train_button(f"Train a DDPM on {tds}", "compare.train"):
     jobs.launch("ddpm", live.train_ddpm(tds, float(secs), int(opt_steps), seed))
 
 

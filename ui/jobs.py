@@ -98,6 +98,38 @@ def launch(key: str, job: Job) -> Job:
     return job
 
 
+def time_limit(container, key: str) -> int:
+    """The wall-time limit slider of a live training: 5 s to MAX_SECONDS, 20 s at first."""
+    return container.slider(
+        "Time limit (s)",
+        5,
+        int(MAX_SECONDS),
+        20,
+        key=key,
+        help="Wall-time limit of the training on this server.",
+    )
+
+
+def optimiser_steps(container, options: list[int], default: int, key: str) -> int:
+    """The optimiser-steps slider of a live training (the time limit may stop it sooner)."""
+    return container.select_slider(
+        "Optimiser steps",
+        options,
+        default,
+        key=key,
+        help="Optimiser steps, if the time limit allows.",
+    )
+
+
+def train_button(
+    label: str,
+    key: str,
+    help: str = "Trains in the background; the model stays in your session only.",
+) -> bool:
+    """The primary button that starts a live training."""
+    return st.button(label, type="primary", key=key, help=help)
+
+
 def panel(key: str, on_done: Callable[[Job], None] | None = None) -> None:
     """Progress bar, Stop button and outcome of the job under ``key``; refreshes
     itself twice a second while the job runs, then reruns the page once."""
