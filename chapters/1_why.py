@@ -17,13 +17,9 @@ teaching.predict_prompt("why")
 teaching.notation_card()
 ps = PageState("why")
 c1, c2, c3 = st.columns(3)
-spec = ps.select(
-    "model",
-    "Model",
-    models.model_choices(),
-    models.default_model(),
+spec = models.select_model(
+    ps,
     container=c1,
-    format_func=models.model_label,
     help="A trained 2-D model, or an exact oracle (a Gaussian mixture whose "
     "denoiser is known in closed form: no network error).",
 )

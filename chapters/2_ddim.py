@@ -32,12 +32,8 @@ teaching.notation_card()
 ps = PageState("ddim")
 with st.sidebar:
     st.header("DDIM controls")
-    spec = ps.select(
-        "model",
-        "Model",
-        models.model_choices(),
-        models.default_model(),
-        format_func=models.model_label,
+    spec = models.select_model(
+        ps,
         help="A trained 2-D model, or an exact oracle (no network error).",
     )
     steps = ps.steps(

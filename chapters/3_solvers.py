@@ -23,12 +23,8 @@ teaching.notation_card()
 ps = PageState("solvers")
 with st.sidebar:
     st.header("Solver controls")
-    spec = ps.select(
-        "model",
-        "Model",
-        models.model_choices(),
-        models.default_model(),
-        format_func=models.model_label,
+    spec = models.select_model(
+        ps,
         help="The model of the sample panels. The error curves always use an "
         "exact oracle (this one, or the first oracle for a trained model).",
     )

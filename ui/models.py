@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
@@ -23,6 +23,9 @@ from diffusion.model import DiffusionModel
 from diffusion.samplers import REGISTRY
 from diffusion.samplers import sample as draw
 from diffusion.toy.datasets import DATASETS, ORACLE_DATASETS, sample_dataset
+
+if TYPE_CHECKING:
+    from .state import PageState
 
 # Streamlit serves each session from its own thread; one intra-op thread per
 # computation keeps concurrent sessions from oversubscribing the cores (measured
@@ -105,6 +108,19 @@ def model_label(spec: str) -> str:
         return f"{spec[7:]} (exact oracle)"
     entry = _entry(spec)
     return f"{spec} (trained, {entry.get('kind', 'diffusion')})" if entry else spec
+
+
+def select_model(ps: PageState, help: str, **kw: Any) -> str:
+    """The page's "Model" picker (URL key ``model``): a shipped model or an exact oracle."""
+    return ps.select(
+        "model",
+        "Model",
+        model_choices(),
+        default_model(),
+        format_func=model_label,
+        help=help,
+        **kw,
+    )
 
 
 def dataset_of(spec: str) -> str:
