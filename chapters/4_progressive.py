@@ -148,10 +148,7 @@ else:
 st.subheader("Train live")
 base = teacher
 if base is None:
-    st.info(
-        "Progressive distillation needs a trained teacher for this dataset. Train a 2-D "
-        "DDPM on the Compare page, or install the shipped models."
-    )
+    live.no_teacher("Progressive distillation")
 else:
     c1, c2, c3 = st.columns(3)
     start = c1.select_slider(

@@ -152,10 +152,7 @@ else:
 
 st.subheader("Train live")
 if teacher is None:
-    st.info(
-        "Consistency distillation needs a trained teacher for this dataset; train a 2-D "
-        "DDPM on the Compare page, or install the shipped models."
-    )
+    live.no_teacher("Consistency distillation")
 else:
     c1, c2, c3 = st.columns(3)
     method = c1.radio(

@@ -20,6 +20,14 @@ def session_models() -> dict[str, DiffusionModel]:
     return st.session_state.setdefault("live.models", {})
 
 
+def no_teacher(method: str) -> None:
+    """The note shown instead of a live distillation when the dataset has no teacher."""
+    st.info(
+        f"{method} needs a trained teacher for this dataset. Train a 2-D DDPM on the "
+        "Compare page, or install the shipped models."
+    )
+
+
 def add(name: str, model: DiffusionModel, kind: str, dataset: str) -> str:
     spec = f"session:{name}"
     model.config = {**model.config, "kind": kind, "dataset": dataset}
