@@ -181,14 +181,7 @@ else:
         help="Trains the rounds in the background; the students stay in your session only.",
     ):
         jobs.launch("pd", live.train_pd(base, start, n_rounds, 400, float(per_round), seed))
-
-    def _store(job: jobs.Job) -> None:
-        if job.result:
-            store = st.session_state.setdefault("pd.live", {}).setdefault(dataset, {})
-            for steps, model in job.result:
-                store[steps] = live.add(f"{dataset}-pd@{steps}steps", model, "pd-student", dataset)
-
-    jobs.panel("pd", on_done=_store)
+    jobs.panel("pd", on_done=live.keep_students(dataset))
 published(
     FEWSTEP_TABLE,
     "CIFAR-10 FID. Sources in the last column (REFERENCES.md).",

@@ -168,14 +168,7 @@ else:
     n_opt = jobs.optimiser_steps(c3, [200, 500, 1000, 2000, 4000], 1000, "cm.steps")
     if jobs.train_button(f"Train {method.upper()} on {dataset}", "cm.train"):
         jobs.launch("cm", live.train_consistency(method, teacher, n_opt, float(secs), seed))
-
-    def _store(job: jobs.Job) -> None:
-        if job.result is not None:
-            meth = job.name.split("-")[0]
-            spec = live.add(f"{dataset}-{meth}-live", job.result, "consistency", dataset)
-            st.session_state.setdefault("cm.live", {})[(dataset, meth)] = spec
-
-    jobs.panel("cm", on_done=_store)
+    jobs.panel("cm", on_done=live.keep_consistency(dataset))
 published(
     FEWSTEP_TABLE,
     "CIFAR-10 FID. Sources in the last column (REFERENCES.md).",

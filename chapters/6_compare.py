@@ -159,15 +159,7 @@ secs = jobs.time_limit(c2, "compare.train_secs")
 opt_steps = jobs.optimiser_steps(c3, [500, 1000, 2000, 4000, 8000], 2000, "compare.train_steps")
 if jobs.train_button(f"Train a DDPM on {tds}", "compare.train"):
     jobs.launch("ddpm", live.train_ddpm(tds, float(secs), int(opt_steps), seed))
-
-
-def _store(job: jobs.Job) -> None:
-    if job.result is not None:
-        ds = job.name.split("-", 1)[1]
-        live.add(f"{ds}-ddpm", job.result, "diffusion", ds)
-
-
-jobs.panel("ddpm", on_done=_store)
+jobs.panel("ddpm", on_done=live.keep_ddpm)
 teaching.check_questions("compare")
 teaching.citations("compare")
 ps.finish()

@@ -5,6 +5,7 @@ cache (another session never sees them)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -18,6 +19,40 @@ MAX_RESULTS = 64  # sampled results kept per session
 
 def session_models() -> dict[str, DiffusionModel]:
     return st.session_state.setdefault("live.models", {})
+
+
+def keep_ddpm(job: jobs.Job) -> None:
+    """Lists a finished ``train_ddpm`` job's model in this session (its dataset from the
+    job's name)."""
+    if job.result is not None:
+        ds = job.name.split("-", 1)[1]
+        add(f"{ds}-ddpm", job.result, "diffusion", ds)
+
+
+def keep_students(dataset: str) -> Callable[[jobs.Job], None]:
+    """The callback that lists a finished ``train_pd`` job's students in this session,
+    under ``pd.live[dataset][steps]``."""
+
+    def keep(job: jobs.Job) -> None:
+        if job.result:
+            kept = st.session_state.setdefault("pd.live", {}).setdefault(dataset, {})
+            for steps, model in job.result:
+                kept[steps] = add(f"{dataset}-pd@{steps}steps", model, "pd-student", dataset)
+
+    return keep
+
+
+def keep_consistency(dataset: str) -> Callable[[jobs.Job], None]:
+    """The callback that lists a finished ``train_consistency`` job's model in this session,
+    under ``cm.live[(dataset, method)]``."""
+
+    def keep(job: jobs.Job) -> None:
+        if job.result is not None:
+            meth = job.name.split("-")[0]
+            spec = add(f"{dataset}-{meth}-live", job.result, "consistency", dataset)
+            st.session_state.setdefault("cm.live", {})[(dataset, meth)] = spec
+
+    return keep
 
 
 def no_teacher(method: str) -> None:
