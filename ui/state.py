@@ -17,6 +17,8 @@ from typing import Any
 
 import streamlit as st
 
+from diffusion.lecture.sequence import url_value
+
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
 STEP_LADDER = (
     1,
@@ -90,16 +92,6 @@ def lecture_mode() -> bool:
     return bool(st.session_state["lecture"])
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, (list, tuple)):
-        return ",".join(_fmt(e) for e in v)
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
 class PageState:
     """URL-backed controls of one page.
 
@@ -129,14 +121,14 @@ class PageState:
                 except ValueError as err:
                     self.notes.append(
                         f"URL parameter `{key}`={shown(raw)} ignored ({err}); "
-                        f"using the default {shown(_fmt(default))}."
+                        f"using the default {shown(url_value(default))}."
                     )
             st.session_state[wkey] = value
         return wkey
 
     @staticmethod
     def _choice_parser(options: Sequence[Any]) -> Callable[[str], Any]:
-        by_text = {_fmt(o): o for o in options}
+        by_text = {url_value(o): o for o in options}
 
         def parse(raw: str) -> Any:
             if raw not in by_text:
@@ -195,7 +187,7 @@ class PageState:
         container=st,
         **kw,
     ) -> list[Any]:
-        by_text = {_fmt(o): o for o in options}
+        by_text = {url_value(o): o for o in options}
 
         def parse(raw: str) -> list[Any]:
             vals = [v for v in raw.split(",") if v]
@@ -293,7 +285,7 @@ class PageState:
                 on_click=apply,
                 args=(values,),
                 width="stretch",
-                help="Sets " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items()),
+                help="Sets " + ", ".join(f"{k} = {url_value(v)}" for k, v in values.items()),
             )
 
     def _unknown_note(self) -> str | None:
@@ -326,7 +318,7 @@ class PageState:
     def write_url(self, *, prune: bool = True) -> None:
         """The current values into the URL. A fragment's own rerun calls it with
         ``prune=False``: parameters of controls not yet drawn in this run stay."""
-        params = {k: _fmt(st.session_state[w]) for k, w in self.keys.items()}
+        params = {k: url_value(st.session_state[w]) for k, w in self.keys.items()}
         if lecture_mode():
             params["lecture"] = "1"
         for k, v in params.items():
