@@ -12,9 +12,8 @@ lecture = page_header(
     "A diffusion model draws a sample by integrating the reverse process from pure noise "
     "$x_T$ to data $x_0$. DDPM takes all $T = 1000$ small steps, one network evaluation "
     "(NFE) each. The same trained network can be sampled in far fewer steps.",
+    page="why",
 )
-teaching.predict_prompt("why")
-teaching.notation_card()
 ps = PageState("why")
 c1, c2, c3 = st.columns(3)
 spec = models.select_model(

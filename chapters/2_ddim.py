@@ -26,9 +26,8 @@ lecture = page_header(
     "non-Markovian **inference** (forward) process with those marginals on a "
     "**subsequence** $\\tau_S > \\dots > \\tau_1$ of timesteps; its generative process is a "
     "Markov chain on that subsequence, and it uses the same trained network. No retraining.",
+    page="ddim",
 )
-teaching.predict_prompt("ddim")
-teaching.notation_card()
 ps = PageState("ddim")
 with st.sidebar:
     st.header("DDIM controls")

@@ -17,9 +17,8 @@ lecture = page_header(
     "Deterministic DDIM is Euler's method on the probability-flow ODE. Solvers that use "
     "more than one slope per step, or the slopes of previous steps, cut the error faster "
     "as the number of network evaluations (NFE) grows.",
+    page="solvers",
 )
-teaching.predict_prompt("solvers")
-teaching.notation_card()
 ps = PageState("solvers")
 with st.sidebar:
     st.header("Solver controls")

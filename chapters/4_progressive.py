@@ -12,11 +12,8 @@ lecture = page_header(
     "A student learns to take in **one** deterministic DDIM step what its teacher takes in "
     "**two**; the student then teaches the next round. Each round halves the steps: "
     "$N \\to N/2 \\to \\dots \\to 1$ (Salimans & Ho 2022).",
+    page="progressive",
 )
-
-
-teaching.predict_prompt("progressive")
-teaching.notation_card()
 ps = PageState("progressive")
 datasets = live.fewstep_datasets("pd")
 with st.sidebar:

@@ -12,9 +12,8 @@ lecture = page_header(
     "A consistency model $f_\\theta(x_t, t)$ maps **every** point of a probability-flow "
     "trajectory to the trajectory's clean end $x_0$, so one evaluation from $x_T$ is a "
     "sample (Song et al. 2023).",
+    page="consistency",
 )
-teaching.predict_prompt("consistency")
-teaching.notation_card()
 datasets = live.fewstep_datasets("cm")
 ps = PageState("consistency")
 with st.sidebar:

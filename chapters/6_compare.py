@@ -14,10 +14,8 @@ lecture = page_header(
     "Several samplers or models side by side, all started from **the same** noise $x_T$: "
     "synchronised trajectories, quality against cost, and the chapter's comparison table "
     "measured on this server.",
+    page="compare",
 )
-
-teaching.predict_prompt("compare")
-teaching.notation_card()
 ps = PageState("compare")
 all_models = models.model_choices() + live.choices("diffusion")
 with st.sidebar:

@@ -22,6 +22,7 @@ lecture = page_header(
     "the package's samplers. Quality is a Frechet distance in the features of a small "
     f"digit classifier (**FD-{EVAL_N}**: {EVAL_N} samples, so biased upward; compare "
     "values only with each other).",
+    page="img",
 )
 
 models_by_name = images.shipped("digits")
@@ -29,8 +30,6 @@ if not models_by_name:
     st.error("No shipped image models found (assets/images/manifest.json).")
     st.stop()
 
-teaching.predict_prompt("img")
-teaching.notation_card()
 ps = PageState("img")
 with st.sidebar:
     st.header("Images controls")

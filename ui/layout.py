@@ -11,6 +11,7 @@ import streamlit as st
 
 from diffusion import figures
 
+from . import teaching
 from .snippets import show_code
 from .state import lecture_mode
 
@@ -27,13 +28,16 @@ h3, h3 span { font-size: 1.9rem !important; }
 """
 
 
-def page_header(title: str, lead: str) -> bool:
-    """Title, one-line lead and lecturer-mode styling. Returns lecturer mode."""
+def page_header(title: str, lead: str, *, page: str) -> bool:
+    """Title, one-line lead, lecturer-mode styling, then the page's predict prompt and
+    the notation card (``ui.teaching``). Returns lecturer mode."""
     lecture = lecture_mode()
     if lecture:
         st.markdown(LECTURE_CSS, unsafe_allow_html=True)
     st.title(title)
     st.markdown(lead)
+    teaching.predict_prompt(page)
+    teaching.notation_card()
     return lecture
 
 
