@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diffusion.images.digits import DIGITS_UNET, digits_metrics
+from diffusion.images.digits import digits_metrics, teacher_config
 from diffusion.images.store import load_image_model
-from diffusion.images.train import TrainConfig, train_images
+from diffusion.images.train import train_images
 from diffusion.samplers import sample
 
 
@@ -44,21 +44,7 @@ def main() -> None:
     print(json.dumps(res), flush=True)
     for mode in args.modes.split(","):
         with tempfile.TemporaryDirectory() as d:
-            cfg = TrainConfig(
-                out=d,
-                data="digits",
-                steps=args.steps,
-                batch_size=256,
-                lr=1e-3,
-                warmup=200,
-                ema_decay=0.999,
-                log_every=500,
-                ckpt_every=10**9,
-                unet=DIGITS_UNET.to_dict(),
-                seed=0,
-                bf16=False,
-                compile=mode == "compiled",
-            )
+            cfg = teacher_config(d, args.steps, compile=mode == "compiled")
             torch.cuda.synchronize()
             t0 = time.perf_counter()
             summary = train_images(cfg, resume=False)

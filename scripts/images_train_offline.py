@@ -20,16 +20,16 @@ import torch
 from diffusion.distill import consistency_distillation, progressive_distillation
 from diffusion.images.digits import (
     CLASSIFIER_STEM,
-    DIGITS_UNET,
     digits_metrics,
     load_classifier,
     load_digits,
     save_classifier,
+    teacher_config,
     train_classifier,
 )
 from diffusion.images.store import ASSETS, load_image_model, save_image_model
 from diffusion.images.store import register_shipped as _register
-from diffusion.images.train import TrainConfig, train_images
+from diffusion.images.train import train_images
 from diffusion.io import write_json
 from diffusion.samplers import sample
 
@@ -72,20 +72,7 @@ def main() -> None:
         print("classifier", report["classifier"], flush=True)
 
     run = out / "runs" / "teacher"
-    cfg = TrainConfig(
-        out=str(run),
-        data="digits",
-        steps=args.teacher_steps,
-        batch_size=args.batch_size,
-        lr=1e-3,
-        warmup=200,
-        ema_decay=0.999,
-        log_every=500,
-        ckpt_every=10**9,
-        unet=DIGITS_UNET.to_dict(),
-        seed=0,
-        bf16=False,
-    )
+    cfg = teacher_config(str(run), args.teacher_steps, args.batch_size)
     t0 = time.perf_counter()
     summary = train_images(cfg, resume=False, log=lambda r: print("teacher", r, flush=True))
     report["teacher"] = {

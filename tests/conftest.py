@@ -30,3 +30,37 @@ def curved_mixture() -> GaussianMixture:
             [[0.30, -0.10], [-0.10, 0.08]],
         ],
     )
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app served by ``streamlit run`` on a free localhost port, for one test module."""
+    from pathlib import Path
+
+    from diffusion.bench.app import streamlit_server
+
+    with streamlit_server(Path(__file__).resolve().parent.parent) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(request):
+    """A headless Debian Chromium context (Playwright) on a fresh profile, 1400 px wide and
+    as tall as the module's ``BROWSER_HEIGHT``; a missing /usr/bin/chromium fails clearly."""
+    import os
+    import tempfile
+
+    from diffusion.bench.app import CHROMIUM, launch_chromium
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package "
+            "(apt-get install -y chromium) to run the browser test"
+        )
+    from playwright.sync_api import sync_playwright
+
+    height = getattr(request.module, "BROWSER_HEIGHT", 1600)
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        context = launch_chromium(pw, profile, height=height)
+        yield context
+        context.close()

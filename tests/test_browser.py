@@ -8,19 +8,14 @@ download; a missing /usr/bin/chromium is a failure with a clear message.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from diffusion.bench.app import (
-    CHROMIUM,
     PAGES,
     _slider_times,
-    launch_chromium,
-    streamlit_server,
     wait_rendered,
 )
 
@@ -30,25 +25,8 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server(ROOT) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package "
-            "(apt-get install -y chromium) to run the browser test"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        context = launch_chromium(pw, profile, height=2600)
-        yield context
-        context.close()
+BROWSER_HEIGHT = 2600
+"""The Chromium window's height (the shared ``browser`` fixture, conftest.py)."""
 
 
 @pytest.mark.parametrize("path", list(PAGES))

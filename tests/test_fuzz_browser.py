@@ -7,18 +7,13 @@ request to it, no script run, and only short notes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from diffusion.bench.app import (
-    CHROMIUM,
     DONE,
-    launch_chromium,
-    streamlit_server,
     wait_rendered,
 )
 
@@ -48,25 +43,8 @@ URLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server(ROOT) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package "
-            "(apt-get install -y chromium) to run the browser test"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        context = launch_chromium(pw, profile, height=1600)
-        yield context
-        context.close()
+BROWSER_HEIGHT = 1600
+"""The Chromium window's height (the shared ``browser`` fixture, conftest.py)."""
 
 
 @pytest.mark.parametrize(("path", "params"), URLS, ids=[str(i) for i in range(len(URLS))])

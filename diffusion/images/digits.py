@@ -37,6 +37,7 @@ __all__ = [
     "load_classifier",
     "load_digits",
     "save_classifier",
+    "teacher_config",
     "train_classifier",
 ]
 
@@ -57,6 +58,29 @@ DIGITS_UNET = UNetConfig(
     dropout=0.0,
     groups=8,
 )
+
+
+def teacher_config(out: str, steps: int, batch_size: int = 256, **overrides):
+    """The shipped digits teacher's training recipe (scripts/images_train_offline.py) as a
+    ``TrainConfig``: one owner, so a run that is to reach the shipped teacher's quality
+    (scripts/images_time_to_quality.py) trains exactly what was shipped."""
+    from .train import TrainConfig  # train imports the data loaders of this module
+
+    recipe = dict(
+        out=out,
+        data="digits",
+        steps=steps,
+        batch_size=batch_size,
+        lr=1e-3,
+        warmup=200,
+        ema_decay=0.999,
+        log_every=500,
+        ckpt_every=10**9,
+        unet=DIGITS_UNET.to_dict(),
+        seed=0,
+        bf16=False,
+    )
+    return TrainConfig(**{**recipe, **overrides})
 
 
 @functools.lru_cache(maxsize=2)
