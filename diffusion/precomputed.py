@@ -72,7 +72,6 @@ _CORE = [
     "diffusion/model.py",
     "diffusion/nets.py",
     "diffusion/checkpoints.py",
-    "diffusion/distill/timesteps.py",
     "diffusion/precomputed.py",
 ]
 _2D = [*_CORE, "diffusion/metrics.py", "diffusion/toy/*.py"]
@@ -107,7 +106,15 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 
 def source_files(globs: Iterable[str], root: Path = ROOT) -> list[Path]:
-    return sorted({p for g in globs for p in root.glob(g) if p.is_file()})
+    """The files the globs name; a glob that names none is an error, so a moved or deleted
+    module cannot silently drop out of a curve's code version."""
+    found = {}
+    for g in globs:
+        files = [p for p in root.glob(g) if p.is_file()]
+        if not files:
+            raise ValueError(f"source glob {g!r} matches no file under {root}")
+        found.update(dict.fromkeys(files))
+    return sorted(found)
 
 
 def code_version(globs: Iterable[str], root: Path = ROOT) -> str:

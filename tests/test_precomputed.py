@@ -55,8 +55,9 @@ def test_reduced_solver_errors_match_the_shipped_ones():
 
 @pytest.fixture
 def tree(tmp_path):
-    """A copy of the sources one curve depends on, and an asset written against it."""
-    for path in precomputed.source_files(precomputed.SOURCES["solver_error"]):
+    """A copy of the sources the curves depend on, and an asset written against it."""
+    every_glob = [g for globs in precomputed.SOURCES.values() for g in globs]
+    for path in precomputed.source_files(every_glob):
         dst = tmp_path / path.relative_to(precomputed.ROOT)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, dst)
