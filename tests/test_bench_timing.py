@@ -46,3 +46,40 @@ def test_steady_allocator_says_what_it_did():
     # glibc Linux (this project's machines) accepts both settings.
     assert "256 MiB" in said
     assert "32 MiB" in said
+
+
+def test_overhead_peer_replays_the_samplers_own_network_calls():
+    import torch
+
+    from diffusion.bench import core
+    from diffusion.checkpoints import load_model
+    from diffusion.grids import make_timesteps
+    from diffusion.samplers import REGISTRY
+
+    model = load_model("swissroll")
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+    net = model.net
+
+    def counting_net(x, t):
+        calls.append((x.clone(), t.clone()))
+        return net(x, t)
+
+    model.net = counting_net
+    x_T = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    timesteps = make_timesteps(model.schedule, 4, "logsnr")
+
+    def heun_run():
+        return REGISTRY["heun"](model, x_T, timesteps)
+
+    bare, nfe = core._bare_calls(model, heun_run)
+    assert nfe == REGISTRY["heun"].nfe(4) == 7
+    assert model.net is counting_net  # the recorder is removed again
+    sampler_calls = calls[:]
+    calls.clear()
+    bare()
+    # the peer calls the network with the sampler's own inputs, call by call
+    assert len(calls) == len(sampler_calls) == nfe
+    for (x, t), (x_s, t_s) in zip(calls, sampler_calls, strict=True):
+        assert x.equal(x_s)
+        assert t.equal(t_s)
+    assert not calls[1][0].equal(x_T)  # not x_T at every time

@@ -177,17 +177,34 @@ def _sampling_rows(model, quick: bool) -> list[list[object]]:
     return rows
 
 
-def _bare_calls(model, x: torch.Tensor, timesteps: list[float]):
-    """The network alone, once per evaluation time, with the t tensors made beforehand."""
-    ts = [torch.full((x.shape[0],), t, dtype=x.dtype) for t in timesteps]
+def _bare_calls(model, run_sampler):
+    """The network alone, replaying the calls one sampler run makes: the same inputs
+    x_t and times t, captured during a first run and called back to back.
+
+    The replay matters: a network's speed on a CPU depends on its inputs (activations
+    that underflow to subnormal floats cost many times a normal multiply), so bare
+    calls on other data, such as x_T at every time, do a different amount of work and
+    the ratio would charge the network's own data-dependent cost to the sampler.
+    """
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
     net = model.net
+
+    def recording(x, t):
+        calls.append((x.clone(), t.clone()))
+        return net(x, t)
+
+    model.net = recording
+    try:
+        run_sampler()
+    finally:
+        model.net = net
 
     def run():
         with torch.no_grad():
-            for t in ts:
+            for x, t in calls:
                 net(x, t)
 
-    return run
+    return run, len(calls)
 
 
 def _overhead_rows(model, quick: bool) -> list[list[object]]:
@@ -197,23 +214,29 @@ def _overhead_rows(model, quick: bool) -> list[list[object]]:
     steps, repeats = 10, (3 if quick else 101)  # a 10% bar needs many rounds to be stable
     x_T = torch.randn(N_POINTS, 2, generator=torch.Generator().manual_seed(0))
     timesteps = make_timesteps(model.schedule, steps, "logsnr")
-    rows = []
+    pairs = []
     for name, spec in sorted(REGISTRY.items()):
         if spec.family != "training-free":
             continue  # few-step samplers need their own models (bench section fewstep)
-        nfe = spec.nfe(steps)
-        # The bare loop evaluates at as many times as the sampler does; which times
-        # does not change a network's cost.
-        ts = torch.linspace(float(timesteps[0]), 0.0, nfe).tolist()
 
         def sampler_run(spec=spec):
             with torch.no_grad():
                 return spec(model, x_T, timesteps, generator=torch.Generator().manual_seed(1))
 
-        m = paired_ratio(sampler_run, _bare_calls(model, x_T, ts), repeats=repeats)
+        bare, nfe = _bare_calls(model, sampler_run)
+        if nfe != spec.nfe(steps):
+            raise RuntimeError(f"{name}: {nfe} network calls, its spec says {spec.nfe(steps)}")
+        pairs.append((spec, nfe, sampler_run, bare))
+    # One untimed pass over every pair first: the first rows measured in a fresh
+    # process otherwise read 2-4% higher (caches and clock still settling).
+    for _, _, sampler_run, bare in pairs:
+        paired_ratio(sampler_run, bare, repeats=3 if quick else 11)
+    rows = []
+    for spec, nfe, sampler_run, bare in pairs:
+        m = paired_ratio(sampler_run, bare, repeats=repeats)
         rows.append(
             [
-                f"{spec.label} ({name})",
+                f"{spec.label} ({spec.name})",
                 nfe,
                 _fmt(m["fn"]),
                 _fmt(m["peer"]),
@@ -330,13 +353,15 @@ def run(quick: bool = False) -> str:
     out += [
         "### Sampler overhead",
         "",
-        f"Each sampler at 10 timesteps on {N_POINTS:,} points against the same number of bare "
-        "network calls on the same batch, in one process on one thread (with two, thread "
+        f"Each sampler at 10 timesteps on {N_POINTS:,} points against its own network calls "
+        "replayed bare (the inputs x_t and times t of one run, captured and called back to "
+        "back: a CPU network's speed depends on its data, so bare calls on other inputs do "
+        "other work), in one process on one thread (with two, thread "
         "wake-ups add jitter as large as the 10% measured). Each round runs the sampler and "
         "the bare calls back to back, alternating which goes first; ratio = the median over "
         "the rounds of sampler time / bare-call time (a pair run milliseconds apart sees "
         "the same machine speed, which a ratio of two separate medians does not), with "
-        "the ratios' quartiles beside it.",
+        "the ratios' quartiles beside it. One untimed pass over all pairs comes first.",
         "",
     ]
     header = [

@@ -187,6 +187,18 @@ class Run:
         g = self.grid
         return self.model.predict(x, self._t[i], g.alpha[i], g.sigma[i])
 
+    def x0(self, x: Tensor, i: int) -> Tensor:
+        """x0-hat alone at grid point i, for a step that needs no eps-hat. For an
+        eps-prediction network x0-hat = (x - sigma eps-hat) / alpha is computed in the
+        network output's own buffer: one tensor less per step (DDPM's step, whose
+        noise draw is the other)."""
+        self.nfe += 1
+        g, model = self.grid, self.model
+        if model.prediction != "eps":
+            return model.predict(x, self._t[i], g.alpha[i], g.sigma[i]).x0
+        out = model.net(x, self._t[i])
+        return out.mul_(-g.sigma[i]).add_(x).div_(g.alpha[i])
+
     def eps(self, x: Tensor, i: int) -> Tensor:
         """eps-hat alone at grid point i (for an eps-prediction network the raw output:
         a corrector's evaluation needs no x0-hat)."""

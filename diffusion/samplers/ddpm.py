@@ -44,7 +44,7 @@ def ddpm(
         c_x0 = math.sqrt(abar_s) * beta_ts / (1.0 - abar_t)
         c_xt = math.sqrt(abar_t / abar_s) * (1.0 - abar_s) / (1.0 - abar_t)
         var = beta_ts if variance == "beta" else (1.0 - abar_s) / (1.0 - abar_t) * beta_ts
-        x0 = run.predict(x, i).x0
+        x0 = run.x0(x, i)
         z = gaussian_like(x, generator)
         # x_s = c_x0 x0-hat + c_xt x_t + sqrt(var) z, accumulated in z's buffer: the
         # noise draw is the step's one new tensor (the sampler-overhead bar, BENCHMARKS.md)
