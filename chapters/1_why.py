@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from diffusion import figures
-from ui import models, teaching
+from ui import figures, models, teaching
 from ui.layout import page_header, show
 from ui.state import PageState
 

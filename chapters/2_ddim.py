@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from diffusion import figures
 from diffusion.grids import SPACINGS
-from ui import budget, models, precomputed, teaching
+from ui import budget, figures, models, precomputed, teaching
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, animation_export, page_header, published, show
 from ui.state import PageState
 

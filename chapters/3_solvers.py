@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from diffusion import figures
 from diffusion.grids import SPACINGS
 from diffusion.metrics import ASYMPTOTIC_NFE
 from diffusion.precomputed import SOLVERS
-from ui import models, solvers, teaching
+from ui import figures, models, solvers, teaching
 from ui.layout import SOLVER_SOURCE, SOLVER_TABLE, page_header, published, show
 from ui.state import PageState
 

@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from diffusion import figures
-from ui import budget, fewstep, jobs, live, models, precomputed, teaching
+from ui import budget, fewstep, figures, jobs, live, models, precomputed, teaching
 from ui.layout import FEWSTEP_TABLE, page_header, published, show
 from ui.state import PageState
 

@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from diffusion import figures
 from diffusion.grids import DEFAULT_SPACING
 from diffusion.toy.datasets import DATASETS
-from ui import budget, compare, jobs, live, models, precomputed, teaching
+from ui import budget, compare, figures, jobs, live, models, precomputed, teaching
 from ui.layout import animation_export, page_header, show
 from ui.state import PageState
 

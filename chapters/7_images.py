@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from diffusion import figures
-from ui import images, precomputed, teaching
+from ui import figures, images, precomputed, teaching
 from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show
 from ui.snippets import show_code
 from ui.state import PageState, shown

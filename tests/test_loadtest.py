@@ -71,6 +71,13 @@ def test_the_app_config_turns_file_watching_off():
     assert "fileWatcherType auto" in dev
 
 
+def test_the_app_config_skips_the_full_collection_after_every_rerun():
+    """Streamlit's default gc.collect(2) after each run walks every object of a process
+    with torch and plotly loaded, holding the GIL (BENCHMARKS.md, app section)."""
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["runner"]["postScriptGC"] is False
+
+
 def test_every_streamlit_cache_is_bounded():
     """A cache without max_entries or ttl grows with every new URL a class opens."""
     unbounded = []
