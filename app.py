@@ -13,10 +13,22 @@ from ui.present import present_mode, present_sidebar, run_present
 st.set_page_config(page_title="Accelerated sampling", page_icon="⏩", layout="wide")
 
 sidebar_common()
+first = PAGES[0]
+# Streamlit serves the default page at "/" only; its url_path merely names it. A link to
+# "/why?..." (typed, or from the page table) reaches a hidden alias that moves to "/"
+# with the link's settings, instead of "Page not found" and the defaults.
+home = st.Page(first.path, title=first.label, url_path=f"{first.url_path}-home", default=True)
+
+
+def _to_home() -> None:
+    st.switch_page(home, query_params=st.query_params.to_dict())
+
+
 page = st.navigation(
     [
-        st.Page(p.path, title=p.label, url_path=p.url_path, default=i == 0)
-        for i, p in enumerate(PAGES)
+        home,
+        *(st.Page(p.path, title=p.label, url_path=p.url_path) for p in PAGES[1:]),
+        st.Page(_to_home, title=first.label, url_path=first.url_path, visibility="hidden"),
     ],
     position="hidden" if present_mode() else "sidebar",
 )

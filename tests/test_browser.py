@@ -47,6 +47,21 @@ def test_page_opens_without_exception(server, browser, path):
         page.close()
 
 
+def test_a_link_to_the_first_page_by_name_keeps_its_settings(server, browser):
+    """Streamlit serves the default page at "/" only; "/why?..." must not end in
+    "Page not found" with the link's settings dropped (app.py's alias)."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/why?n=500&steps=5", wait_until="domcontentloaded")
+        page.wait_for_url(re.compile(r"n=500"), timeout=60_000)
+        wait_rendered(page, timeout_s=240)
+        assert "Why accelerate" in page.inner_text("h1")
+        assert "not found" not in page.inner_text("body").lower()
+        assert "steps=5" in page.url
+    finally:
+        page.close()
+
+
 def test_lecturer_toggle_and_url_state_in_the_browser(server, browser):
     page = browser.new_page()
     try:
