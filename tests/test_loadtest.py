@@ -147,3 +147,25 @@ def test_a_spent_budget_shows_a_note_instead_of_computing():
     at.run()
     assert at.markdown[0].value == "out=None"
     assert any("The sweep" in i.value and "Try again in" in i.value for i in at.info)
+
+
+def test_the_launcher_finds_the_port_in_either_spelling():
+    from ui import serve
+
+    assert serve._option(["--server.port", "8600"], "--server.port", "8501") == "8600"
+    assert serve._option(["--server.port=8601"], "--server.port", "8501") == "8601"
+    assert serve._option(["--server.headless", "true"], "--server.port", "8501") == "8501"
+
+
+def test_the_launched_server_serves_every_page_after_its_warm_up():
+    """servers() starts the app as ./dev app does (ui/serve.py) and waits for its
+    "serve: ready" line, printed after the launcher opened every page itself."""
+    import asyncio
+
+    from ui.pages import PAGES
+
+    with loadtest.servers(1) as (urls, _):
+        for i, p in enumerate(PAGES):
+            s = asyncio.run(loadtest.open_page(urls[0], "" if i == 0 else p.url_path))
+            assert s.errors == [], (p.url_path, s.errors)
+            assert s.figures[0], p.url_path  # its default figures were sent

@@ -135,6 +135,30 @@ class _Client:
         raise KeyError(f"no widget labelled {label!r}; the page has: {', '.join(self.widgets)}")
 
 
+async def open_page(url: str, page: str, query: str = "", timeout_s: float = 300.0) -> Session:
+    """One session that loads ``page`` (with ``query``) once and leaves: its load time,
+    the exceptions the page showed and its plotly specs (``figures[0]``). The server's
+    warm-up (ui/serve.py) and the app benchmark's figure count use it."""
+    import websockets
+
+    out = Session()
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    try:
+        async with websockets.connect(
+            ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout_s
+        ) as ws:
+            client = _Client(ws, page, query)
+            out.load_s, out.errors = await client.rerun(timeout_s=timeout_s)
+            out.figures.append(client.figures)
+    except (TimeoutError, asyncio.TimeoutError):
+        out.dropped = True
+        out.errors.append("no answer within the timeout")
+    except Exception as err:  # connection refused or closed
+        out.dropped = True
+        out.errors.append(f"{type(err).__name__}: {str(err)[:120]}")
+    return out
+
+
 async def student(
     url: str,
     i: int,
@@ -311,7 +335,7 @@ async def classroom(
         "rss_before_mb": round(base, 1),
         "rss_after_mb": round(after, 1),
         "rss_peak_mb": round(max(peak), 1),
-        "mb_per_session": round((after - base) / max(n, 1), 2),
+        "mb_per_session": round((max(peak) - base) / max(n, 1), 2),  # an upper bound
     }
     if coach_out is not None:
         out["trainer_errors"] = coach_out.errors
@@ -328,7 +352,12 @@ def servers(count: int = 1, script: str = "app.py") -> Iterator[tuple[list[str],
     from .app import streamlit_process
 
     with contextlib.ExitStack() as stack:
-        procs = [stack.enter_context(streamlit_process(ROOT, script=script)) for _ in range(count)]
+        # the app as ./dev app starts it (ui/serve.py: every page warm before "ready")
+        serve = script == "app.py"
+        procs = [
+            stack.enter_context(streamlit_process(ROOT, timeout_s=240, script=script, serve=serve))
+            for _ in range(count)
+        ]
         yield [u for u, _ in procs], [p.pid for _, p in procs]
 
 
