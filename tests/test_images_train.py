@@ -67,6 +67,35 @@ def test_resume_continues_exactly(tmp_path):
     assert "images_per_s" in json.loads(log[-1])
 
 
+def test_evaluation_stops_training_and_is_left_out_of_its_time(tmp_path):
+    """evaluate(step, net) runs every eval_every steps on the network that is saved;
+    True stops the run there (model saved, losses up to that step), and its seconds
+    are reported apart from the training's."""
+    import time
+
+    seen = []
+
+    def evaluate(step, net):
+        seen.append((step, net.training))
+        time.sleep(0.2)
+        return step >= 4
+
+    s = train_images(_cfg(tmp_path / "e", 10), evaluate=evaluate, eval_every=2)
+    assert [st for st, _ in seen] == [2, 4]
+    assert not any(training for _, training in seen)  # the EMA network, in eval mode
+    assert s["steps"] == 4
+    assert len(s["losses"]) == 4
+    assert s["eval_seconds"] >= 0.4
+    assert json.loads((tmp_path / "e" / "state.json").read_text())["step"] == 4
+    assert load_image_model(str(tmp_path / "e" / "model")).sample_shape == (3, 8, 8)
+    # the same run without a check: same losses, evaluation at the last step too
+    plain = train_images(_cfg(tmp_path / "p", 4))
+    assert plain["losses"] == s["losses"]
+    last = []
+    train_images(_cfg(tmp_path / "l", 3), evaluate=lambda st, n: last.append(st), eval_every=2)
+    assert last == [2, 3]
+
+
 def test_corrupt_checkpoint_is_refused(tmp_path):
     train_images(_cfg(tmp_path / "r", 2))
     p = tmp_path / "r" / "state.safetensors"

@@ -226,15 +226,27 @@ def train_images(
     resume: bool = True,
     log: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    evaluate: Callable[[int, nn.Module], bool] | None = None,
+    eval_every: int = 1000,
 ) -> dict:
     """Train (or resume) an image UNet; returns a summary dict.
 
     ``data`` overrides the dataset (float32 (N, C, H, W) in [-1, 1]). ``log(record)``
     receives {"step", "loss", "lr", "images_per_s", "seconds"} every ``log_every``
     steps on rank 0 (also appended to <out>/log.jsonl).
+
+    ``evaluate(step, net)`` is called every ``eval_every`` steps and at the last one
+    with the network that would be saved (the EMA one); it must not change it. When it
+    returns True, training stops there (the model is saved as at any stop). Its time
+    is left out of ``seconds``, ``images_per_s`` and the log's rates and reported as
+    ``eval_seconds``. One process only.
     """
     cfg.check()
+    if evaluate is not None and eval_every < 1:
+        raise ValueError("eval_every must be at least 1")
     run = _start_run(cfg, data)
+    if evaluate is not None and run.world > 1:
+        raise ValueError("evaluation during training runs in one process only")
     step, losses = _resume_or_seed(run, resume)
     compiled = resolve_compile(cfg.compile, run.device)
     if compiled:
@@ -251,8 +263,9 @@ def train_images(
         capture_error = trainer.capture_error
 
     start_step, t0 = step, time.perf_counter()
-    step = _train_loop(run, run_step, step, losses, t0, log, should_stop)
-    seconds = time.perf_counter() - t0
+    check = None if evaluate is None else (eval_every, evaluate)
+    step, eval_seconds = _train_loop(run, run_step, step, losses, t0, log, should_stop, check)
+    seconds = time.perf_counter() - t0 - eval_seconds
     _save_model(run, compiled, step)
     return {
         "steps": step,
@@ -265,6 +278,7 @@ def train_images(
         "compile_mode": cfg.compile_mode if compiled else None,
         "compile_seconds": compile_seconds,
         "capture_error": capture_error,
+        "eval_seconds": eval_seconds,
     }
 
 
@@ -389,11 +403,14 @@ def _capture_step(run: _Run, body, step: int, log) -> TrainStep:
     return trainer
 
 
-def _train_loop(run: _Run, run_step, step: int, losses: list[float], t0: float, log, should_stop):
-    """Steps until cfg.steps or should_stop(); logs and checkpoints on the way. Returns
-    the step reached; ``losses`` grows by every step's loss."""
+def _train_loop(
+    run: _Run, run_step, step: int, losses: list[float], t0: float, log, should_stop, check=None
+) -> tuple[int, float]:
+    """Steps until cfg.steps, should_stop() or a passed check; logs and checkpoints on
+    the way. ``check`` is (every, evaluate) (see ``train_images``). Returns the step
+    reached and the seconds spent evaluating; ``losses`` grows by every step's loss."""
     cfg = run.cfg
-    start_step, t_log = step, t0
+    start_step, t_log, eval_seconds = step, t0, 0.0
     pending: list[Tensor] = []  # this interval's losses, still on the device
     run.net.train()
     while step < cfg.steps:
@@ -402,7 +419,12 @@ def _train_loop(run: _Run, run_step, step: int, losses: list[float], t0: float, 
         loss = run_step(*batch)
         step += 1
         pending.append(_global_mean(run, loss.detach()))
-        stop = should_stop is not None and should_stop()
+        passed = False
+        if check is not None and (step % check[0] == 0 or step == cfg.steps):
+            passed, dt = _evaluate(run, check[1], step)
+            eval_seconds += dt
+            t0, t_log = t0 + dt, t_log + dt  # the rates and times count training only
+        stop = passed or (should_stop is not None and should_stop())
         save = step % cfg.ckpt_every == 0 or step == cfg.steps or stop
         logged = step % cfg.log_every == 0 or step == cfg.steps
         if logged or save:
@@ -414,7 +436,18 @@ def _train_loop(run: _Run, run_step, step: int, losses: list[float], t0: float, 
             _checkpoint(run, step, losses)
         if stop:
             break
-    return step
+    return step, eval_seconds
+
+
+def _evaluate(run: _Run, evaluate, step: int) -> tuple[bool, float]:
+    """``evaluate(step, net)`` on the network that would be saved; its verdict and the
+    seconds it took (the device synchronised on both sides)."""
+    sync = torch.cuda.synchronize if run.device.type == "cuda" else (lambda: None)
+    sync()
+    t = time.perf_counter()
+    passed = bool(evaluate(step, run.ema if run.cfg.ema_decay > 0 else run.net))
+    sync()
+    return passed, time.perf_counter() - t
 
 
 def _draw_batch(run: _Run) -> tuple[Tensor, Tensor, Tensor]:
