@@ -121,7 +121,7 @@ def part_fid(res: dict) -> None:
     out = {"batch": batch}
     with torch.no_grad():
         rounds = {"ours": [], "pytorch_fid": []}
-        for _ in range(3):  # interleaved, so clock changes hit both alike
+        for _ in range(5):  # interleaved, so clock changes hit both alike
             rounds["ours"].append(cuda_time(lambda: ours(x), repeats=5))
             rounds["pytorch_fid"].append(cuda_time(lambda: ref(x), repeats=5))
         for k, v in rounds.items():
@@ -153,17 +153,26 @@ def _train_cfg(d: str, batch: int, steps: int, window: int, compile: bool, mode:
     )
 
 
-def ours_train_round(data, batch: int, steps: int, window: int, compile: bool, mode: str):
+def ours_train_round(
+    data, batch: int, steps: int, window: int, compile: bool, mode: str, echo: bool = False
+):
     """images/s of train_images' own log windows (the first one dropped), and its
-    compile seconds (paid before the first window)."""
+    compile seconds (paid before the first window). ``echo`` prints each record as it
+    comes (a process killed at its time limit then shows how far it got)."""
     import tempfile
 
     from diffusion.images.train import train_images
 
     recs = []
+
+    def log(rec: dict) -> None:
+        recs.append(rec)
+        if echo:
+            print("progress", json.dumps(rec), flush=True)
+
     with tempfile.TemporaryDirectory() as d:
         cfg = _train_cfg(d, batch, steps, window, compile, mode)
-        summary = train_images(cfg, data=data, resume=False, log=recs.append)
+        summary = train_images(cfg, data=data, resume=False, log=log)
     rates = [r["images_per_s"] for r in recs if "images_per_s" in r][1:]
     return rates, summary
 
@@ -351,43 +360,85 @@ def part_sample(res: dict) -> None:
     res["sample"] = out
 
 
+VARIANT_JOBS = "train:reduce-overhead,train:max-autotune,sample:reduce-overhead"
+
+
 def part_variants(res: dict) -> None:
-    """Every compile mode for training (batch 128) and sampling (DDIM 10, batch 256),
-    each in its own process under a time limit: images/s and compile seconds."""
+    """Compile modes for training (batch 128) and sampling (DDIM 10, batch 256), each in
+    its own process under a time limit: images/s and compile seconds, or how far it got.
+
+    $VARIANT_JOBS lists kind:mode pairs (default: the modes the default one is not);
+    $VARIANT_LIMIT is each one's limit in seconds, $VARIANT_BUDGET the whole part's.
+    A process over its limit is killed with its whole process group (Inductor's
+    compile workers included), so nothing it started runs on into later measurements.
+    """
+    import contextlib
+    import os
+    import signal
     import subprocess
 
     from diffusion.images.compile import MODES
 
     out = {}
-    limit = int(float(__import__("os").environ.get("VARIANT_LIMIT", "110")))
-    jobs = [("train", m) for m in ("eager", *MODES)] + [
-        ("sample", m) for m in ("graph", "default", "max-autotune-no-cudagraphs", "reduce-overhead")
-    ]
-    budget = float(__import__("os").environ.get("VARIANT_BUDGET", "1e9"))
+    limit = float(os.environ.get("VARIANT_LIMIT", "110"))
+    budget = float(os.environ.get("VARIANT_BUDGET", "1e9"))
+    jobs = [j.split(":") for j in os.environ.get("VARIANT_JOBS", VARIANT_JOBS).split(",")]
+    for kind, mode in jobs:
+        if kind not in ("train", "sample") or mode not in (*MODES, "eager"):
+            raise ValueError(f"unknown variant {kind}:{mode}")
     t_start = time.perf_counter()
     for kind, mode in jobs:
-        if time.perf_counter() - t_start > budget:
-            out[f"{kind}:{mode}"] = {"error": "not run: the call's time budget was spent"}
+        left = budget - (time.perf_counter() - t_start)
+        if left < 30:
+            out[f"{kind}:{mode}"] = {"error": "not run: the part's time budget was spent"}
             continue
+        cap = min(limit, left)
         cmd = [sys.executable, __file__, "--variant", f"{kind}:{mode}", "--out", "/tmp/v.json"]
         t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-            line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-            r = json.loads(line[-1]) if line else {"error": proc.stderr[-400:]}
+            stdout, stderr = proc.communicate(timeout=cap)
+            timed_out = False
         except subprocess.TimeoutExpired:
-            r = {"error": f"over {limit} s"}
+            timed_out = True
+        with contextlib.suppress(ProcessLookupError):  # its compile workers too
+            os.killpg(proc.pid, signal.SIGKILL)
+        if timed_out:
+            stdout, stderr = proc.communicate()
+        lines = stdout.splitlines()
+        result = [ln for ln in lines if ln.startswith("{")]
+        progress = [json.loads(ln.split(" ", 1)[1]) for ln in lines if ln.startswith("progress ")]
+        if result:
+            r = json.loads(result[-1])
+        elif timed_out:
+            r = {"error": f"did not finish in {cap:.0f} s"}
+        else:
+            r = {"error": (stderr or stdout)[-600:]}
+        compiled = [p for p in progress if "compile_seconds" in p]
+        if timed_out and not result:
+            r["reached"] = (
+                f"compiled in {compiled[0]['compile_seconds']:.0f} s, then "
+                f"{sum('images_per_s' in p for p in progress)} timed windows"
+                if compiled
+                else "no step timed" + (" (still compiling)" if mode != "eager" else "")
+            )
         r["wall_seconds"] = round(time.perf_counter() - t0, 1)
         out[f"{kind}:{mode}"] = r
         print("variant", kind, mode, json.dumps(r), flush=True)
         res["variants"] = out
+        if OUT_PATH:
+            Path(OUT_PATH).write_text(json.dumps(res, indent=2))
 
 
 def run_variant(spec: str) -> None:
     kind, mode = spec.split(":")
     if kind == "train":
         data = synthetic_images(4096, size=32)
-        rates, summ = ours_train_round(data, 128, 160, 20, mode != "eager", mode)
+        eager = mode == "eager"
+        cfg_mode = "graph" if eager else mode  # the config's mode is unused when eager
+        rates, summ = ours_train_round(data, 128, 160, 20, not eager, cfg_mode, echo=True)
         print(
             json.dumps(
                 {
