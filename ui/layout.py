@@ -12,6 +12,7 @@ import streamlit as st
 from diffusion import figures
 
 from . import teaching
+from .folds import folded
 from .snippets import show_code
 from .state import lecture_mode
 
@@ -213,6 +214,8 @@ def markdown_table(table) -> str:
 
 def published(table: dict, source: str, title: str) -> None:
     """A published table in its own expander, never on the axes of our measurements."""
-    with st.expander(title, expanded=False):
-        st.markdown(markdown_table(table))
-        st.caption(source)
+    box = folded(title, f"published.{title}")
+    if box:
+        with box:
+            st.markdown(markdown_table(table))
+            st.caption(source)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .folds import folded
+
 SNIPPETS: dict[str, str] = {
     "why-1000-vs-few": """
 import diffusion
@@ -217,5 +219,7 @@ def show_code(name: str) -> None:
     code = snippet_for(name)
     if code is None:
         return
-    with st.expander("Show the code"):
-        st.code(code, language="python")
+    box = folded("Show the code", f"code.{name}")
+    if box:
+        with box:
+            st.code(code, language="python")

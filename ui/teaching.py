@@ -14,6 +14,8 @@ import inspect
 
 import streamlit as st
 
+from .folds import folded
+
 # ----- notation ------------------------------------------------------------------------
 
 NOTATION: tuple[tuple[str, str], ...] = (
@@ -71,8 +73,10 @@ NOTATION_TITLE = "Notation (the same on every page)"
 
 def notation_card(*, expanded: bool = False) -> None:
     """The app's one notation card, in an expander."""
-    with st.expander(NOTATION_TITLE, expanded=expanded):
-        st.markdown("\n".join(f"- {sym}: {meaning}" for sym, meaning in NOTATION))
+    box = folded(NOTATION_TITLE, "notation", expanded=expanded)
+    if box:
+        with box:
+            st.markdown("\n".join(f"- {sym}: {meaning}" for sym, meaning in NOTATION))
 
 
 # ----- per page: prompt, check questions, papers --------------------------------------
@@ -284,8 +288,10 @@ def check_questions(page: str) -> None:
     st.subheader("Check your understanding")
     for i, (question, answer) in enumerate(CHECKS[_page(page)], 1):
         st.markdown(f"**{i}.** {question}")
-        with st.expander("Answer"):
-            st.markdown(answer)
+        box = folded("Answer", f"answer.{page}.{i}")
+        if box:
+            with box:
+                st.markdown(answer)
 
 
 def citation_lines(page: str) -> list[str]:
@@ -452,8 +458,10 @@ def deep_dive(key: str, *, expanded: bool = False) -> None:
     if key not in DEEP:
         raise ValueError(f"unknown section {key!r}; choose one of {', '.join(DEEP)}")
     title, body = DEEP[key]
-    with st.expander(title, expanded=expanded):
-        st.markdown(body)
+    box = folded(title, f"deep.{key}", expanded=expanded)
+    if box:
+        with box:
+            st.markdown(body)
 
 
 def source_of(obj) -> str:
@@ -474,10 +482,12 @@ def subsequence_code(grid) -> None:
     from diffusion.grids import make_ddim_timesteps
 
     title, body = DEEP["ddim-code"]
-    with st.expander(title):
-        st.markdown(body)
-        st.code(source_of(make_ddim_timesteps), language="python", wrap_lines=True)
-        st.caption("This page's grid: " + ", ".join(f"{float(t):g}" for t in grid))
+    box = folded(title, "deep.ddim-code")
+    if box:
+        with box:
+            st.markdown(body)
+            st.code(source_of(make_ddim_timesteps), language="python", wrap_lines=True)
+            st.caption("This page's grid: " + ", ".join(f"{float(t):g}" for t in grid))
 
 
 # ----- small shared texts ----------------------------------------------------------------
