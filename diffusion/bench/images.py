@@ -1,17 +1,25 @@
 """Benchmark section ``images``: GPU figures measured on an H200 (read from
-``assets/images/bench_gpu.json``, written by scripts/images_gpu.py and
-scripts/images_device_run.sh) and CPU figures measured now, on this machine.
+``assets/images/bench_gpu.json``, the results of scripts/images_gpu.py,
+scripts/images_time_to_quality.py and scripts/images_device_run.sh with the commands,
+dates and machine of each device run) and CPU figures measured now, on this machine.
 
 CPU: offline-track training wall time (the digits UNet, a fixed number of steps),
 and the latency of 16 images at 10 NFE with our DDIM against the same network
 driven by diffusers' DDIMScheduler loop.
+
+The GPU part is rendered from the data file alone (``gpu_part``), so it can be
+re-rendered into BENCHMARKS.md without the CPU measurements:
+``python -m diffusion.bench.images --splice-gpu BENCHMARKS.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import statistics
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -19,124 +27,223 @@ import torch
 from ..images.store import ASSETS
 from .common import interleaved_medians, machine_info, md_table
 
-__all__ = ["run"]
+__all__ = ["GPU_DATA", "gpu_part", "load_gpu_data", "run", "splice_gpu_part"]
+
+GPU_DATA = ASSETS / "bench_gpu.json"
+"""The GPU measurements the section renders (the only place their numbers live)."""
+
+GPU_HEADING = "### GPU (H200)"
+CPU_HEADING = "### CPU (this machine)"
+
+_WORDS = dict(
+    enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"], 1)
+)
+
+
+def load_gpu_data(path: str | Path | None = None) -> dict | None:
+    """The GPU measurements, or None when the data file is absent."""
+    path = Path(path) if path is not None else GPU_DATA
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _when(date: str, day: str) -> str:
+    """``date`` ('YYYY-MM-DD HH:MM UTC') without its day when that is ``day``."""
+    return date[len(day) + 1 :] if day and date.startswith(day + " ") else date
+
+
+def _secs(x: float) -> str:
+    """Seconds to the precision that still shows them: 0.04, 0.3, 7, 93."""
+    return f"{x:.2f}" if x < 0.1 else f"{x:.1f}" if x < 1 else f"{x:.0f}"
+
+
+def _count(n: int) -> str:
+    return _WORDS.get(n, str(n))
+
+
+def _mark(g: dict, run: str) -> float | None:
+    fwd = g.get("forward", {}).get(str(run))
+    return fwd["mark_images_per_s"] if fwd else None
 
 
 def _gpu_rows(g: dict) -> list[list[str]]:
-    """Training and sampling against diffusers, with each rate as a fraction of the
-    physical mark: the graphed bf16 forward rate divided by 3 for a training step
-    (forward + backward ~ 3 forwards) and by the NFE for a sample."""
-    mark = g.get("forward", {}).get("mark_images_per_s")
+    """Training and sampling against diffusers, each side's rate as a fraction of the
+    physical mark of the row's own run: the graphed bf16 forward rate divided by 3 for
+    a training step (forward + backward ~ 3 forwards) and by the NFE for a sample."""
 
-    def frac(rate: float, per: float) -> str:
-        return f"{rate / (mark / per):.0%}" if mark else ""
+    def fracs(r: dict, run: str, per: float) -> str:
+        mark = _mark(g, run)
+        if not mark:
+            return ""
+        keys = ("ours_images_per_s", "ours_eager_images_per_s", "diffusers_images_per_s")
+        return " / ".join(f"{r[k] / (mark / per):.0%}" for k in keys)
+
+    def row(label: str, r: dict, target: str, run: str, per: float) -> list[str]:
+        return [
+            label,
+            f"{r['ours_images_per_s']:,.0f}",
+            f"{r['ours_eager_images_per_s']:,.0f}",
+            f"{r['diffusers_images_per_s']:,.0f}",
+            f"{r['ratio']:.2f}",
+            target,
+            fracs(r, run, per),
+            str(run),
+        ]
 
     rows = []
     t = g.get("train", {})
-    for key in sorted(k for k in t if k.startswith("batch")):
+    for key in sorted((k for k in t if k.startswith("batch")), key=lambda k: int(k[5:])):
         b = t[key]
-        rows.append(
-            [
-                f"training, UNet {t['params'] / 1e6:.1f} M, 32x32 bf16, batch {key[5:]}",
-                f"{b['ours_images_per_s']:,.0f}",
-                f"{b['ours_eager_images_per_s']:,.0f}",
-                f"{b['diffusers_images_per_s']:,.0f}",
-                f"{b['ratio']:.2f}",
-                ">= 2.0" if key == "batch128" else ">= 1.5",
-                frac(b["ours_images_per_s"], 3),
-            ]
-        )
+        label = f"training, UNet {t['params'] / 1e6:.1f} M, 32x32 bf16, batch {key[5:]}"
+        rows.append(row(label, b, ">= 2.0" if key == "batch128" else ">= 1.5", b["run"], 3))
     s = g.get("sample")
     if s:
         for nfe in (10, 50):
-            r = s[f"nfe{nfe}"]
-            rows.append(
-                [
-                    f"sampling, DDIM {nfe} NFE, batch {s['batch']}, bf16",
-                    f"{r['ours_images_per_s']:,.0f}",
-                    f"{r['ours_eager_images_per_s']:,.0f}",
-                    f"{r['diffusers_images_per_s']:,.0f}",
-                    f"{r['ratio']:.2f}",
-                    ">= 1.5",
-                    frac(r["ours_images_per_s"], nfe),
-                ]
-            )
+            label = f"sampling, DDIM {nfe} NFE, batch {s['batch']}, bf16"
+            rows.append(row(label, s[f"nfe{nfe}"], ">= 1.5", s["run"], nfe))
     return rows
 
 
-def _gpu_section() -> list[str]:
-    path = ASSETS / "bench_gpu.json"
-    if not path.exists():
-        return ["No GPU measurements found (assets/images/bench_gpu.json)."]
-    g = json.loads(path.read_text())
-    runs = g.get("runs", {"A": {"date": g["date"], "command": "bash scripts/images_device_run.sh"}})
+def _intro(g: dict) -> list[str]:
+    """Machine, runs and how the table's figures are taken."""
+    day = g["date"].split()[0]
+    runs = g["runs"]
     out = [
-        f"Measured on {g['device']} (torch {g['torch']}) in {len(runs)} call(s) of "
-        "`scripts/images_device_run.sh`; medians of timed windows ended by a CUDA "
-        "synchronisation, ours (compiled, the default on CUDA), ours eager (`--no-compile`) "
-        "and the peer alternating in each run:",
+        f"Measured on one {g['device']} (device kind `{g['device_kind']}`; torch "
+        f"{g['torch']}, Triton {g['triton']}, driver {g['driver']}) on {g['date']} in "
+        f"{_count(len(runs))} calls of `scripts/images_device_run.sh` on the same machine, "
+        "one after the other; medians of timed windows ended by a CUDA synchronisation. In "
+        "each run ours (compiled, the default on CUDA), ours eager (`--no-compile`) and the "
+        "peer alternate, and each benchmark run measures its own physical mark first:",
         "",
     ]
     for name, r in runs.items():
-        out.append(f"- run {name} ({r['date']}): `{r['command']}` ({r.get('parts', 'all parts')})")
+        note = f" {r['note']}" if r.get("note") else ""
+        out.append(
+            f"- run {name} ({_when(r['date'], day)}): `{r['command']}` ({r['parts']}).{note}"
+        )
     t = g.get("train", {})
     out += [
         "",
         "Peer: " + t.get("peer", "diffusers' loop") + " for training; diffusers' "
         "DDIMScheduler loop on the same network for sampling. Compile mode "
-        f"`{t.get('compile_mode', '?')}`: torch.compile, then one CUDA graph per step.",
-        "",
+        f"`{t.get('compile_mode', '?')}`: torch.compile, then one CUDA graph per step. Each "
+        "row is read against the physical mark of its own run (a training step counts as 3 "
+        "forwards, a sample as NFE forwards).",
     ]
-    headers = [
-        "H200",
-        "ours img/s",
-        "ours eager img/s",
-        "diffusers img/s",
-        "ratio",
-        "target",
-        "of the mark",
-    ]
-    out.append(md_table(headers, _gpu_rows(g)))
-    for note in _GPU_NOTES:
-        out += note(g)
     return out
 
 
+def _windows_note(g: dict) -> list[str]:
+    """How many timed windows each median is over."""
+    t, s = g.get("train", {}), g.get("sample")
+    batches = {k[5:]: v for k, v in t.items() if k.startswith("batch")}
+    if not batches:
+        return []
+    windows = {v["windows_per_side"] for v in batches.values()}
+    per = (
+        f"{windows.pop()} windows per side"
+        if len(windows) == 1
+        else ", ".join(
+            f"{v['windows_per_side']} windows per side at batch {k}" for k, v in batches.items()
+        )
+    )
+    steps = ", ".join(
+        f"{v['steps_per_timing']} steps each at batch {k}"
+        if i == 0
+        else f"{v['steps_per_timing']} at batch {k}"
+        for i, (k, v) in enumerate(batches.items())
+    )
+    text = f"Training: {per} ({steps}), {_count(t['rounds'])} rounds of the three sides"
+    if s:
+        text += f"; sampling: {s['rounds']} rounds of {s['calls_per_round']} timed calls per side"
+    return ["", text + "."]
+
+
 def _forward_note(g: dict) -> list[str]:
-    """The physical mark: the UNet's bf16 forward alone, graphed and eager."""
+    """The physical mark of each run: the UNet's bf16 forward alone, graphed and eager."""
     fwd = g.get("forward")
     if not fwd:
         return []
-    b = fwd["batch512"]
+    parts = [
+        f"run {run}: {f['batch512']['graphed_images_per_s']:,.0f} img/s at batch 512 (eager "
+        f"{f['batch512']['eager_images_per_s']:,.0f}; at batch 256: "
+        f"{f['batch256']['graphed_images_per_s']:,.0f} graphed, "
+        f"{f['batch256']['eager_images_per_s']:,.0f} eager)"
+        for run, f in fwd.items()
+    ]
     return [
         "",
-        f"Physical mark (run {fwd.get('run', 'A')}): the same UNet's bf16 forward, "
-        f"compiled and graph-captured, {b['graphed_images_per_s']:,.0f} img/s at batch 512 "
-        f"(eager {b['eager_images_per_s']:,.0f}; at batch 256: "
-        f"{fwd['batch256']['graphed_images_per_s']:,.0f} graphed, "
-        f"{fwd['batch256']['eager_images_per_s']:,.0f} eager). A training step counts as "
-        "3 forwards, a sample as NFE forwards; run B's rows are read against run A's mark.",
+        "Physical mark, the same UNet's bf16 forward, compiled and graph-captured: "
+        + "; ".join(parts)
+        + ".",
+    ]
+
+
+def _launch_bound_note(g: dict) -> list[str]:
+    """Batch 128 against the earlier run of the same code: which rates follow the host."""
+    new = g.get("train", {}).get("batch128")
+    prev = g.get("previous", {})
+    old = prev.get("train", {}).get("batch128")
+    if not new or not old:
+        return []
+    old_run = prev["train"].get("runs", {}).get("batch128")
+    when = _when(prev["runs"][old_run]["date"], g["date"].split()[0]) if old_run else "?"
+    moved = {
+        k: abs(new[k] / old[k] - 1)
+        for k in ("ours_images_per_s", "ours_eager_images_per_s", "diffusers_images_per_s")
+    }
+    bound = sorted(moved[k] for k in ("ours_eager_images_per_s", "diffusers_images_per_s"))
+    return [
+        "",
+        "The eager and diffusers training rates at batch 128 are launch-bound, so they "
+        f"follow the host's speed: in the earlier run of the same code ({when}) they were "
+        f"{old['ours_eager_images_per_s']:,.0f} and {old['diffusers_images_per_s']:,.0f} "
+        f"img/s against {old['ours_images_per_s']:,.0f} compiled ({old['ratio']:.2f}x); the "
+        f"compiled rate moved by {moved['ours_images_per_s']:.1%}, the launch-bound ones by "
+        f"{bound[0] * 100:.0f}-{bound[1]:.0%}.",
     ]
 
 
 def _compile_note(g: dict) -> list[str]:
-    """Seconds spent compiling before the first timed window."""
-    t = g.get("train", {})
-    if not t:
+    """Seconds spent compiling before the first timed window; a warm figure is shown
+    with its run and the cold one of the earlier run."""
+    t, s = g.get("train", {}), g.get("sample")
+    prev = g.get("previous", {})
+    day = g["date"].split()[0]
+
+    def cold(secs: float | None, run: str | None) -> str:
+        if secs is None or not run or run not in prev.get("runs", {}):
+            return ""
+        return f" ({secs:.0f} s cold, {_when(prev['runs'][run]['date'], day)})"
+
+    parts = []
+    for i, key in enumerate(
+        sorted((k for k in t if k.startswith("batch")), key=lambda k: int(k[5:]))
+    ):
+        b, first = t[key], t[key]["compile_seconds"]
+        text = ("training at " if i == 0 else "at ") + f"batch {key[5:]}: {_secs(first[0])} s"
+        if b.get("compile_note"):
+            text += f" in run {b['run']}"
+        if len(first) > 1:
+            text += f" (a second run in the process: {_secs(first[1])} s)"
+        if b.get("compile_note"):
+            old = prev.get("train", {}).get(key)
+            text += f", {b['compile_note']}" + cold(
+                old["compile_seconds"][0] if old else None,
+                prev.get("train", {}).get("runs", {}).get(key),
+            )
+        parts.append(text)
+    if s:
+        text = f"sampling at batch {s['batch']}: {_secs(s['compile_seconds'])} s"
+        if s.get("compile_note"):
+            old = prev.get("sample")
+            text += f" in run {s['run']}, {s['compile_note']}" + cold(
+                old["compile_seconds"] if old else None, old.get("run") if old else None
+            )
+        parts.append(text)
+    if not parts:
         return []
-    comp = {k[5:]: v["compile_seconds"] for k, v in t.items() if k.startswith("batch")}
-    return [
-        "",
-        "Compilation, paid once before the first timed window: "
-        + "; ".join(
-            f"batch {k}: {v[0]:.0f} s"
-            + (f" (a second run in the process: {v[1]:.1f} s)" if len(v) > 1 else "")
-            for k, v in comp.items()
-        )
-        + f"; sampling at batch 256: {g['sample']['compile_seconds']:.0f} s."
-        if "sample" in g
-        else "",
-    ]
+    return ["", "Compilation, paid once before the first timed window: " + "; ".join(parts) + "."]
 
 
 def _sample_note(g: dict) -> list[str]:
@@ -158,45 +265,217 @@ def _sample_note(g: dict) -> list[str]:
 
 
 def _tests_note(g: dict) -> list[str]:
-    """The samplers' test on the graphed denoiser, run on the GPU."""
+    """The compiled-path tests, run on the GPU."""
     ts = g.get("tests")
     if not ts:
         return []
     rel = ts["samplers_rel_l2_graphed_vs_eager_bf16"]
+    lo, hi = min(rel, key=rel.get), max(rel, key=rel.get)
+    counts = f"{ts['passed']} passed"
+    if ts.get("failed"):
+        counts += f", {ts['failed']} failed"
+    if ts.get("skipped"):
+        counts += f", {ts['skipped']} skipped ({ts['skipped_reason']})"
     return [
         "",
-        f"`{ts['file']}` on the H200: every sampler of the registry on the graphed denoiser "
-        f"against the eager network under bf16 autocast, relative L2 of the samples "
-        f"{min(rel.values()):.1e} to {max(rel.values()):.1e} (tolerance "
-        f"{ts['tolerance']:.0e}); run A: {ts['run_A']}; run B: {ts['run_B']}.",
+        f"`{ts['file']}` on the H200 (run {ts['run']}, {ts['note']}): {counts} in "
+        f"{ts['seconds']:.0f} s. Every sampler of the registry on the graphed denoiser "
+        "against the eager network under bf16 autocast: relative L2 of the samples "
+        f"{rel[lo]:.1e} ({lo}) to {rel[hi]:.1e} ({hi}), tolerance {ts['tolerance']:.0e}; "
+        f"{ts['training']}.",
     ]
+
+
+def _reached(p: dict) -> str:
+    """Seconds of training to the target, or how far the run went without it."""
+    if p.get("reached"):
+        return f"{p['train_seconds_to_quality']:.0f} s ({p['steps']:,} steps)"
+    return f"not reached in {p['steps']:,} steps"
+
+
+def _first_at(evals: list[dict], fd: float) -> dict | None:
+    return next((e for e in evals if e["fd1000_ddim50"] <= fd), None)
+
+
+def _at_step(evals: list[dict], step: int) -> dict | None:
+    return next((e for e in evals if e["step"] == step), None)
+
+
+def quality_rows(g: dict) -> list[list[str]]:
+    """The time-to-quality table: seconds of training (evaluations left out) to the
+    shipped teacher's FD, at the teacher's length and the cap, and to each threshold."""
+    q = g["time_to_quality"]
+    c, e = q["compiled"], q["eager"]
+    cap = q["eval"]["cap_steps"]
+    target = q["shipped_teacher_fd1000_ddim50"]
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{b / a:.2f}" if a and b else ""
+
+    rows = [
+        [
+            f"FD-{q['eval']['n']} <= {target:.2f} (the shipped teacher)",
+            _reached(c),
+            _reached(e),
+            ratio(c["train_seconds_to_quality"], e["train_seconds_to_quality"]),
+        ]
+    ]
+    teacher_steps = g.get("offline_training", {}).get("teacher", {}).get("steps")
+    for step, label in ((teacher_steps, "(the shipped teacher's length)"), (cap, "")):
+        a, b = _at_step(c["evals"], step), _at_step(e["evals"], step)
+        if a and b:
+            rows.append(
+                [
+                    f"{step:,} steps {label}".strip(),
+                    f"{a['train_seconds']:.0f} s, FD {a['fd1000_ddim50']:.1f}",
+                    f"{b['train_seconds']:.0f} s, FD {b['fd1000_ddim50']:.1f}",
+                    ratio(a["train_seconds"], b["train_seconds"]),
+                ]
+            )
+    for fd in q.get("thresholds_after_run", []):
+        a, b = _first_at(c["evals"], fd), _first_at(e["evals"], fd)
+
+        def cell(x: dict | None) -> str:
+            return f"{x['train_seconds']:.0f} s ({x['step']:,} steps)" if x else "not reached"
+
+        rows.append(
+            [
+                f"first evaluation at FD <= {fd:g}",
+                cell(a),
+                cell(b),
+                ratio(a and a["train_seconds"], b and b["train_seconds"]),
+            ]
+        )
+    return rows
 
 
 def _quality_note(g: dict) -> list[str]:
-    """Time to quality of the compiled and the eager training."""
+    """Time to quality of the compiled and the eager training, scored as they train."""
     q = g.get("time_to_quality")
     if not q:
         return []
-    c, e = q["compiled"], q["eager"]
-    return [
+    c, e, ev = q["compiled"], q["eager"], q["eval"]
+    n, target = ev["n"], q["shipped_teacher_fd1000_ddim50"]
+    each = [x["eval_seconds"] for p in (c, e) for x in p["evals"]]
+    per_run = sorted((c["eval_seconds"], e["eval_seconds"]))
+    out = [
         "",
-        f"Time to quality ({q['recipe']}): compiled {c['wall_seconds']:.0f} s wall "
-        f"({c['compile_seconds']:.0f} s of it compiling; {c['steady_images_per_s']:,.0f} "
-        f"img/s after), FD-1000 at DDIM 50 {c['fd1000_ddim50']:.1f}; eager "
-        f"{e['wall_seconds']:.0f} s ({e['steady_images_per_s']:,.0f} img/s), FD-1000 "
-        f"{e['fd1000_ddim50']:.1f} ({e['date']}, {e['note']}). The shipped teacher scores "
-        f"{q['shipped_teacher_fd1000_ddim50']:.1f} in run A. The compiled run did not reach "
-        "the shipped teacher's FD in the same 6,000 steps, so the time to that quality is "
-        "not yet measured for the compiled path.",
+        f"Time to quality (run {q['run']}, `{q['command']}`): {q['recipe']} trained "
+        f"compiled, then eager, each scored every {ev['every']} steps from "
+        f"{ev['first_step']:,} (FD-{n} of {ev['samples']}, from the same {n:,} noises) until "
+        f"it reaches the shipped teacher's FD, capped at {ev['cap_steps']:,} steps. The "
+        f"shipped teacher scores {target:.2f} in the same run "
+        f"({q['shipped_teacher_fd1000_ddim50_other_noise']:.2f} from another {n:,} noises). "
+        "Training seconds include data loading and compilation and leave out the "
+        f"evaluations ({min(each):.1f}-{max(each):.1f} s each, "
+        f"{per_run[0]:.1f}-{per_run[1]:.1f} s per run):",
+        "",
+        md_table(
+            ["digits teacher recipe on the H200", "compiled", "eager", "eager / compiled"],
+            quality_rows(g),
+        ),
+        "",
     ]
+    text = (
+        f"Compiled: {c['compile_seconds']:.0f} s of compiling, then "
+        f"{c['steady_images_per_s']:,.0f} img/s; eager {e['steady_images_per_s']:,.0f} img/s."
+    )
+    thr = q.get("thresholds_after_run", [])
+    if thr and not (c["reached"] or e["reached"]):
+        text += (
+            f" The thresholds {' and '.join(f'{t:g}' for t in thr)} were chosen after the "
+            "run, since neither path reached the teacher's value."
+        )
+    steps = [x["step"] for x in c["evals"]]
+    text += (
+        f" FD-{n} at {steps[0]:,}, {steps[1]:,}, ... {steps[-1]:,} steps: compiled "
+        + ", ".join(f"{x['fd1000_ddim50']:.1f}" for x in c["evals"])
+        + "; eager "
+        + ", ".join(f"{x['fd1000_ddim50']:.1f}" for x in e["evals"])
+        + "."
+    )
+    fc = {x["step"]: x["fd1000_ddim50"] for x in c["evals"]}
+    fe = {x["step"]: x["fd1000_ddim50"] for x in e["evals"]}
+    common = sorted(set(fc) & set(fe))
+    tail = common[-8:]
+    if len(tail) >= 2:
+        succ = max(abs(f[b] - f[a]) for f in (fc, fe) for a, b in pairwise(tail))
+        across = max(abs(fc[s] - fe[s]) for s in tail)
+        text += (
+            f" Over the last {_count(len(tail))} evaluations "
+            f"({tail[0]:,}-{tail[-1]:,} steps) the mean FD is "
+            f"{statistics.mean(fc[s] for s in tail):.1f} compiled and "
+            f"{statistics.mean(fe[s] for s in tail):.1f} eager; successive evaluations of one "
+            f"path differ by up to {succ:.1f} and the two paths at the same step by up to "
+            f"{across:.1f}, so the two train the same model within the FD's noise. Both are "
+            f"fp32; the compiled step differs only in {q['paths_differ_in']}."
+        )
+    if not (c["reached"] or e["reached"]) and q.get("teacher_gap"):
+        trained = g.get("offline_training", {}).get("date")
+        text += (
+            f" Neither reproduces the shipped teacher's {target:.2f}"
+            + (f" (trained {trained})" if trained else "")
+            + f": {q['teacher_gap']}. Time to the teacher's own FD is therefore not measured"
+        )
+        if "--diagnose" in q["command"] and "graph" not in q:
+            text += (
+                "; the `graph` diagnostic run (taken only when eager reaches the target and "
+                "compiled does not) was not triggered"
+            )
+        text += "."
+    if "graph" in q:
+        gr = q["graph"]
+        text += (
+            f" Diagnostic `graph` run: {_reached(gr)}, FD at the end "
+            f"{gr['fd1000_ddim50_saved_model']:.1f}."
+        )
+    out.append(text)
+    return out
 
 
 def _modes_note(g: dict) -> list[str]:
-    """The other compile modes tried."""
-    m = g.get("modes_tried")
+    """The other compile modes: rate and compile time, or how far each got."""
+    m = g.get("compile_modes")
     if not m:
         return []
-    return ["", "Other compile modes: " + "; ".join(f"`{k}`: {v}" for k, v in m.items()) + "."]
+    desc = m.get("descriptions", {})
+    default = g.get("train", {}).get(f"batch{m['train_batch']}")
+    day = g["date"].split()[0]
+    now, earlier, sampling = [], [], []
+    for key, r in m.items():
+        if ":" not in key:
+            continue
+        kind, mode = key.split(":", 1)
+        about = f" ({desc[mode]})" if mode in desc else ""
+        if kind == "sample":
+            if "error" in r:
+                sampling.append(f"Sampling in `{mode}`: {r['error']}.")
+            else:
+                sampling.append(
+                    f"Sampling in `{mode}`: {r['images_per_s']:,.0f} img/s after "
+                    f"{r['compile_seconds']:.0f} s of compiling."
+                )
+        elif "date" in r:
+            earlier.append(f"`{mode}` ({_when(r['date'], day)}): {r['error']}.")
+        elif "error" in r:
+            now.append(f"`{mode}`{about}: {r['error']}; {r['reached']}")
+        else:
+            text = (
+                f"`{mode}`{about}: {r['images_per_s']:,.0f} img/s after "
+                f"{r['compile_seconds']:.0f} s of compiling"
+            )
+            if default:
+                text += (
+                    f", against {default['ours_images_per_s']:,.0f} img/s for "
+                    f"`{g['train']['compile_mode']}` with our whole-step graph in run "
+                    f"{default['run']}"
+                )
+            now.append(text)
+    head = (
+        f"Other compile modes (run {m['run']}; training at batch {m['train_batch']}, "
+        f"{m['conditions']}): "
+    )
+    return ["", " ".join([head + "; ".join(now) + ".", *earlier, *sampling])]
 
 
 def _fid_note(g: dict) -> list[str]:
@@ -208,7 +487,8 @@ def _fid_note(g: dict) -> list[str]:
         "",
         md_table(
             [
-                "H200, FID features (Inception pool3), batch " + str(f["batch"]),
+                f"H200, FID features (Inception pool3), batch {f['batch']} (run {f['run']}, "
+                f"{f['rounds']} interleaved rounds)",
                 "ours img/s",
                 "pytorch-fid img/s",
                 "ratio",
@@ -228,8 +508,6 @@ def _fid_note(g: dict) -> list[str]:
                 ],
             ],
         ),
-        "",
-        f"(measured {f.get('date', g['date'])}; the feature extractor is unchanged since)",
     ]
 
 
@@ -238,12 +516,15 @@ def _parity_note(g: dict) -> list[str]:
     p = g.get("parity")
     if not p:
         return []
-    diffs = [v["max_abs_diff"] for k, v in p.items() if k.startswith("seed")]
+    seeds = [v for k, v in p.items() if k.startswith("seed")]
+    gpu = max(v["max_abs_diff"] for v in seeds)
+    f64 = max(v["max_abs_diff_float64"] for v in seeds)
     return [
         "",
-        f"FID Inception parity with pytorch-fid's InceptionV3 (same random state dict, "
-        f"16 images, pool3): max abs difference {max(diffs):.2e} (bound 1e-4): "
-        f"{'passed' if p['passed'] else 'FAILED'}.",
+        f"FID Inception parity with pytorch-fid's InceptionV3 (run {p['run']}; same random "
+        f"state dict, {p['images']} images, pool3, {_count(len(seeds))} seeds): max abs "
+        f"difference {gpu:.2e} on the GPU and {f64:.2e} in float64 on the CPU (bound "
+        f"{p['bound']:.0e}): {'passed' if p['passed'] else 'FAILED'}.",
     ]
 
 
@@ -254,7 +535,7 @@ def _ddp_note(g: dict) -> list[str]:
         return []
     return [
         "",
-        f"Multi-GPU training (issue 6, {d.get('date', g['date'])}, eager): "
+        f"Multi-GPU training (issue {d['issue']}, {d['date']}, eager): "
         + d["two_gpus"]
         + ". On one GPU: "
         f"`{d['command']}`: {d['torchrun_1proc_images_per_s_steady']:,.0f} img/s under "
@@ -274,7 +555,7 @@ def _offline_note(g: dict) -> list[str]:
         return []
     return [
         "",
-        f"Shipped digits models trained on the H200 ({o.get('date', g['date'])}, eager): "
+        f"Shipped digits models trained on the H200 ({o['date']}, eager): "
         f"classifier {o['classifier']['seconds']:.0f} s, teacher {o['teacher']['steps']} "
         f"steps {o['teacher']['seconds']:.0f} s, PD 64 -> 1 in {o['pd']['seconds']:.0f} s, "
         f"CD {o['cd']['steps']} steps {o['cd']['seconds']:.0f} s; teacher DDIM "
@@ -285,7 +566,9 @@ def _offline_note(g: dict) -> list[str]:
 
 
 _GPU_NOTES = (
+    _windows_note,
     _forward_note,
+    _launch_bound_note,
     _compile_note,
     _sample_note,
     _tests_note,
@@ -297,6 +580,42 @@ _GPU_NOTES = (
     _offline_note,
 )
 """The notes under the GPU table, in order; each is empty when its measurement is absent."""
+
+
+def gpu_part(g: dict | None = None) -> str:
+    """Markdown of the section's GPU part (under its heading), from the data alone:
+    ``g`` or, by default, the shipped ``assets/images/bench_gpu.json``."""
+    g = load_gpu_data() if g is None else g
+    if g is None:
+        return "No GPU measurements found (assets/images/bench_gpu.json).\n"
+    headers = [
+        "H200",
+        "ours img/s",
+        "ours eager img/s",
+        "diffusers img/s",
+        "ratio",
+        "target",
+        "of the mark: ours / eager / diffusers",
+        "run",
+    ]
+    out = [*_intro(g), "", md_table(headers, _gpu_rows(g))]
+    for note in _GPU_NOTES:
+        out += note(g)
+    return "\n".join(out).strip() + "\n"
+
+
+def splice_gpu_part(report: str, gpu: str | None = None) -> str:
+    """``report`` (BENCHMARKS.md text) with the images section's GPU part replaced by
+    ``gpu`` (default: rendered from the shipped data); everything else, the CPU part
+    included, is kept as it is."""
+    gpu = gpu_part() if gpu is None else gpu
+    start = report.index("<!-- bench:images -->")
+    end = report.index("<!-- /bench:images -->", start)
+    block = report[start:end]
+    head = block.index(GPU_HEADING + "\n") + len(GPU_HEADING) + 1
+    tail = block.index("\n" + CPU_HEADING, head)
+    block = block[:head] + "\n" + gpu.strip() + "\n" + block[tail:]
+    return report[:start] + block + report[end:]
 
 
 def _cpu_section(quick: bool) -> list[str]:
@@ -419,12 +738,33 @@ def run(quick: bool = False) -> str:
         f"CPU figures on: {machine_info()}. Ratios are peer time / our time for latency and "
         "our rate / peer rate for throughput (> 1 means ours is faster).",
         "",
-        "### GPU (H200)",
+        GPU_HEADING,
         "",
-        *_gpu_section(),
+        gpu_part().rstrip(),
         "",
-        "### CPU (this machine)",
+        CPU_HEADING,
         "",
         *_cpu_section(quick),
     ]
     return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``--splice-gpu REPORT``: re-render the images section's GPU part of REPORT
+    (BENCHMARKS.md) from the shipped data, keeping its CPU part; ``--print-gpu``: print it."""
+    p = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--splice-gpu", metavar="REPORT")
+    g.add_argument("--print-gpu", action="store_true")
+    args = p.parse_args(argv)
+    if args.print_gpu:
+        print(gpu_part(), end="")
+        return
+    from ..io import write_text
+
+    path = Path(args.splice_gpu)
+    write_text(path, splice_gpu_part(path.read_text(encoding="utf-8")))
+
+
+if __name__ == "__main__":
+    main()
