@@ -129,10 +129,10 @@ else:
             and sorted({1, 2, steps}) == [1, 2]
             and not any(v.startswith("session:") for v in cms.values())
         ):
-            st.dataframe(shipped["cm_table"], hide_index=True)
+            st.table(shipped["cm_table"], hide_index=True)
             st.caption(precomputed.caption("fewstep"))
         else:
-            st.dataframe(
+            st.table(
                 fewstep.consistency_table(cms, sorted({1, 2, steps}), dataset, seed),
                 hide_index=True,
             )

@@ -76,13 +76,21 @@ if results:
         "compare-samples",
     )
     runs = {lab: r["xs"] for lab, r in results.items()}
-    show(figures.trajectory_animation(runs, lecture=lecture), "compare-trajectories")
-    st.caption(
-        "Frame k shows step k of every method; a method with fewer steps waits on its "
-        "samples. All started from the same $x_T$."
-    )
-    animation_export(runs, "compare-trajectories")
-    st.dataframe(
+    # as on the DDIM page: an animation drawn on every visit and every change would be
+    # the page's heaviest figure, for a view a student asks for
+    if ps.toggle(
+        "trajectories",
+        "Show the animated trajectories",
+        False,
+        help="Every method's steps from the same x_T, frame by frame; press Play.",
+    ):
+        show(figures.trajectory_animation(runs, lecture=lecture), "compare-trajectories")
+        st.caption(
+            "Frame k shows step k of every method; a method with fewer steps waits on its "
+            "samples. All started from the same $x_T$."
+        )
+        animation_export(runs, "compare-trajectories")
+    st.table(
         [
             {
                 "method": lab,
@@ -131,7 +139,7 @@ elif table is not None:
     table = (table["table"], table["floor"])
 if table is not None:
     rows, floor = table
-    st.dataframe(rows, hide_index=True)
+    st.table(rows, hide_index=True)
     if rows:
         st.caption(
             f"Dataset {dataset}, 2,000 samples against fresh data; data-vs-data floor "

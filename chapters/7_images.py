@@ -153,10 +153,10 @@ with col_pub:
         "axes of the small-sample curve beside it."
     )
     st.markdown("DDIM against steps S and eta")
-    st.dataframe(DDIM_TABLE, hide_index=True)
+    st.table(DDIM_TABLE, hide_index=True)
     st.caption(DDIM_SOURCE)
     st.markdown("Few-step models")
-    st.dataframe(FEWSTEP_TABLE, hide_index=True)
+    st.table(FEWSTEP_TABLE, hide_index=True)
     st.caption("Sources in the last column (REFERENCES.md).")
 
 st.subheader("CIFAR-10: your own tables")
@@ -170,7 +170,7 @@ if tables:
             f"**{table['file']}**: model {shown(table['model'])}, "
             f"{table['dataset']}, {table['n']} samples per point"
         )
-        st.dataframe(table["rows"])
+        st.table(table["rows"], hide_index=True)
 else:
     st.info(
         "No CIFAR-10 results yet. With a GPU and a network: "

@@ -249,6 +249,20 @@ def test_solver_page_nfe_changes_the_samples():
     assert "NFE 3" in json.dumps(after["layout"]["annotations"])
 
 
+def test_compare_trajectories_are_drawn_when_asked_for():
+    at = _open("chapters/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
+    names = [
+        json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
+        for el in at.get("plotly_chart")
+    ]
+    assert "compare-samples" in names
+    assert "compare-trajectories" not in names
+    at.toggle(key="compare.trajectories").set_value(True).run()
+    assert not _errors(at)
+    assert len(_fig(at, "compare-trajectories")["frames"]) == 5  # x_T and 4 steps
+    assert at.query_params["trajectories"] in ("1", ["1"])
+
+
 def test_compare_page_methods_change_the_panels():
     at = _open("chapters/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
     assert len(_figures(at)[0]["layout"]["meta"]["points"]) == 1

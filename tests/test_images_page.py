@@ -51,7 +51,7 @@ def test_images_page_live_curve_beside_the_published_tables():
     assert list(trace["x"]) == [2, 4, 8]
     assert all(v > 0 for v in trace["y"])
     assert "FD-200" in json.dumps(figs[0]["layout"])  # the sample count is labelled
-    tables = [json.dumps(df.value.to_dict()) for df in at.dataframe]
+    tables = [json.dumps(t.value.to_dict()) for t in at.table]
     assert any("41.07" in t for t in tables)  # the corrected DDIM eta = 1 column
     assert any("Salimans" in t for t in tables)
 
