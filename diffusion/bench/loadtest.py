@@ -406,6 +406,17 @@ def _row(label: str, r: dict) -> list[str]:
     ]
 
 
+def _knee_line(k: int | None, ns: list[int], at: dict[int, dict]) -> str:
+    head = "Knee (largest N with p95 <= 1 s and no error): "
+    if k is None:
+        return head + f"below {ns[0]}."
+    if k == ns[-1]:
+        return head + (
+            f"beyond the largest N measured, {k} (p95 {at[k]['rerun_p95_s']:.2f} s there)."
+        )
+    return head + f"{k}."
+
+
 def knee(results: list[dict], limit_s: float = 1.0) -> int | None:
     """The largest N whose p95 rerun stays within ``limit_s`` with no error."""
     ok = [
@@ -454,7 +465,10 @@ def run(quick: bool = False) -> str:
         f"URL), then moves the steps slider {moves} times between 5, 10, 20 and 50 with "
         "1-3 s think time. Students start over 5 s. A rerun is timed from the widget "
         "change sent to the `script_finished` message: the server's whole rerun, "
-        "figures serialised, no browser. Memory is the server's VmRSS.",
+        "figures serialised, no browser. Memory is the server's VmRSS; MiB per session = "
+        "(peak RSS during the class - RSS before it) / N, an upper bound that includes the "
+        "reruns' passing allocations (the glibc heap also hands memory back between runs, "
+        "so RSS before a run can exceed RSS after it).",
         "",
         md_table(
             head,
@@ -465,7 +479,7 @@ def run(quick: bool = False) -> str:
             ],
         ),
         "",
-        f"Knee (largest N with p95 <= 1 s and no error): {k if k else 'below ' + str(ns[0])}.",
+        _knee_line(k, ns, at),
     ]
     if target is not None:
         out += [
