@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import fewstep, figures, jobs, live, models, precomputed, teaching
-from ui.layout import FEWSTEP_TABLE, page_header, published, show
+from ui.layout import FEWSTEP_TABLE, page_header, published, show, show_table
 from ui.state import PageState
 
 lecture = page_header(
@@ -129,12 +129,11 @@ else:
             and sorted({1, 2, steps}) == [1, 2]
             and not any(v.startswith("session:") for v in cms.values())
         ):
-            st.table(shipped["cm_table"], hide_index=True)
+            show_table(shipped["cm_table"])
             st.caption(precomputed.caption("fewstep"))
         else:
-            st.table(
+            show_table(
                 fewstep.consistency_table(cms, sorted({1, 2, steps}), dataset, seed),
-                hide_index=True,
             )
         st.caption(
             "**CD** (consistency distillation) learns from a teacher's ODE steps. The "

@@ -5,7 +5,7 @@ import streamlit as st
 from diffusion.grids import DEFAULT_SPACING
 from diffusion.toy.datasets import DATASETS
 from ui import budget, compare, figures, jobs, live, models, precomputed, teaching
-from ui.layout import animation_export, page_header, show
+from ui.layout import animation_export, page_header, show, show_table
 from ui.state import PageState
 
 lecture = page_header(
@@ -90,7 +90,7 @@ if results:
             "samples. All started from the same $x_T$."
         )
         animation_export(runs, "compare-trajectories")
-    st.table(
+    show_table(
         [
             {
                 "method": lab,
@@ -100,7 +100,6 @@ if results:
             }
             for lab, r in results.items()
         ],
-        hide_index=True,
     )
 
 st.subheader("Quality against NFE")
@@ -139,7 +138,7 @@ elif table is not None:
     table = (table["table"], table["floor"])
 if table is not None:
     rows, floor = table
-    st.table(rows, hide_index=True)
+    show_table(rows)
     if rows:
         st.caption(
             f"Dataset {dataset}, 2,000 samples against fresh data; data-vs-data floor "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import figures, images, precomputed, teaching
-from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show
+from ui.layout import DDIM_SOURCE, DDIM_TABLE, FEWSTEP_TABLE, page_header, show, show_table
 from ui.snippets import show_code
 from ui.state import PageState, shown
 
@@ -153,10 +153,10 @@ with col_pub:
         "axes of the small-sample curve beside it."
     )
     st.markdown("DDIM against steps S and eta")
-    st.table(DDIM_TABLE, hide_index=True)
+    show_table(DDIM_TABLE)
     st.caption(DDIM_SOURCE)
     st.markdown("Few-step models")
-    st.table(FEWSTEP_TABLE, hide_index=True)
+    show_table(FEWSTEP_TABLE)
     st.caption("Sources in the last column (REFERENCES.md).")
 
 st.subheader("CIFAR-10: your own tables")
@@ -170,7 +170,7 @@ if tables:
             f"**{table['file']}**: model {shown(table['model'])}, "
             f"{table['dataset']}, {table['n']} samples per point"
         )
-        st.table(table["rows"], hide_index=True)
+        show_table(table["rows"])
 else:
     st.info(
         "No CIFAR-10 results yet. With a GPU and a network: "

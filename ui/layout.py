@@ -195,6 +195,24 @@ FEWSTEP_TABLE = {
 }
 
 
+def show_table(data) -> None:
+    """A small table of results as a plain HTML table (``st.table``: no data-grid
+    component to load), numbers to four significant digits. ``data``: a list of row
+    dicts or a dict of columns."""
+    rows = (
+        data
+        if isinstance(data, list)
+        else [dict(zip(data, vals, strict=True)) for vals in zip(*data.values(), strict=True)]
+    )
+
+    def cell(v):
+        if v is None:
+            return ""
+        return f"{v:.4g}" if isinstance(v, float) else v
+
+    st.table([{k: cell(v) for k, v in r.items()} for r in rows], hide_index=True)
+
+
 def markdown_table(table) -> str:
     """A table as Markdown, drawn as plain HTML: no data-grid component to load."""
     rows = (
