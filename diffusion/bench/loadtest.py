@@ -135,28 +135,43 @@ class _Client:
         raise KeyError(f"no widget labelled {label!r}; the page has: {', '.join(self.widgets)}")
 
 
+async def _session(url: str, out: Session, timeout_s: float, body) -> Session:
+    """Run ``await body(ws)`` in a websocket session with the server at ``url``, opened
+    as a browser opens it. A refused or lost connection, or a timeout, ends it: ``out``
+    is marked dropped, with the reason among its errors. Returns ``out``."""
+    import websockets
+
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    try:
+        async with websockets.connect(
+            ws_url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=timeout_s,
+            ping_interval=None,
+        ) as ws:
+            await body(ws)
+    except (TimeoutError, asyncio.TimeoutError):
+        out.dropped = True
+        out.errors.append("no answer within the timeout")
+    except Exception as err:  # connection refused or closed: the session is lost
+        out.dropped = True
+        out.errors.append(f"{type(err).__name__}: {str(err)[:120]}")
+    return out
+
+
 async def open_page(url: str, page: str, query: str = "", timeout_s: float = 300.0) -> Session:
     """One session that loads ``page`` (with ``query``) once and leaves: its load time,
     the exceptions the page showed and its plotly specs (``figures[0]``). The server's
     warm-up (ui/serve.py) and the app benchmark's figure count use it."""
-    import websockets
-
     out = Session()
-    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
-    try:
-        async with websockets.connect(
-            ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout_s
-        ) as ws:
-            client = _Client(ws, page, query)
-            out.load_s, out.errors = await client.rerun(timeout_s=timeout_s)
-            out.figures.append(client.figures)
-    except (TimeoutError, asyncio.TimeoutError):
-        out.dropped = True
-        out.errors.append("no answer within the timeout")
-    except Exception as err:  # connection refused or closed
-        out.dropped = True
-        out.errors.append(f"{type(err).__name__}: {str(err)[:120]}")
-    return out
+
+    async def load(ws) -> None:
+        client = _Client(ws, page, query)
+        out.load_s, out.errors = await client.rerun(timeout_s=timeout_s)
+        out.figures.append(client.figures)
+
+    return await _session(url, out, timeout_s, load)
 
 
 async def student(
@@ -173,41 +188,27 @@ async def student(
     keep_figures: bool = False,
 ) -> Session:
     """One student: open the page (seed i % 10), then ``moves`` slider moves."""
-    import websockets
-
     out = Session()
     rng = random.Random(i)
     await asyncio.sleep(delay_s)
-    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
-    try:
-        async with websockets.connect(
-            ws_url,
-            subprotocols=["streamlit"],
-            max_size=None,
-            open_timeout=timeout_s,
-            ping_interval=None,
-        ) as ws:
-            client = _Client(ws, page, f"seed={i % 10}")
-            out.load_s, errs = await client.rerun(timeout_s=timeout_s)
+
+    async def lesson(ws) -> None:
+        client = _Client(ws, page, f"seed={i % 10}")
+        out.load_s, errs = await client.rerun(timeout_s=timeout_s)
+        out.errors += errs
+        widget = client.find(slider)
+        current = list(widget.value) and widget.options[int(widget.value[0])]
+        for _ in range(moves):
+            await asyncio.sleep(rng.uniform(*think_s))
+            choice = rng.choice([v for v in values if v != current])
+            seconds, errs = await client.rerun(widget.id, strings=[choice], timeout_s=timeout_s)
+            out.reruns.append(seconds)
+            out.values.append(choice)
+            out.figures.append(client.figures if keep_figures else [])
             out.errors += errs
-            widget = client.find(slider)
-            current = list(widget.value) and widget.options[int(widget.value[0])]
-            for _ in range(moves):
-                await asyncio.sleep(rng.uniform(*think_s))
-                choice = rng.choice([v for v in values if v != current])
-                seconds, errs = await client.rerun(widget.id, strings=[choice], timeout_s=timeout_s)
-                out.reruns.append(seconds)
-                out.values.append(choice)
-                out.figures.append(client.figures if keep_figures else [])
-                out.errors += errs
-                current = choice
-    except (TimeoutError, asyncio.TimeoutError):
-        out.dropped = True
-        out.errors.append("no answer within the timeout")
-    except Exception as err:  # connection refused or closed: the session is lost
-        out.dropped = True
-        out.errors.append(f"{type(err).__name__}: {str(err)[:120]}")
-    return out
+            current = choice
+
+    return await _session(url, out, timeout_s, lesson)
 
 
 async def trainer(
@@ -220,33 +221,26 @@ async def trainer(
     timeout_s: float = 120.0,
 ) -> Session:
     """One session that presses the compare page's live-training button and stays."""
-    import websockets
-
     out = Session()
-    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
-    try:
-        async with websockets.connect(
-            ws_url, subprotocols=["streamlit"], max_size=None, ping_interval=None
-        ) as ws:
-            client = _Client(ws, page, "")
-            out.load_s, errs = await client.rerun(timeout_s=timeout_s)
-            out.errors += errs
-            limit = client.find(seconds_slider)  # train as long as the page allows
-            seconds, errs = await client.rerun(
-                client.find(button).id,
-                trigger=True,
-                numbers={limit.id: limit.max},
-                timeout_s=timeout_s,
-            )
-            out.reruns.append(seconds)
-            out.errors += errs
-            while not stop.is_set():  # the progress fragment keeps rerunning: drain it
-                with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-                    await asyncio.wait_for(ws.recv(), 0.5)
-    except Exception as err:
-        out.dropped = True
-        out.errors.append(f"{type(err).__name__}: {str(err)[:120]}")
-    return out
+
+    async def train(ws) -> None:
+        client = _Client(ws, page, "")
+        out.load_s, errs = await client.rerun(timeout_s=timeout_s)
+        out.errors += errs
+        limit = client.find(seconds_slider)  # train as long as the page allows
+        seconds, errs = await client.rerun(
+            client.find(button).id,
+            trigger=True,
+            numbers={limit.id: limit.max},
+            timeout_s=timeout_s,
+        )
+        out.reruns.append(seconds)
+        out.errors += errs
+        while not stop.is_set():  # the progress fragment keeps rerunning: drain it
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.5)
+
+    return await _session(url, out, timeout_s, train)
 
 
 def rss_mb(pid: int) -> float:
