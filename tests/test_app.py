@@ -151,12 +151,17 @@ def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch
     assert json.dumps(_fig(at, "ddim-quality")["data"]) == json.dumps(curves)
 
 
-def test_ddim_trajectories_are_drawn_when_asked_for():
-    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "6"})
-    names = [
+def _figure_names(at) -> list[str]:
+    """The export file names of the page's plotly figures (one per figure)."""
+    return [
         json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
         for el in at.get("plotly_chart")
     ]
+
+
+def test_ddim_trajectories_are_drawn_when_asked_for():
+    at = _open("chapters/2_ddim.py", {"n": "200", "steps": "6"})
+    names = _figure_names(at)
     assert "ddim-samples" in names
     assert "ddim-trajectories" not in names
     at.toggle(key="ddim.trajectories").set_value(True).run()
@@ -251,10 +256,7 @@ def test_solver_page_nfe_changes_the_samples():
 
 def test_compare_trajectories_are_drawn_when_asked_for():
     at = _open("chapters/6_compare.py", {"n": "200", "methods": "DDIM", "nfe": "4"})
-    names = [
-        json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
-        for el in at.get("plotly_chart")
-    ]
+    names = _figure_names(at)
     assert "compare-samples" in names
     assert "compare-trajectories" not in names
     at.toggle(key="compare.trajectories").set_value(True).run()
