@@ -259,3 +259,19 @@ def test_fixed_orders_are_registry_entries_over_one_function(oracle):
         assert traj.nfe == REGISTRY[name].nfe(5)
         with pytest.raises(ValueError, match=re.escape(f"sampler {name} has no option 'order'")):
             REGISTRY[name](oracle, x_T, ts, order=1)  # the registry's order is bound
+
+
+def test_run_x0_in_the_output_buffer_equals_predict():
+    """DDPM takes x0-hat through Run.x0 (the network output's buffer reused): it must be
+    the x0-hat of model.predict to the bit, so DDPM and the other samplers agree."""
+    from diffusion.checkpoints import load_model
+    from diffusion.grids import make_timesteps
+    from diffusion.samplers.base import Run
+
+    model = load_model("swissroll")
+    x = torch.randn(300, 2, generator=torch.Generator().manual_seed(0))
+    run = Run("check", model, x, make_timesteps(model.schedule, 6, "logsnr"), False, None)
+    with torch.no_grad():
+        for i in range(6):
+            assert torch.equal(run.x0(x, i), run.predict(x, i).x0), i
+    assert run.nfe == 12

@@ -197,7 +197,8 @@ class Run:
         if model.prediction != "eps":
             return model.predict(x, self._t[i], g.alpha[i], g.sigma[i]).x0
         out = model.net(x, self._t[i])
-        return out.mul_(-g.sigma[i]).add_(x).div_(g.alpha[i])
+        # model.predict's expression, written into the output's buffer: the same x0-hat
+        return torch.add(x, out, alpha=-g.sigma[i], out=out).div_(g.alpha[i])
 
     def eps(self, x: Tensor, i: int) -> Tensor:
         """eps-hat alone at grid point i (for an eps-prediction network the raw output:
