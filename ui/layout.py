@@ -195,15 +195,18 @@ FEWSTEP_TABLE = {
 }
 
 
+def _rows(table) -> list[dict]:
+    """A table given as a list of row dicts or a dict of columns, as row dicts."""
+    if isinstance(table, list):
+        return table
+    return [dict(zip(table, vals, strict=True)) for vals in zip(*table.values(), strict=True)]
+
+
 def show_table(data) -> None:
     """A small table of results as a plain HTML table (``st.table``: no data-grid
     component to load), numbers to four significant digits. ``data``: a list of row
     dicts or a dict of columns."""
-    rows = (
-        data
-        if isinstance(data, list)
-        else [dict(zip(data, vals, strict=True)) for vals in zip(*data.values(), strict=True)]
-    )
+    rows = _rows(data)
 
     def cell(v):
         if v is None:
@@ -215,11 +218,7 @@ def show_table(data) -> None:
 
 def markdown_table(table) -> str:
     """A table as Markdown, drawn as plain HTML: no data-grid component to load."""
-    rows = (
-        table
-        if isinstance(table, list)
-        else [dict(zip(table, vals, strict=True)) for vals in zip(*table.values(), strict=True)]
-    )
+    rows = _rows(table)
     cols = list(rows[0]) if rows else []
 
     def cell(v) -> str:
