@@ -9,7 +9,9 @@ driven by diffusers' DDIMScheduler loop.
 
 The GPU part is rendered from the data file alone (``gpu_part``), so it can be
 re-rendered into BENCHMARKS.md without the CPU measurements:
-``python -m diffusion.bench.images --splice-gpu BENCHMARKS.md``.
+``python -m diffusion.bench.images --splice-gpu BENCHMARKS.md``. A device run of
+scripts/images_time_to_quality.py is recorded in the data file with
+``python -m diffusion.bench.images --add-ttq RUN FILE... --command CMD``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import json
 import os
 import statistics
 import time
-from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -110,10 +111,10 @@ def _intro(g: dict) -> list[str]:
     out = [
         f"Measured on one {g['device']} (device kind `{g['device_kind']}`; torch "
         f"{g['torch']}, Triton {g['triton']}, driver {g['driver']}) on {g['date']} in "
-        f"{_count(len(runs))} calls of `scripts/images_device_run.sh` on the same machine, "
-        "one after the other; medians of timed windows ended by a CUDA synchronisation. In "
-        "each run ours (compiled, the default on CUDA), ours eager (`--no-compile`) and the "
-        "peer alternate, and each benchmark run measures its own physical mark first:",
+        f"{_count(len(runs))} device calls, one after the other; medians of timed windows "
+        "ended by a CUDA synchronisation. In each benchmark run ours (compiled, the default "
+        "on CUDA), ours eager (`--no-compile`) and the peer alternate, and each measures its "
+        "own physical mark first:",
         "",
     ]
     for name, r in runs.items():
@@ -286,89 +287,116 @@ def _tests_note(g: dict) -> list[str]:
     ]
 
 
-def _reached(p: dict) -> str:
+TTQ_MODES = ("compiled", "eager")
+"""The training paths that scripts/images_time_to_quality.py compares."""
+
+
+def add_time_to_quality(g: dict, run: str, command: str, files: list[str | Path]) -> None:
+    """Record one device run of scripts/images_time_to_quality.py in ``g`` (the data of
+    ``bench_gpu.json``): the run with its command under ``runs``, and every mode's
+    result of every output file as one record (run, seed, mode) under
+    ``time_to_quality``. A run label already recorded is replaced."""
+    q = g.setdefault("time_to_quality", {})
+    q["records"] = [r for r in q.get("records", []) if r["run"] != run]
+    made = {}
+    for f in files:
+        d = json.loads(Path(f).read_text())
+        seed = int(d.get("seed", d["recipe"].rsplit("seed ", 1)[-1]))
+        recipe = d["recipe"].rsplit(", seed", 1)[0]
+        q.update(
+            recipe=recipe.replace("digits teacher_config", "`teacher_config`"),
+            shipped_teacher_fd1000_ddim50=d["shipped_teacher_fd1000_ddim50"],
+            shipped_teacher_fd1000_ddim50_other_noise=d[
+                "shipped_teacher_fd1000_ddim50_other_noise"
+            ],
+        )
+        for mode in TTQ_MODES:
+            if mode in d:
+                rec = {"run": run, "seed": seed, "mode": mode, "date": d["date"]}
+                q["records"].append({**rec, "eval": d["eval"], **d[mode]})
+        made[Path(f).name] = d["date"]
+    g.setdefault("runs", {})[run] = {
+        "date": min(made.values()),
+        "command": command,
+        "parts": "time to quality",
+        "files": made,
+    }
+
+
+def _ttq_latest(q: dict) -> dict[tuple[int, str], dict]:
+    """The last record of each (seed, mode): a later run of the same seed and path
+    replaces an earlier one (one cut off by its time cap, say)."""
+    return {(r["seed"], r["mode"]): r for r in q["records"]}
+
+
+def _reached(r: dict | None) -> str:
     """Seconds of training to the target, or how far the run went without it."""
-    if p.get("reached"):
-        return f"{p['train_seconds_to_quality']:.0f} s ({p['steps']:,} steps)"
-    return f"not reached in {p['steps']:,} steps"
+    if r is None:
+        return "not run"
+    if r.get("reached"):
+        return f"{r['train_seconds_to_quality']:.0f} s ({r['steps']:,} steps)"
+    return f"not reached in {r['steps']:,} steps ({r.get('stopped_by', 'step cap')})"
 
 
-def _first_at(evals: list[dict], fd: float) -> dict | None:
-    return next((e for e in evals if e["fd1000_ddim50"] <= fd), None)
-
-
-def _at_step(evals: list[dict], step: int) -> dict | None:
-    return next((e for e in evals if e["step"] == step), None)
+def _ttq_seconds(rs: list[dict | None]) -> float | None:
+    """The median training seconds to the target, when every run reached it."""
+    if not rs or not all(r and r.get("reached") for r in rs):
+        return None
+    return statistics.median(r["train_seconds_to_quality"] for r in rs)
 
 
 def quality_rows(g: dict) -> list[list[str]]:
-    """The time-to-quality table: seconds of training (evaluations left out) to the
-    shipped teacher's FD, at the teacher's length and the cap, and to each threshold."""
-    q = g["time_to_quality"]
-    c, e = q["compiled"], q["eager"]
-    cap = q["eval"]["cap_steps"]
-    target = q["shipped_teacher_fd1000_ddim50"]
+    """The time-to-quality table: per seed, the training seconds (evaluations left out)
+    of each path to the shipped teacher's FD, then the medians over the seeds."""
+    latest = _ttq_latest(g["time_to_quality"])
+    seeds = sorted({seed for seed, _ in latest})
 
     def ratio(a: float | None, b: float | None) -> str:
         return f"{b / a:.2f}" if a and b else ""
 
-    rows = [
-        [
-            f"FD-{q['eval']['n']} <= {target:.2f} (the shipped teacher)",
-            _reached(c),
-            _reached(e),
-            ratio(c["train_seconds_to_quality"], e["train_seconds_to_quality"]),
-        ]
-    ]
-    teacher_steps = g.get("offline_training", {}).get("teacher", {}).get("steps")
-    for step, label in ((teacher_steps, "(the shipped teacher's length)"), (cap, "")):
-        a, b = _at_step(c["evals"], step), _at_step(e["evals"], step)
-        if a and b:
-            rows.append(
-                [
-                    f"{step:,} steps {label}".strip(),
-                    f"{a['train_seconds']:.0f} s, FD {a['fd1000_ddim50']:.1f}",
-                    f"{b['train_seconds']:.0f} s, FD {b['fd1000_ddim50']:.1f}",
-                    ratio(a["train_seconds"], b["train_seconds"]),
-                ]
-            )
-    for fd in q.get("thresholds_after_run", []):
-        a, b = _first_at(c["evals"], fd), _first_at(e["evals"], fd)
-
-        def cell(x: dict | None) -> str:
-            return f"{x['train_seconds']:.0f} s ({x['step']:,} steps)" if x else "not reached"
-
+    rows = []
+    for seed in seeds:
+        c, e = (latest.get((seed, m)) for m in TTQ_MODES)
+        runs = sorted({r["run"] for r in (c, e) if r})
         rows.append(
             [
-                f"first evaluation at FD <= {fd:g}",
-                cell(a),
-                cell(b),
-                ratio(a and a["train_seconds"], b and b["train_seconds"]),
+                f"seed {seed} (run{'s' if len(runs) > 1 else ''} {', '.join(runs)})",
+                _reached(c) + (f", {c['compile_seconds']:.0f} s compiling" if c else ""),
+                _reached(e),
+                ratio(*(r and r.get("train_seconds_to_quality") for r in (c, e))),
             ]
         )
+    med = [_ttq_seconds([latest.get((s, m)) for s in seeds]) for m in TTQ_MODES]
+    rows.append(
+        [
+            f"median of the {_count(len(seeds))} seeds",
+            *(f"{x:.0f} s" if x else "" for x in med),
+            ratio(*med),
+        ]
+    )
     return rows
 
 
 def _quality_note(g: dict) -> list[str]:
-    """Time to quality of the compiled and the eager training, scored as they train."""
+    """Time to the shipped teacher's quality, compiled and eager, over several seeds."""
     q = g.get("time_to_quality")
-    if not q:
+    if not q or not q.get("records"):
         return []
-    c, e, ev = q["compiled"], q["eager"], q["eval"]
-    n, target = ev["n"], q["shipped_teacher_fd1000_ddim50"]
-    each = [x["eval_seconds"] for p in (c, e) for x in p["evals"]]
-    per_run = sorted((c["eval_seconds"], e["eval_seconds"]))
+    latest = _ttq_latest(q)
+    recs = q["records"]
+    n = 1000
+    runs = sorted({r["run"] for r in recs})
+    target = q["shipped_teacher_fd1000_ddim50"]
     out = [
         "",
-        f"Time to quality (run {q['run']}, `{q['command']}`): {q['recipe']} trained "
-        f"compiled, then eager, each scored every {ev['every']} steps from "
-        f"{ev['first_step']:,} (FD-{n} of {ev['samples']}, from the same {n:,} noises) until "
-        f"it reaches the shipped teacher's FD, capped at {ev['cap_steps']:,} steps. The "
-        f"shipped teacher scores {target:.2f} in the same run "
-        f"({q['shipped_teacher_fd1000_ddim50_other_noise']:.2f} from another {n:,} noises). "
-        "Training seconds include data loading and compilation and leave out the "
-        f"evaluations ({min(each):.1f}-{max(each):.1f} s each, "
-        f"{per_run[0]:.1f}-{per_run[1]:.1f} s per run):",
+        f"Time to quality (runs {', '.join(runs)}: `scripts/images_time_to_quality.py`): "
+        f"the digits teacher's recipe ({q['recipe']}) trained compiled and eager for seeds "
+        f"{', '.join(str(s) for s in sorted({s for s, _ in latest}))}. Each run is scored "
+        f"as it trains ({recs[0]['eval'].split(', cap')[0]}; each run under the time cap in "
+        f"its command) until it reaches the shipped teacher's FD-{n}, "
+        f"{target:.2f} in the same run ({q['shipped_teacher_fd1000_ddim50_other_noise']:.2f} "
+        f"from another {n:,} noises). Training seconds include data loading and "
+        "compilation and leave out the evaluations:",
         "",
         md_table(
             ["digits teacher recipe on the H200", "compiled", "eager", "eager / compiled"],
@@ -376,59 +404,52 @@ def _quality_note(g: dict) -> list[str]:
         ),
         "",
     ]
+    by_mode = {m: [r for k, r in latest.items() if k[1] == m] for m in TTQ_MODES}
+    compiled = sorted(by_mode["compiled"], key=lambda r: r["date"])
+    rate = {m: [r["steady_images_per_s"] for r in by_mode[m]] for m in TTQ_MODES}
+    steps = {m: [r["steps"] for r in by_mode[m] if r.get("reached")] for m in TTQ_MODES}
+    later = ", ".join(f"{r['compile_seconds']:.0f}" for r in compiled[1:])
     text = (
-        f"Compiled: {c['compile_seconds']:.0f} s of compiling, then "
-        f"{c['steady_images_per_s']:,.0f} img/s; eager {e['steady_images_per_s']:,.0f} img/s."
+        f"The first compiled run on the machine compiled for "
+        f"{compiled[0]['compile_seconds']:.0f} s on an empty Inductor cache; the later ones "
+        f"reused the cache ({later} s). "
+        f"Steady rates: compiled {min(rate['compiled']):,}-{max(rate['compiled']):,} img/s, "
+        f"eager {min(rate['eager']):,}-{max(rate['eager']):,} img/s."
     )
-    thr = q.get("thresholds_after_run", [])
-    if thr and not (c["reached"] or e["reached"]):
+    every = sorted(steps["compiled"] + steps["eager"])
+    if every:
         text += (
-            f" The thresholds {' and '.join(f'{t:g}' for t in thr)} were chosen after the "
-            "run, since neither path reached the teacher's value."
+            f" The steps to the target range from {every[0]:,} to {every[-1]:,} for one "
+            f"recipe; the median is {statistics.median(steps['compiled']):,.0f} steps compiled "
+            f"and {statistics.median(steps['eager']):,.0f} eager. Seed and the GPU's "
+            "run-to-run non-determinism move it, so each path's time is a median over seeds."
         )
-    steps = [x["step"] for x in c["evals"]]
-    text += (
-        f" FD-{n} at {steps[0]:,}, {steps[1]:,}, ... {steps[-1]:,} steps: compiled "
-        + ", ".join(f"{x['fd1000_ddim50']:.1f}" for x in c["evals"])
-        + "; eager "
-        + ", ".join(f"{x['fd1000_ddim50']:.1f}" for x in e["evals"])
-        + "."
-    )
-    fc = {x["step"]: x["fd1000_ddim50"] for x in c["evals"]}
-    fe = {x["step"]: x["fd1000_ddim50"] for x in e["evals"]}
-    common = sorted(set(fc) & set(fe))
-    tail = common[-8:]
-    if len(tail) >= 2:
-        succ = max(abs(f[b] - f[a]) for f in (fc, fe) for a, b in pairwise(tail))
-        across = max(abs(fc[s] - fe[s]) for s in tail)
+    if q.get("paths_differ_in"):
+        text += f" Both paths are fp32; the compiled step differs only in {q['paths_differ_in']}."
+    at = {
+        m: [
+            next((x["train_seconds"] for x in r["evals"]), None)
+            for r in sorted(by_mode[m], key=lambda r: r["seed"])
+        ]
+        for m in TTQ_MODES
+    }
+    if all(x is not None for m in TTQ_MODES for x in at[m]):
+        step0 = recs[0]["evals"][0]["step"]
         text += (
-            f" Over the last {_count(len(tail))} evaluations "
-            f"({tail[0]:,}-{tail[-1]:,} steps) the mean FD is "
-            f"{statistics.mean(fc[s] for s in tail):.1f} compiled and "
-            f"{statistics.mean(fe[s] for s in tail):.1f} eager; successive evaluations of one "
-            f"path differ by up to {succ:.1f} and the two paths at the same step by up to "
-            f"{across:.1f}, so the two train the same model within the FD's noise. Both are "
-            f"fp32; the compiled step differs only in {q['paths_differ_in']}."
+            f" Time to the first evaluation ({step0:,} steps, the same work in every run), "
+            f"by seed: compiled {', '.join(f'{x:.0f}' for x in at['compiled'])} s, eager "
+            f"{', '.join(f'{x:.0f}' for x in at['eager'])} s."
         )
-    if not (c["reached"] or e["reached"]) and q.get("teacher_gap"):
-        trained = g.get("offline_training", {}).get("date")
-        text += (
-            f" Neither reproduces the shipped teacher's {target:.2f}"
-            + (f" (trained {trained})" if trained else "")
-            + f": {q['teacher_gap']}. Time to the teacher's own FD is therefore not measured"
-        )
-        if "--diagnose" in q["command"] and "graph" not in q:
+    for r in recs:
+        if latest[(r["seed"], r["mode"])] is not r:
             text += (
-                "; the `graph` diagnostic run (taken only when eager reaches the target and "
-                "compiled does not) was not triggered"
+                f" Run {r['run']}'s {r['mode']} run of seed {r['seed']} stopped at its "
+                f"{r.get('stopped_by', 'cap')} ({r['steps']:,} steps, FD "
+                f"{r['evals'][-1]['fd1000_ddim50']:.1f}) and was repeated in run "
+                f"{latest[(r['seed'], r['mode'])]['run']}."
             )
-        text += "."
-    if "graph" in q:
-        gr = q["graph"]
-        text += (
-            f" Diagnostic `graph` run: {_reached(gr)}, FD at the end "
-            f"{gr['fd1000_ddim50_saved_model']:.1f}."
-        )
+    if q.get("earlier"):
+        text += f" {q['earlier']}"
     out.append(text)
     return out
 
@@ -751,12 +772,29 @@ def run(quick: bool = False) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """``--splice-gpu REPORT``: re-render the images section's GPU part of REPORT
-    (BENCHMARKS.md) from the shipped data, keeping its CPU part; ``--print-gpu``: print it."""
+    (BENCHMARKS.md) from the shipped data, keeping its CPU part; ``--print-gpu``: print it;
+    ``--add-ttq RUN FILE... --command CMD``: record a time-to-quality run in the data."""
     p = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--splice-gpu", metavar="REPORT")
     g.add_argument("--print-gpu", action="store_true")
+    g.add_argument(
+        "--add-ttq",
+        nargs="+",
+        metavar=("RUN", "FILE"),
+        help="record RUN's scripts/images_time_to_quality.py outputs (FILE...) in the data",
+    )
+    p.add_argument("--command", help="with --add-ttq: the run's command line")
     args = p.parse_args(argv)
+    if args.add_ttq:
+        if len(args.add_ttq) < 2 or not args.command:
+            p.error("--add-ttq needs RUN, at least one FILE and --command")
+        from ..io import write_text
+
+        g = load_gpu_data() or {}
+        add_time_to_quality(g, args.add_ttq[0], args.command, args.add_ttq[1:])
+        write_text(GPU_DATA, json.dumps(g, indent=2) + "\n")
+        return
     if args.print_gpu:
         print(gpu_part(), end="")
         return
