@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import pytest
 import torch
+from streamlit import config as st_config
 
 from diffusion.oracle import GaussianMixture
+
+# AppTest reads no config file: serve static files as the app's .streamlit/config.toml
+# does, so that pages draw their figures with ui.plot's component, as in the browser.
+st_config.set_option("server.enableStaticServing", True)
+
+
+def page_figures(at) -> list[tuple[dict, dict]]:
+    """(figure, plotly.js config) of every figure an AppTest page drew (ui.plot)."""
+    from ui.plot import figure_specs
+
+    return figure_specs(el.proto for el in at.get("bidi_component"))
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import page_figures
 from streamlit.testing.v1 import AppTest
 
 from diffusion import figures
@@ -51,14 +53,14 @@ def _open(page: str, params: dict[str, str] | None = None, state: dict | None = 
 
 
 def _figures(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    return [fig for fig, _ in page_figures(at)]
 
 
 def _fig(at: AppTest, name: str) -> dict:
     """The figure exported under ``name`` (its camera button's file name)."""
-    for el in at.get("plotly_chart"):
-        if json.loads(el.proto.config)["toImageButtonOptions"]["filename"] == name:
-            return json.loads(el.proto.spec)
+    for fig, config in page_figures(at):
+        if config["toImageButtonOptions"]["filename"] == name:
+            return fig
     raise AssertionError(f"no figure named {name!r} on the page")
 
 
@@ -91,6 +93,12 @@ def test_page_renders_without_exception(page):
         "chapters/6_compare.py",
     ):
         assert _figures(at), f"{page} draws no figure"
+    # plotly.js draws the figures as sent: a colour left to Streamlit's own plotly
+    # template (placeholders "#000001"... that st.plotly_chart swaps in the browser)
+    # would come out near-black
+    for fig in _figures(at):
+        found = re.findall(r'"#0000(?:0[1-9]|[1-3][0-9]|40)"', json.dumps(fig))
+        assert not found, f"{page}: {found[:3]} in {fig['layout'].get('title')}"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -153,10 +161,7 @@ def test_ddim_quality_sweep_is_not_recomputed_when_steps_or_eta_move(monkeypatch
 
 def _figure_names(at) -> list[str]:
     """The export file names of the page's plotly figures (one per figure)."""
-    return [
-        json.loads(el.proto.config)["toImageButtonOptions"]["filename"]
-        for el in at.get("plotly_chart")
-    ]
+    return [config["toImageButtonOptions"]["filename"] for _, config in page_figures(at)]
 
 
 def test_ddim_trajectories_are_drawn_when_asked_for():

@@ -15,6 +15,8 @@ import pytest
 
 from diffusion.bench.app import (
     PAGES,
+    SHOWS,
+    STEPS_THUMB,
     _slider_times,
     wait_rendered,
 )
@@ -88,3 +90,27 @@ def test_steps_slider_redraws_the_samples_figure(server, browser):
     )
     assert len(times) == 2
     assert all(0 < drawn <= done for drawn, done in times)
+
+
+def test_a_slider_move_updates_the_drawn_figure_in_place(server, browser):
+    """ui.plot: the samples figure's element survives a steps change (Plotly.react on
+    the same node, not a new chart) and shows the new steps."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/ddim?n=300&steps=10&spacing=leading", wait_until="domcontentloaded")
+        wait_rendered(page, timeout_s=240)
+        fig = "[data-figure='ddim-samples']"
+        page.wait_for_selector(f"{fig} .main-svg")
+        page.evaluate(f'window.__fig = document.querySelector("{fig}")')
+        page.locator(STEPS_THUMB).nth(0).focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(SHOWS, arg=["DDIM, S = 12, eta"], timeout=120_000)
+        assert page.evaluate(f'window.__fig === document.querySelector("{fig}")')
+        buttons = page.evaluate(
+            f'[...document.querySelectorAll("{fig} .modebar-btn")]'
+            ".map(b => b.getAttribute('data-title'))"
+        )
+        assert "Full screen" in buttons
+        assert "Lasso Select" not in buttons
+    finally:
+        page.close()

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import page_figures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def test_images_page_live_curve_beside_the_published_tables():
     at = _page({"curve": "ddim"})
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    figs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    figs = [fig for fig, _ in page_figures(at)]
     assert len(figs) == 1
     (trace,) = figs[0]["data"]  # only our own measurements on these axes
     assert trace["name"] == "teacher + ddim"

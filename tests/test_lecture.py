@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import page_figures
 
 from diffusion import lecture
 from diffusion.cli import main as cli_main
@@ -331,7 +332,7 @@ def test_present_mode_walks_every_slide_forward_and_back():
     for k, _, head in seen:
         assert html.escape(seq.slides[k - 1].headline) in head
     assert at.button(key="present_next").disabled
-    assert len(at.get("plotly_chart")) == 1
+    assert len(page_figures(at)) == 1
     # back: an answer shown hides first; each earlier slide opens with its answer hidden
     n = len(seq.slides)
     expected = [(n, True)] * (seq.slides[-1].question is not None) + [

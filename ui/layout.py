@@ -11,7 +11,7 @@ import streamlit as st
 
 from diffusion import figures
 
-from . import teaching
+from . import plot, teaching
 from .folds import folded
 from .snippets import show_code
 from .state import lecture_mode
@@ -48,10 +48,10 @@ def export_format() -> str:
 
 def show(fig: go.Figure, name: str, *, key: str | None = None) -> None:
     """Display a plotly figure; its camera button downloads PNG or SVG (sidebar choice)."""
-    st.plotly_chart(
+    plot.show_figure(
         fig,
-        theme=None,
         key=key or f"fig.{name}",
+        name=name,
         config=figures.export_config(name, export_format(), lecture=lecture_mode()),
     )
     show_code(name)  # the notebook code that rebuilds this figure (ui/snippets.py)

@@ -23,6 +23,8 @@ import streamlit as st
 
 from diffusion import lecture
 
+from . import plot
+
 DEFAULT_SEQUENCE = "accelerated-sampling"
 FIGURE_HEIGHT = 480
 """Pixels: headline, figure and navigation together fit a 720-pixel-high projector."""
@@ -196,10 +198,10 @@ def _draw_figure(seq, k: int, slide) -> None:
                 },
                 margin={"b": 130},
             )
-        st.plotly_chart(
+        plot.show_figure(
             fig,
-            theme=None,
             key=f"present.fig.{seq.name}.{k}",
+            name=f"{seq.name}-{k}",
             config={"displayModeBar": False, "responsive": True},
         )
         if slide.figure["kind"] == "samples":

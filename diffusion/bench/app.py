@@ -184,7 +184,7 @@ def wait_rendered(page, timeout_s: float = 60.0) -> None:
 
 
 FIGURES_DRAWN = """(n) => {
-  const charts = [...document.querySelectorAll("[data-testid='stPlotlyChart']")];
+  const charts = [...document.querySelectorAll(".js-plotly-plot")];
   return charts.length >= n && charts.every(c => c.querySelector('.main-svg'));
 }"""
 """True once ``n`` plotly charts are on the page and plotly has drawn every one. The

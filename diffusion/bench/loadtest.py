@@ -33,6 +33,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+FIGURE = "diffusion.figure"
+"""The app's figure component (``ui.plot.COMPONENT``); its data carries the figure."""
+
 ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_PAGE = "ddim"
@@ -117,6 +120,8 @@ class _Client:
                     errors.append(f"{el.exception.type}: {el.exception.message[:120]}")
                 elif which == "plotly_chart":
                     self.figures.append(el.plotly_chart.spec)
+                elif which == "bidi_component" and el.bidi_component.component_name == FIGURE:
+                    self.figures.append(json.loads(el.bidi_component.json)["spec"])
                 elif which in ("slider", "button"):
                     widget = getattr(el, which)
                     self.widgets[widget.label] = widget

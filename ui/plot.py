@@ -1,0 +1,103 @@
+"""Figures drawn by plotly.js in the page itself and updated in place.
+
+``st.plotly_chart`` gives a chart a new identity whenever its figure changes (the
+figure's JSON is part of the element's id), so every slider move throws the chart away
+and draws a new one, and each new tab loads plotly.js as one 4.7 MB module of
+Streamlit's. Here a keyed ``st.components.v2`` component keeps its identity across
+reruns: a changed figure reaches the same ``<div>`` and ``Plotly.react`` updates it.
+plotly.js is the copy that ships with the plotly package (the version that wrote the
+figure's JSON), served by Streamlit's static file serving
+(``server.enableStaticServing``) and loaded by a plain script tag once per tab, which
+the browser can cache compiled.
+
+Measured on the 2-core CI machine (BENCHMARKS.md, app section): a fresh tab and a
+slider move, each against ``st.plotly_chart`` with the same figures in the same run.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io
+import streamlit as st
+
+from diffusion.bench.loadtest import FIGURE
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "static"
+"""Streamlit serves ``static/`` beside the main script (app.py) at ``app/static/``."""
+
+COMPONENT = FIGURE
+"""The component's registered name (tests and the load test find figures by it)."""
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+_HTML = '<div class="diffusion-figure" style="width:100%"></div>'
+
+_JS = (Path(__file__).with_name("plot.js")).read_text(encoding="utf-8")
+
+
+@functools.cache
+def plotly_js_url() -> str:
+    """The URL of plotly.js under Streamlit's static serving, copying the plotly
+    package's own file into ``static/`` (named by version) the first time."""
+    name = f"plotly-{plotly.__version__}.min.js"
+    target = STATIC / name
+    if not target.exists() or target.stat().st_size != PLOTLY_JS.stat().st_size:
+        STATIC.mkdir(exist_ok=True)
+        # each caller its own temporary (two first sessions may race), then one rename:
+        # never a half-written file under the served name; a copy, as links are not served
+        with (
+            PLOTLY_JS.open("rb") as src,
+            tempfile.NamedTemporaryFile(dir=STATIC, suffix=".part", delete=False) as tmp,
+        ):
+            shutil.copyfileobj(src, tmp)
+        Path(tmp.name).replace(target)
+    return f"app/static/{name}"
+
+
+def _title(fig: go.Figure) -> str:
+    text = fig.layout.title.text
+    return text if isinstance(text, str) and text else "figure"
+
+
+def show_figure(fig: go.Figure, *, key: str, name: str, config: dict) -> None:
+    """Draw ``fig`` under the stable ``key``; a later rerun with another figure under
+    the same key updates the drawn one in place. ``config`` is plotly.js's config (the
+    camera button's format and file name); ``name`` labels the figure in the page.
+
+    A server started without static file serving (not from the project folder, whose
+    .streamlit/config.toml turns it on) gets ``st.plotly_chart`` instead: slower, but
+    every figure is still drawn."""
+    if not st.get_option("server.enableStaticServing"):
+        st.plotly_chart(fig, theme=None, key=key, config=config)
+        return
+    mount = st.components.v2.component(COMPONENT, html=_HTML, js=_JS, isolate_styles=False)
+    mount(
+        key=key,
+        data={
+            "spec": plotly.io.to_json(fig, validate=False),
+            "config": json.dumps(config),
+            "src": plotly_js_url(),
+            "name": name,
+            "label": _title(fig),
+        },
+    )
+
+
+def figure_specs(elements) -> list[tuple[dict, dict]]:
+    """(figure, config) of every figure among ``elements``: the protos of a page's
+    elements, as ``AppTest`` or a websocket client sees them."""
+    out = []
+    for el in elements:
+        proto = getattr(el, "bidi_component", el)
+        if getattr(proto, "component_name", None) == COMPONENT:
+            data = json.loads(proto.json)
+            out.append((json.loads(data["spec"]), json.loads(data["config"])))
+    return out
