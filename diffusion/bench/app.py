@@ -546,11 +546,13 @@ def _browser(
         ),
         "",
         "The peer with one plotly chart (a page of the peer app whose only figure is a "
-        "10-point line) is the floor for any page that shows a plotly figure: "
-        f"fresh tab {peer.plot_tab:.2f} s (against {peer.tab:.2f} s without the chart), "
-        f"slider to the redrawn chart {peer.plot_slider * 1e3:.0f} ms. Streamlit loads "
-        "plotly.js (4.7 MB) in every new tab and draws a changed chart anew (a new plot, "
-        "not an update of the old one).",
+        "10-point line, drawn by `st.plotly_chart`) is what a Streamlit page with a plotly "
+        f"figure costs: fresh tab {peer.plot_tab:.2f} s (against {peer.tab:.2f} s without "
+        f"the chart), slider to the redrawn chart {peer.plot_slider * 1e3:.0f} ms. "
+        "`st.plotly_chart` loads plotly.js (4.7 MB) as a module of Streamlit's in every new "
+        "tab and draws a changed chart anew; the app's figures (`ui/plot.py`) load the "
+        "plotly package's plotly.js once per tab by a script tag (which the browser keeps "
+        "compiled) and update a changed figure in place with `Plotly.react`.",
         "",
         "### Per page",
         "",
@@ -617,8 +619,9 @@ def _browser(
         "",
         "The server's share is its rerun seen by a websocket client that speaks "
         "Streamlit's protocol (diffusion/bench/loadtest.py), cached values; the rest of "
-        "the slider time is the browser applying the deltas and plotly drawing the two "
-        "figures that a steps change alters (samples and timestep grid) anew.",
+        "the slider time is the browser: Streamlit re-rendering the page's elements from "
+        "the new deltas, and `Plotly.react` updating the two figures that a steps change "
+        "alters (samples and timestep grid).",
         "",
         "### Idle CPU of the server",
         "",
