@@ -63,3 +63,14 @@ def test_ddim_step_is_the_first_step_of_the_registered_ddim(oracle, monkeypatch)
     run = REGISTRY["ddim"](oracle, x, ts)
     torch.testing.assert_close(step, run.xs[1])
     torch.testing.assert_close(figures.ddim_step(oracle, run.xs[2], float(ts[2]), -1.0), run.x)
+
+
+def test_quality_curves_label_log_axes_at_1_2_5_and_linear_axes_plainly():
+    from diffusion.figures import quality_curves
+
+    fig = quality_curves({"ddim": ([2, 10, 50], [1.5, 0.2, 0.06])}, metric="W2")
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert (axis.type, axis.dtick) == ("log", "D2")
+    lin = quality_curves({"ddim": ([2, 10], [1.0, 0.5])}, metric="W2", log_x=False, log_y=False)
+    assert lin.layout.xaxis.dtick is None
+    assert lin.layout.yaxis.type != "log"

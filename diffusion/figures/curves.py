@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import PALETTE, style
+from .style import LOG_AXIS, PALETTE, style
 
 __all__ = ["error_vs_nfe", "quality_curves"]
 
@@ -51,8 +51,8 @@ def quality_curves(
             annotation_text="data vs data floor",
             annotation_position="bottom right",
         )
-    fig.update_xaxes(title_text=x_label, type="log" if log_x else "linear")
-    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
+    fig.update_xaxes(title_text=x_label, **(LOG_AXIS if log_x else {}))
+    fig.update_yaxes(title_text=metric, **(LOG_AXIS if log_y else {}))
     fig.update_layout(title=title)
     return style(fig, lecture=lecture, height=380)
 

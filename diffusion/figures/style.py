@@ -9,7 +9,12 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["PALETTE", "export_config", "style"]
+__all__ = ["LOG_AXIS", "PALETTE", "export_config", "style"]
+
+LOG_AXIS = {"type": "log", "dtick": "D2"}
+"""A log axis labelled at 1, 2 and 5 of each decade, for the quality curves, which span
+one to three decades: there plotly's default labels every digit and crowds the axis.
+(Over more decades, as the solvers' error plot, its default of powers of ten is kept.)"""
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 
