@@ -77,6 +77,23 @@ def test_plotly_js_is_copied_whole_under_its_version(tmp_path, monkeypatch):
         plot.plotly_js_url.cache_clear()
 
 
+def test_a_read_only_install_falls_back_to_plotly_chart(tmp_path, monkeypatch):
+    def refuse(src, target):
+        raise PermissionError(f"read-only: {target}")
+
+    monkeypatch.setattr(plot, "STATIC", tmp_path / "static")
+    monkeypatch.setattr(plot, "_copy_atomically", refuse)
+    plot.plotly_js_url.cache_clear()
+    try:
+        assert plot.plotly_js_url() is None
+        at = AppTest.from_function(_app).run()
+    finally:
+        plot.plotly_js_url.cache_clear()
+    assert not at.exception
+    assert not at.get("bidi_component")
+    assert len(at.get("plotly_chart")) == 1
+
+
 def test_figure_specs_reads_only_the_figure_component():
     fig = go.Figure(go.Scatter(x=[1], y=[2]))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,28 +39,40 @@ COMPONENT = FIGURE
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
+_LOG = logging.getLogger(__name__)
+
 _HTML = '<div class="diffusion-figure" style="width:100%"></div>'
 
 _JS = (Path(__file__).with_name("plot.js")).read_text(encoding="utf-8")
 
 
 @functools.cache
-def plotly_js_url() -> str:
+def plotly_js_url() -> str | None:
     """The URL of plotly.js under Streamlit's static serving, copying the plotly
-    package's own file into ``static/`` (named by version) the first time."""
+    package's own file into ``static/`` (named by version) the first time; None where
+    the project folder cannot be written (a read-only install)."""
     name = f"plotly-{plotly.__version__}.min.js"
     target = STATIC / name
     if not target.exists() or target.stat().st_size != PLOTLY_JS.stat().st_size:
-        STATIC.mkdir(exist_ok=True)
-        # each caller its own temporary (two first sessions may race), then one rename:
-        # never a half-written file under the served name; a copy, as links are not served
-        with (
-            PLOTLY_JS.open("rb") as src,
-            tempfile.NamedTemporaryFile(dir=STATIC, suffix=".part", delete=False) as tmp,
-        ):
-            shutil.copyfileobj(src, tmp)
-        Path(tmp.name).replace(target)
+        try:
+            _copy_atomically(PLOTLY_JS, target)
+        except OSError as err:
+            _LOG.warning("figures fall back to st.plotly_chart: %s", err)
+            return None
     return f"app/static/{name}"
+
+
+def _copy_atomically(src: Path, target: Path) -> None:
+    """Copy ``src`` to ``target`` through a temporary of the caller's own (two first
+    sessions may race), then one rename: never a half-written file under the served
+    name. A copy, as Streamlit does not serve symbolic links."""
+    target.parent.mkdir(exist_ok=True)
+    with (
+        src.open("rb") as f,
+        tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as tmp,
+    ):
+        shutil.copyfileobj(f, tmp)
+    Path(tmp.name).replace(target)
 
 
 def _title(fig: go.Figure) -> str:
@@ -73,9 +86,10 @@ def show_figure(fig: go.Figure, *, key: str, name: str, config: dict) -> None:
     camera button's format and file name); ``name`` labels the figure in the page.
 
     A server started without static file serving (not from the project folder, whose
-    .streamlit/config.toml turns it on) gets ``st.plotly_chart`` instead: slower, but
-    every figure is still drawn."""
-    if not st.get_option("server.enableStaticServing"):
+    .streamlit/config.toml turns it on), or one that cannot write ``static/``, gets
+    ``st.plotly_chart`` instead: slower, but every figure is still drawn."""
+    src = plotly_js_url() if st.get_option("server.enableStaticServing") else None
+    if src is None:
         st.plotly_chart(fig, theme=None, key=key, config=config)
         return
     mount = st.components.v2.component(COMPONENT, html=_HTML, js=_JS, isolate_styles=False)
@@ -84,7 +98,7 @@ def show_figure(fig: go.Figure, *, key: str, name: str, config: dict) -> None:
         data={
             "spec": plotly.io.to_json(fig, validate=False),
             "config": json.dumps(config),
-            "src": plotly_js_url(),
+            "src": src,
             "name": name,
             "label": _title(fig),
         },
