@@ -114,3 +114,40 @@ def test_a_slider_move_updates_the_drawn_figure_in_place(server, browser):
         assert "Lasso Select" not in buttons
     finally:
         page.close()
+
+
+POINTS = """(fig) => [...document.querySelectorAll(`[data-figure='${fig}'] .scatterlayer .point`)]
+  .map(p => p.getAttribute('transform'))"""
+"""The drawn positions of a figure's scatter points, in drawing order."""
+
+
+def test_a_grid_change_moves_the_markers_where_a_fresh_draw_puts_them(server, browser):
+    """ui/plot.js: a steps change alters only the timestep grid's marker traces, so the
+    figure's points are moved (Plotly.animate, no replot); they land exactly where a
+    fresh draw of the new grid puts them."""
+    fig = "ddim-timesteps"
+    moved = browser.new_page()
+    fresh = browser.new_page()
+    try:
+        moved.goto(f"{server}/ddim?n=300&steps=10&spacing=leading", wait_until="domcontentloaded")
+        wait_rendered(moved, timeout_s=240)
+        moved.wait_for_selector(f"[data-figure='{fig}'] .main-svg")
+        before = moved.evaluate(POINTS, fig)
+        moved.locator(STEPS_THUMB).nth(0).focus()
+        moved.keyboard.press("ArrowRight")  # 10 -> 12 steps
+        moved.wait_for_function(
+            f"() => document.querySelector(\"[data-figure='{fig}']\").dataset.drawn === 'points'"
+            f" && document.querySelectorAll(\"[data-figure='{fig}'] .point\").length === 24",
+            timeout=120_000,
+        )
+        fresh.goto(f"{server}/ddim?n=300&steps=12&spacing=leading", wait_until="domcontentloaded")
+        wait_rendered(fresh, timeout_s=240)
+        fresh.wait_for_selector(f"[data-figure='{fig}'] .main-svg")
+        drawn = f"document.querySelector(\"[data-figure='{fig}']\").dataset.drawn"
+        assert fresh.evaluate(drawn) == "react"
+        after = moved.evaluate(POINTS, fig)
+        assert len(before) == 20
+        assert after == fresh.evaluate(POINTS, fig)
+    finally:
+        moved.close()
+        fresh.close()

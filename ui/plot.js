@@ -1,6 +1,7 @@
 // The figure component of ui/plot.py: loads plotly.js once per tab (a script tag, so
 // the browser can keep it compiled), then draws each figure the server sends into the
-// same element with Plotly.react, one update after another.
+// same element, one update after another: with Plotly.react, or, where only some
+// scatter traces' points moved, by moving those points (Plotly.animate, no replot).
 export default function ({ data, parentElement }) {
   const el = parentElement.querySelector(".diffusion-figure");
   const plotly = window.__diffusionPlotly ??= new Promise((ok, fail) => {
@@ -40,10 +41,49 @@ export default function ({ data, parentElement }) {
   }
   el.onfullscreenchange = () => plotly.then((P) =>
     P.relayout(el, { height: document.fullscreenElement === el ? window.innerHeight : height }));
-  const draw = (P) =>
-    P.react(el, { data: fig.data, layout: fig.layout, frames: fig.frames || [], config }).then(() => P);
+  const draw = (P) => {
+    const snap = snapshot(fig, data.config); // before plotly.js writes into the figure
+    const moved = pointsOnly(el.__snap, snap);
+    el.__snap = snap;
+    el.dataset.drawn = moved ? "points" : "react"; // how the last update was drawn
+    if (moved) {
+      // only some scatter traces' x/y changed: move their points, no replot
+      const update = { data: moved.map((i) => ({ x: fig.data[i].x, y: fig.data[i].y })), traces: moved };
+      const now = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "immediate" };
+      return P.animate(el, update, now).then(() => P);
+    }
+    return P.react(el, { data: fig.data, layout: fig.layout, frames: fig.frames || [], config }).then(() => P);
+  };
   // one update at a time per figure, in the order the reruns sent them
   el.__queue = (el.__queue || plotly).catch(() => plotly).then(draw);
   el.__queue.catch((err) => { el.textContent = "This figure could not be drawn: " + err.message; });
   return () => plotly.then((P) => P.purge(el));
+}
+
+// The figure as text, taken before plotly.js sees it: its layout and config, and each
+// trace whole and without its x/y.
+function snapshot(fig, config) {
+  const rest = ({ x, y, ...others }) => JSON.stringify(others);
+  return {
+    layout: JSON.stringify(fig.layout) + config,
+    frames: (fig.frames || []).length,
+    types: fig.data.map((t) => t.type || "scatter"),
+    whole: fig.data.map((t) => JSON.stringify(t)),
+    rest: fig.data.map(rest),
+  };
+}
+
+// The indices of the traces whose points moved, when nothing else of the figure changed
+// (the same layout, config and traces, no frames, only the x/y of scatter traces differ);
+// else null, and the figure is drawn again with Plotly.react.
+function pointsOnly(before, after) {
+  if (!before || before.whole.length !== after.whole.length) return null;
+  if (before.frames || after.frames || before.layout !== after.layout) return null;
+  const moved = [];
+  for (let i = 0; i < after.whole.length; i++) {
+    if (before.whole[i] === after.whole[i]) continue;
+    if (after.types[i] !== "scatter" || before.rest[i] !== after.rest[i]) return null;
+    moved.push(i);
+  }
+  return moved.length ? moved : null;
 }

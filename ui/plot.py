@@ -4,7 +4,9 @@
 figure's JSON is part of the element's id), so every slider move throws the chart away
 and draws a new one, and each new tab loads plotly.js as one 4.7 MB module of
 Streamlit's. Here a keyed ``st.components.v2`` component keeps its identity across
-reruns: a changed figure reaches the same ``<div>`` and ``Plotly.react`` updates it.
+reruns: a changed figure reaches the same ``<div>`` and ``Plotly.react`` updates it;
+where only some scatter traces' points moved (the DDIM page's timestep grid when the
+steps change), ``ui/plot.js`` moves those points without a replot.
 plotly.js is the copy that ships with the plotly package (the version that wrote the
 figure's JSON), served by Streamlit's static file serving
 (``server.enableStaticServing``) and loaded by a plain script tag once per tab, which
