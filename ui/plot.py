@@ -12,8 +12,8 @@ figure's JSON), served by Streamlit's static file serving
 (``server.enableStaticServing``) and loaded by a plain script tag once per tab, which
 the browser can cache compiled.
 
-Measured on the 2-core CI machine (BENCHMARKS.md, app section): a fresh tab and a
-slider move, each against ``st.plotly_chart`` with the same figures in the same run.
+Measured on the 2-core CI machine in BENCHMARKS.md's app section (fresh tab, page
+switch, slider), beside a peer page with one ``st.plotly_chart`` in the same run.
 """
 
 from __future__ import annotations
