@@ -18,27 +18,13 @@ export default function ({ data, parentElement }) {
   el.setAttribute("data-figure", data.name);
   el.setAttribute("role", "img");
   el.setAttribute("aria-label", data.label);
-  const config = Object.assign(
-    { displaylogo: false, responsive: true, showSendToCloud: false, showEditInChartStudio: false },
-    JSON.parse(data.config),
-  );
-  // no selection tools: a selection does nothing here
-  config.modeBarButtonsToRemove = [
-    ...(config.modeBarButtonsToRemove || []), "lasso2d", "select2d", "sendDataToCloud",
-  ];
-  if (config.displayModeBar !== false) {
-    config.modeBarButtonsToAdd = [{
-      name: "Full screen",
-      title: "Full screen",
-      icon: {
-        width: 512,
-        height: 512,
-        path: "M0 0h192v64H64v128H0zM320 0h192v192h-64V64H320zM0 320h64v128h128v64H0z" +
-          "M448 320h64v192H320v-64h128z",
-      },
-      click: () => (document.fullscreenElement ? document.exitFullscreen() : el.requestFullscreen()),
-    }];
+  // one config object per config text: Plotly.react compares configs key by key, and a
+  // new full-screen handler each time would make every update a whole new plot
+  if (el.__configText !== data.config) {
+    el.__configText = data.config;
+    el.__config = makeConfig(JSON.parse(data.config), el);
   }
+  const config = el.__config;
   el.onfullscreenchange = () => plotly.then((P) =>
     P.relayout(el, { height: document.fullscreenElement === el ? window.innerHeight : height }));
   const draw = (P) => {
@@ -86,4 +72,31 @@ function pointsOnly(before, after) {
     moved.push(i);
   }
   return moved.length ? moved : null;
+}
+
+// plotly.js's config: the server's (the camera button's format and file name) over the
+// app's defaults, without selection tools, with a full-screen button on the modebar.
+function makeConfig(given, el) {
+  const config = Object.assign(
+    { displaylogo: false, responsive: true, showSendToCloud: false, showEditInChartStudio: false },
+    given,
+  );
+  // no selection tools: a selection does nothing here
+  config.modeBarButtonsToRemove = [
+    ...(config.modeBarButtonsToRemove || []), "lasso2d", "select2d", "sendDataToCloud",
+  ];
+  if (config.displayModeBar !== false) {
+    config.modeBarButtonsToAdd = [{
+      name: "Full screen",
+      title: "Full screen",
+      icon: {
+        width: 512,
+        height: 512,
+        path: "M0 0h192v64H64v128H0zM320 0h192v192h-64V64H320zM0 320h64v128h128v64H0z" +
+          "M448 320h64v192H320v-64h128z",
+      },
+      click: () => (document.fullscreenElement ? document.exitFullscreen() : el.requestFullscreen()),
+    }];
+  }
+  return config;
 }
