@@ -552,7 +552,8 @@ def _browser(
         "`st.plotly_chart` loads plotly.js (4.7 MB) as a module of Streamlit's in every new "
         "tab and draws a changed chart anew; the app's figures (`ui/plot.py`) load the "
         "plotly package's plotly.js once per tab by a script tag (which the browser keeps "
-        "compiled) and update a changed figure in place with `Plotly.react`.",
+        "compiled) and update a changed figure in place (`Plotly.react`, or only the moved "
+        "points where nothing else changed).",
         "",
         "### Per page",
         "",
@@ -620,8 +621,9 @@ def _browser(
         "The server's share is its rerun seen by a websocket client that speaks "
         "Streamlit's protocol (diffusion/bench/loadtest.py), cached values; the rest of "
         "the slider time is the browser: Streamlit re-rendering the page's elements from "
-        "the new deltas, and `Plotly.react` updating the two figures that a steps change "
-        "alters (samples and timestep grid).",
+        "the new deltas, and plotly.js updating the two figures that a steps change alters "
+        "(the samples with `Plotly.react`; the timestep grid, whose markers alone move, "
+        "without a replot).",
         "",
         "### Idle CPU of the server",
         "",
