@@ -47,15 +47,14 @@ export default function ({ data, parentElement }) {
 }
 
 // The figure as text, taken before plotly.js sees it: its layout and config, and each
-// trace whole and without its x/y.
+// trace's points (x/y) and the rest of it.
 function snapshot(fig, config) {
-  const rest = ({ x, y, ...others }) => JSON.stringify(others);
   return {
     layout: JSON.stringify(fig.layout) + config,
     frames: (fig.frames || []).length,
     types: fig.data.map((t) => t.type || "scatter"),
-    whole: fig.data.map((t) => JSON.stringify(t)),
-    rest: fig.data.map(rest),
+    points: fig.data.map((t) => JSON.stringify([t.x, t.y])),
+    rest: fig.data.map(({ x, y, ...others }) => JSON.stringify(others)),
   };
 }
 
@@ -63,12 +62,13 @@ function snapshot(fig, config) {
 // (the same layout, config and traces, no frames, only the x/y of scatter traces differ);
 // else null, and the figure is drawn again with Plotly.react.
 function pointsOnly(before, after) {
-  if (!before || before.whole.length !== after.whole.length) return null;
+  if (!before || before.rest.length !== after.rest.length) return null;
   if (before.frames || after.frames || before.layout !== after.layout) return null;
   const moved = [];
-  for (let i = 0; i < after.whole.length; i++) {
-    if (before.whole[i] === after.whole[i]) continue;
-    if (after.types[i] !== "scatter" || before.rest[i] !== after.rest[i]) return null;
+  for (let i = 0; i < after.rest.length; i++) {
+    if (before.rest[i] !== after.rest[i]) return null;
+    if (before.points[i] === after.points[i]) continue;
+    if (after.types[i] !== "scatter") return null;
     moved.push(i);
   }
   return moved.length ? moved : null;

@@ -384,7 +384,7 @@ def _quality_note(g: dict) -> list[str]:
         return []
     latest = _ttq_latest(q)
     recs = q["records"]
-    n = 1000
+    n = int(recs[0]["eval"].split(",")[0].removeprefix("FD-"))  # the script's --n
     runs = sorted({r["run"] for r in recs})
     target = q["shipped_teacher_fd1000_ddim50"]
     out = [
@@ -417,7 +417,7 @@ def _quality_note(g: dict) -> list[str]:
         f"eager {min(rate['eager']):,}-{max(rate['eager']):,} img/s."
     )
     every = sorted(steps["compiled"] + steps["eager"])
-    if every:
+    if steps["compiled"] and steps["eager"]:
         text += (
             f" The steps to the target range from {every[0]:,} to {every[-1]:,} for one "
             f"recipe; the median is {statistics.median(steps['compiled']):,.0f} steps compiled "
